@@ -1,0 +1,267 @@
+"""Run backtests: validate inputs, run the engine in a killable warm worker, summarize.
+
+The per-partition entrypoint shared by the Dagster asset, the CLI and (later) cluster pods.
+Engines run in worker processes because a timeout cannot interrupt numba code from inside the
+same process; workers stay warm across partitions so numba compiles once per worker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import importlib.util
+import json
+import multiprocessing
+import os
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+from pebble import ProcessExpired, ProcessPool
+
+import trading_runtime
+from trading_runtime.config import BacktestConfig, parse_config
+from trading_runtime.data.validate import PartInfo, PartValidationError, sha256_file, validate_part
+from trading_runtime.engines import EngineError, EngineTimeoutError, get_adapter
+from trading_runtime.metrics import compute_metrics, curve_from_record
+
+CURVE_FILE = "curve.parquet"
+RESULT_FILE = "result.json"
+DEFAULT_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """One part's result: files in ``directory`` plus what ``result.json`` holds."""
+
+    partition: str
+    directory: Path
+    metrics: dict[str, Any]
+    provenance: dict[str, Any]
+    wall_time_s: float = field(default=0.0, compare=False)
+
+    @property
+    def content_hash(self) -> str:
+        return str(self.provenance["content_hash"])
+
+    def files(self) -> list[Path]:
+        return sorted(p for p in self.directory.iterdir() if p.is_file())
+
+
+def strategy_source_hash(class_path: str) -> str:
+    """sha256 of the strategy module's source, found without importing it."""
+    module_name = class_path.partition(":")[0]
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+        return "unresolved"
+    return sha256_file(Path(spec.origin))
+
+
+def content_hash(file_hashes: dict[str, str]) -> str:
+    """Hash of the result's content: every file's name and sha256, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(file_hashes):
+        digest.update(f"{name}\0{file_hashes[name]}\n".encode())
+    return digest.hexdigest()
+
+
+def _write_curve(record: np.ndarray, contract_size: float, path: Path) -> None:
+    table = curve_from_record(record, contract_size)
+    # Fixed writer options so the same table gives the same bytes.
+    pq.write_table(table, path, compression="zstd", use_dictionary=False, write_statistics=True)
+
+
+def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> dict[str, Any]:
+    """Engine + curve + metrics for one part, inside the current process. Writes ``out_dir``."""
+    adapter = get_adapter(config.adapter)
+    output = adapter.run_inline(config, part, out_dir)
+    with np.load(output.stats_path) as archive:
+        record = archive["0"]
+    _write_curve(record, config.engine.contract_size, out_dir / CURVE_FILE)
+    book_size = None
+    if config.risk.notional_limits is not None:
+        book_size = config.risk.notional_limits.max_gross_notional
+    metrics = compute_metrics(record, config.engine.contract_size, book_size)
+    file_hashes = {
+        p.name: sha256_file(p) for p in sorted(out_dir.iterdir()) if p.name != RESULT_FILE
+    }
+    provenance = {
+        "runtime_version": trading_runtime.__version__,
+        "engine": output.engine,
+        "engine_version": output.engine_version,
+        "framework_sha": output.framework_sha,
+        "config_id": config.id,
+        "config_hash": config.config_hash(),
+        "strategy": config.strategy.class_path,
+        "strategy_source_hash": strategy_source_hash(config.strategy.class_path),
+        "part": part.name,
+        "part_sha256": part.sha256,
+        "n_events": part.n_events,
+        "files": file_hashes,
+        "content_hash": content_hash(file_hashes),
+    }
+    document = {"metrics": metrics, "provenance": provenance}
+    (out_dir / RESULT_FILE).write_text(json.dumps(document, sort_keys=True, indent=1) + "\n")
+    return document
+
+
+def _worker_task(config_json: str, part: PartInfo, out_dir: str) -> dict[str, Any]:
+    config = parse_config(json.loads(config_json), "<worker>")
+    return execute_backtest(config, part, Path(out_dir))
+
+
+class EnginePool:
+    """Warm worker processes; a task past its timeout is killed with its worker."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        # spawn: the parent (Dagster) runs threads, which fork would copy in a broken state.
+        self._pool = ProcessPool(
+            max_workers=self.workers, context=multiprocessing.get_context("spawn")
+        )
+
+    def submit(self, config: BacktestConfig, part: PartInfo, out_dir: Path, timeout: float) -> Any:
+        return self._pool.schedule(
+            _worker_task, args=(config.model_dump_json(), part, str(out_dir)), timeout=timeout
+        )
+
+    def close(self) -> None:
+        self._pool.stop()
+        self._pool.join(timeout=10)
+
+
+_pools: dict[int, EnginePool] = {}
+_pools_lock = threading.Lock()
+
+
+def shared_pool(workers: int | None = None) -> EnginePool:
+    """One warm pool per process and size, reused by every run in the process."""
+    size = workers or os.cpu_count() or 1
+    with _pools_lock:
+        if size not in _pools:
+            _pools[size] = EnginePool(size)
+        return _pools[size]
+
+
+@atexit.register
+def _close_pools() -> None:
+    for pool in _pools.values():
+        pool.close()
+    _pools.clear()
+
+
+def prepare_out_dir(out_dir: Path) -> Path:
+    """A fresh, empty directory: engines append to files they find (trading-platform's events)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        if any(out_dir.iterdir()):
+            raise EngineError(f"output directory {out_dir} is not empty; each run needs a fresh one")
+    else:
+        out_dir.mkdir(parents=True)
+    return out_dir
+
+
+@dataclass(frozen=True)
+class BacktestTask:
+    partition: str
+    part_path: Path
+    out_dir: Path
+
+
+def run_backtests(
+    config: BacktestConfig,
+    tasks: Sequence[BacktestTask],
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    pool: EnginePool | None = None,
+) -> dict[str, BacktestResult | Exception]:
+    """Run many parts in parallel on the pool. Each task ends as a result or an exception
+    that names its part; one failure never stops the others."""
+    pool = pool or shared_pool()
+    outcomes: dict[str, BacktestResult | Exception] = {}
+    pending = []
+    for task in tasks:
+        try:
+            # hftbacktest waits forever on a file it cannot read: validate before it starts.
+            info = validate_part(task.part_path)
+            snapshot = config.engine.initial_snapshot
+            if snapshot is not None and not Path(snapshot).is_file():
+                raise PartValidationError(
+                    f"engine.initial_snapshot {snapshot}: file does not exist"
+                )
+            out_dir = prepare_out_dir(task.out_dir)
+        except (PartValidationError, EngineError) as exc:
+            outcomes[task.partition] = exc
+            continue
+        pending.append((task, out_dir, time.perf_counter(), pool.submit(config, info, out_dir, timeout_s)))
+    for task, out_dir, started, future in pending:
+        try:
+            document = future.result()
+        except FutureTimeoutError:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            outcomes[task.partition] = EngineTimeoutError(
+                f"part {task.partition}: backtest exceeded the {timeout_s:g} s timeout and was"
+                " stopped (raise the timeout or check the strategy loop ends at end_ts)"
+            )
+            continue
+        except ProcessExpired as exc:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            outcomes[task.partition] = EngineError(
+                f"part {task.partition}: the engine worker died (exit code {exc.exitcode})"
+            )
+            continue
+        except Exception as exc:  # noqa: BLE001 - the worker's error, re-raised here with context
+            shutil.rmtree(out_dir, ignore_errors=True)
+            outcomes[task.partition] = exc if isinstance(exc, EngineError | PartValidationError) else (
+                EngineError(f"part {task.partition}: {type(exc).__name__}: {exc}")
+            )
+            continue
+        outcomes[task.partition] = BacktestResult(
+            partition=task.partition,
+            directory=out_dir,
+            metrics=document["metrics"],
+            provenance=document["provenance"],
+            wall_time_s=time.perf_counter() - started,
+        )
+    return outcomes
+
+
+def run_backtest(
+    config: BacktestConfig,
+    part_path: Path,
+    out_dir: Path,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    pool: EnginePool | None = None,
+) -> BacktestResult:
+    """The port for one part: a result, or the part's error raised."""
+    partition = Path(part_path).stem
+    outcome = run_backtests(config, [BacktestTask(partition, Path(part_path), Path(out_dir))], timeout_s, pool)[
+        partition
+    ]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def result_code_version(config: BacktestConfig) -> str:
+    """What determines a result besides its part: runtime, engine (version or framework SHA),
+    strategy source and config. Dagster marks results stale when this changes."""
+    adapter = get_adapter(config.adapter)
+    pieces = [
+        f"runtime={trading_runtime.__version__}",
+        f"engine={adapter.name}",
+        f"engine_version={adapter.version()}",
+        f"framework_sha={adapter.framework_sha()}",
+        f"strategy={strategy_source_hash(config.strategy.class_path)}",
+        f"config={config.config_hash()}",
+    ]
+    return hashlib.sha256("|".join(pieces).encode()).hexdigest()[:16]

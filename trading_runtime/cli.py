@@ -1,0 +1,255 @@
+"""`trading-runtime`: backtests without Dagster, data generation, and the main local job."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from trading_runtime.config import ConfigError, example_config_path, load_config
+
+
+def _echo_err(message: str) -> None:
+    click.secho(message, fg="red", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="trading-runtime")
+def main() -> None:
+    """Deterministic trading backtests: parts in, per-part results and aggregate metrics out."""
+
+
+# --------------------------------------------------------------------------- data
+
+
+@main.group()
+def data() -> None:
+    """Generate and validate part files."""
+
+
+@data.command("generate")
+@click.option("--parts", "n_parts", type=click.IntRange(min=1), required=True, help="Number of parts.")
+@click.option("--events", type=click.IntRange(min=1), required=True, help="Events per part.")
+@click.option("--seed", type=int, required=True, help="Random seed: same arguments, same bytes.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+def data_generate(n_parts: int, events: int, seed: int, out_dir: Path) -> None:
+    """Write seeded synthetic parts in hftbacktest's event format."""
+    from trading_runtime.data.generate import GeneratorSpec, generate_parts
+
+    try:
+        written = generate_parts(GeneratorSpec(parts=n_parts, events=events, seed=seed), out_dir)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    for path in written:
+        click.echo(str(path))
+
+
+@data.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def data_validate(paths: tuple[Path, ...]) -> None:
+    """Validate part files; exit 1 if any is invalid."""
+    from trading_runtime.data.validate import PartValidationError, validate_part
+
+    bad = 0
+    for path in paths:
+        try:
+            info = validate_part(path)
+        except PartValidationError as exc:
+            bad += 1
+            _echo_err(f"INVALID {exc}")
+            continue
+        click.echo(f"ok {path}: {info.n_events} events, sha256 {info.sha256[:12]}")
+    sys.exit(1 if bad else 0)
+
+
+# --------------------------------------------------------------------------- backtest
+
+
+def _format_metrics(metrics: dict[str, Any]) -> str:
+    keys = ("pnl", "sharpe", "max_drawdown", "trades", "volume")
+    parts = []
+    for key in keys:
+        value = metrics.get(key)
+        parts.append(f"{key}={value:.6g}" if isinstance(value, float) else f"{key}={value}")
+    return " ".join(parts)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--part",
+    "part_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A part file (repeatable). Default: every part in the parts directory.",
+)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("results/cli"),
+              show_default=True, help="Results go to OUT/<part>/.")
+@click.option("--timeout", "timeout_s", type=float, default=None, help="Seconds per part.")
+@click.option("--workers", type=click.IntRange(min=1), default=None)
+def backtest(
+    config_path: Path,
+    part_paths: tuple[Path, ...],
+    out_dir: Path,
+    timeout_s: float | None,
+    workers: int | None,
+) -> None:
+    """Run a backtest config on parts directly (no Dagster): the per-partition entrypoint."""
+    import shutil
+    import tempfile
+
+    from upath import UPath
+
+    from trading_runtime.backtest import BacktestResult, BacktestTask, run_backtests, shared_pool
+    from trading_runtime.data.validate import list_parts
+    from trading_runtime.defs.io_managers import publish_directory
+    from trading_runtime.settings import load_settings
+
+    settings = load_settings()
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    parts = list(part_paths) or list_parts(Path(settings.parts_dir))
+    if not parts:
+        raise click.ClickException(f"no part files given and none in {settings.parts_dir}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+    tasks = [BacktestTask(Path(p).stem, Path(p), staging / Path(p).stem) for p in parts]
+    click.echo(f"backtesting {len(tasks)} part(s) with {config.id} ({config.adapter})")
+    outcomes = run_backtests(
+        config,
+        tasks,
+        timeout_s=timeout_s or settings.timeout_s,
+        pool=shared_pool(workers or settings.workers),
+    )
+    failed = 0
+    for key in sorted(outcomes):
+        outcome = outcomes[key]
+        if isinstance(outcome, BacktestResult):
+            publish_directory(outcome.directory, UPath(out_dir / key))
+            click.echo(f"ok     {key}: {_format_metrics(outcome.metrics)} -> {out_dir / key}")
+        else:
+            failed += 1
+            _echo_err(f"FAILED {key}: {outcome}")
+    shutil.rmtree(staging, ignore_errors=True)
+    sys.exit(1 if failed else 0)
+
+
+# --------------------------------------------------------------------------- Dagster main job
+
+
+def _dagster_home() -> Path:
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        home = str(Path(".dagster").resolve())
+        os.environ["DAGSTER_HOME"] = home
+    Path(home).mkdir(parents=True, exist_ok=True)
+    return Path(home)
+
+
+def _failure_messages(result: Any) -> list[str]:
+    messages = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.user_failure_data
+            description = error.description if error is not None else None
+            if not description and event.step_failure_data.error is not None:
+                description = event.step_failure_data.error.message.strip()
+            messages.append(f"{event.step_key}: {description}")
+    return messages
+
+
+@main.command()
+@click.option("--single-run", is_flag=True,
+              help="Backtest all partitions in one run (fastest for many parts; one failure fails"
+                   " the run). Default: one run per partition, so failures stay isolated.")
+def materialize(single_run: bool) -> None:
+    """The main local job: register parts, backtest every partition, aggregate."""
+    from dagster import DagsterInstance
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from trading_runtime.defs import build_definitions
+    from trading_runtime.defs.partitions import part_partitions
+    from trading_runtime.defs.resources import PartsDirectory
+    from trading_runtime.settings import load_settings
+
+    started = time.perf_counter()
+    settings = load_settings()
+    home = _dagster_home()
+    try:
+        load_config(settings.config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    instance = DagsterInstance.get()
+    defs = build_definitions(settings)
+    keys = PartsDirectory(path=settings.parts_dir).partition_keys()
+    if not keys:
+        raise click.ClickException(f"no part files in {settings.parts_dir}")
+    known = set(instance.get_dynamic_partitions(part_partitions.name or "parts"))
+    new_keys = [k for k in keys if k not in known]
+    if new_keys:
+        instance.add_dynamic_partitions(part_partitions.name or "parts", new_keys)
+    click.echo(
+        f"{len(keys)} part(s) in {settings.parts_dir} ({len(new_keys)} newly registered);"
+        f" config {settings.config}; Dagster instance {home}"
+    )
+    job = defs.resolve_job_def("backtest_parts")
+    failed: list[str] = []
+    if single_run:
+        click.echo(f"backtesting {keys[0]}..{keys[-1]} in one run")
+        result = job.execute_in_process(
+            instance=instance,
+            tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+            raise_on_error=False,
+        )
+        if not result.success:
+            failed = list(keys)
+            for message in _failure_messages(result):
+                _echo_err(f"FAILED {message}")
+    else:
+        for index, key in enumerate(keys, start=1):
+            run_started = time.perf_counter()
+            result = job.execute_in_process(
+                instance=instance, partition_key=key, raise_on_error=False
+            )
+            elapsed = time.perf_counter() - run_started
+            if result.success:
+                click.echo(f"[{index}/{len(keys)}] ok     {key} ({elapsed:.1f} s)")
+            else:
+                failed.append(key)
+                for message in _failure_messages(result):
+                    _echo_err(f"[{index}/{len(keys)}] FAILED {key} {message}")
+    click.echo("aggregating")
+    aggregate = defs.resolve_job_def("aggregate").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    if not aggregate.success:
+        for message in _failure_messages(aggregate):
+            _echo_err(f"FAILED {message}")
+        sys.exit(1)
+    table_md = aggregate.asset_materializations_for_node("aggregate_metrics")[0].metadata["table"]
+    click.echo(str(table_md.value))
+    results = Path(settings.results).resolve() if "://" not in settings.results else settings.results
+    click.echo(
+        f"results: {results}/backtest_results/<part>/ and {results}/aggregate_metrics.parquet"
+        f" ({time.perf_counter() - started:.1f} s). Browse them with `make dev`."
+    )
+    if failed:
+        _echo_err(f"{len(failed)} partition(s) failed: {', '.join(failed)}")
+        sys.exit(1)
+
+
+@main.command("example-config")
+@click.option("--adapter", type=click.Choice(["hftbacktest", "trading-platform"]),
+              default="hftbacktest", show_default=True)
+def example_config(adapter: str) -> None:
+    """Print the path of a packaged example config."""
+    click.echo(str(example_config_path(adapter)))

@@ -1,0 +1,198 @@
+"""Backtest configuration: pydantic models in the seed's JSON shape, loaded with clear errors.
+
+Data paths and output paths are never part of a config: the runtime supplies them per partition,
+so the same config (and the same config hash) applies to every part.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# Keys the seed's config carried that now belong to the runtime.
+_RUNTIME_SUPPLIED = {"data_files", "stats_npz_path", "event_bus_path"}
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the field path."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EngineSection(_Strict):
+    """hftbacktest asset parameters (mirrors trading-platform's HftEngineConfig minus paths)."""
+
+    instrument: str = Field(min_length=1)
+    tick_size: float = Field(gt=0)
+    lot_size: float = Field(gt=0)
+    contract_size: float = Field(gt=0)
+    maker_fee_rate: float
+    taker_fee_rate: float
+    entry_latency_ns: int = Field(ge=0)
+    response_latency_ns: int = Field(ge=0)
+    use_risk_adverse_queue_model: bool
+    partial_fill_venue: bool
+    max_steps: int = Field(gt=0, description="capacity of the recorder (records per part)")
+    last_trades_capacity: int = Field(ge=0)
+    max_price_tick_levels: int = Field(ge=0)
+    roi_lb: float
+    roi_ub: float
+    initial_snapshot: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_paths(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            found = sorted(_RUNTIME_SUPPLIED & set(data))
+            if found:
+                raise ValueError(
+                    f"{', '.join(found)} must not be in the config: the runtime supplies data and"
+                    " output paths per partition"
+                )
+        return data
+
+    @model_validator(mode="after")
+    def _check_roi(self) -> EngineSection:
+        if self.roi_lb >= self.roi_ub:
+            raise ValueError(f"roi_lb ({self.roi_lb}) must be below roi_ub ({self.roi_ub})")
+        return self
+
+
+class StrategySection(BaseModel):
+    """``class_path`` ("module:attr") plus parameters; flat extra keys become parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    class_path: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_params(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        explicit = data.get("params") or {}
+        if not isinstance(explicit, dict):
+            return data  # let field validation report the wrong type
+        flat = {k: v for k, v in data.items() if k not in {"class_path", "params"}}
+        return {"class_path": data.get("class_path"), "params": {**explicit, **flat}}
+
+
+class PositionLimits(_Strict):
+    currency: str = Field(min_length=1)
+    max_position: float | None = Field(default=None, ge=0)
+
+
+class NotionalLimits(_Strict):
+    currency: str = Field(min_length=1)
+    max_gross_notional: float | None = Field(default=None, ge=0)
+    max_single_order_notional: float | None = Field(default=None, ge=0)
+
+
+class QuoteLimits(_Strict):
+    currency: str = Field(min_length=1)
+    max_gross_quote_notional: float | None = Field(default=None, ge=0)
+    max_net_quote_notional: float | None = None
+    max_active_quotes: int | None = Field(default=None, ge=0)
+
+
+class OrderRateLimits(_Strict):
+    max_orders_per_second: float | None = Field(default=None, ge=0)
+    max_cancels_per_second: float | None = Field(default=None, ge=0)
+
+
+class MaxLoss(_Strict):
+    currency: str = Field(min_length=1)
+    max_drawdown: float = Field(lt=0)
+    rolling_loss: float | None = Field(default=None, lt=0)
+    rolling_loss_window: float | None = Field(default=None, gt=0)
+
+
+class RiskSection(_Strict):
+    """Risk limits, enforced by trading-platform's risk engine (the hftbacktest adapter records
+    them and leaves enforcement to the strategy)."""
+
+    scope: str = Field(min_length=1)
+    trading_enabled: bool = True
+    position_limits: PositionLimits | None = None
+    notional_limits: NotionalLimits | None = None
+    quote_limits: QuoteLimits | None = None
+    order_rate_limits: OrderRateLimits | None = None
+    max_loss: MaxLoss | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class BacktestConfig(_Strict):
+    """One backtest: engine parameters, strategy, risk, and which adapter runs it."""
+
+    id: str = Field(min_length=1)
+    description: str = ""
+    adapter: Literal["hftbacktest", "trading-platform"] = "hftbacktest"
+    engine: EngineSection
+    strategy: StrategySection
+    risk: RiskSection
+
+    def canonical_json(self) -> str:
+        """Key-sorted, whitespace-free JSON: the bytes the config hash is taken over."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def config_hash(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+def _format_errors(source: str, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"]) or "<root>"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "missing":
+            message = "missing field"
+        lines.append(f"{location}: {message}")
+    return f"invalid backtest config {source}:\n  " + "\n  ".join(lines)
+
+
+def parse_config(raw: Any, source: str = "<config>") -> BacktestConfig:
+    try:
+        return BacktestConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from None
+
+
+def load_config(path: str | Path) -> BacktestConfig:
+    """Load and validate a JSON config; every error names the file and the field path."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"backtest config {path}: file does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"backtest config {path}: cannot read ({exc})") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"backtest config {path}: not valid JSON (line {exc.lineno}, column {exc.colno}:"
+            f" {exc.msg})"
+        ) from None
+    return parse_config(raw, str(path))
+
+
+EXAMPLE_CONFIGS = {
+    "hftbacktest": "hftbacktest_market_maker.json",
+    "trading-platform": "trading_platform_market_maker.json",
+}
+
+
+def example_config_path(adapter: str = "hftbacktest") -> Path:
+    """Path of the example config shipped with the package for an adapter."""
+    resource = resources.files("trading_runtime") / "configs" / EXAMPLE_CONFIGS[adapter]
+    return Path(str(resource))

@@ -1,0 +1,1 @@
+"""Part files: validation and the seeded generator."""

@@ -1,0 +1,5 @@
+"""The code location `dagster dev` loads (see pyproject's [tool.dagster])."""
+
+from trading_runtime.defs import build_definitions
+
+defs = build_definitions()

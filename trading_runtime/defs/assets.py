@@ -1,0 +1,186 @@
+"""The three assets: parts -> backtest_results -> aggregate_metrics."""
+
+
+from typing import Any
+
+import pyarrow as pa
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    BackfillPolicy,
+    DataVersion,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    Output,
+    asset,
+)
+
+import trading_runtime
+from trading_runtime.backtest import BacktestResult
+from trading_runtime.config import ConfigError
+from trading_runtime.data.validate import PartInfo, PartValidationError, validate_part
+from trading_runtime.defs.io_managers import StoredBacktestResult
+from trading_runtime.defs.partitions import part_partitions
+from trading_runtime.defs.resources import BacktestEngine, PartsDirectory
+from trading_runtime.metrics import aggregate_table, markdown_table
+
+GROUP = "backtests"
+PARTS_CODE_VERSION = f"parts-validation-{trading_runtime.__version__}"
+
+
+def part_metadata(info: PartInfo) -> dict[str, Any]:
+    return {
+        "path": MetadataValue.path(info.path),
+        "n_events": info.n_events,
+        "first_exch_ts": info.first_exch_ts,
+        "last_exch_ts": info.last_exch_ts,
+        "first_local_ts": info.first_local_ts,
+        "last_local_ts": info.last_local_ts,
+        "sha256": info.sha256,
+        "size_bytes": info.size_bytes,
+    }
+
+
+def result_metadata(result: BacktestResult) -> dict[str, Any]:
+    provenance = result.provenance
+    metadata: dict[str, Any] = {
+        name: value for name, value in result.metrics.items() if value is not None
+    }
+    metadata.update(
+        {
+            "engine": provenance["engine"],
+            "engine_version": provenance["engine_version"],
+            "framework_sha": provenance["framework_sha"] or "n/a (embedded hftbacktest)",
+            "runtime_version": provenance["runtime_version"],
+            "config_id": provenance["config_id"],
+            "config_hash": provenance["config_hash"],
+            "strategy_source_hash": provenance["strategy_source_hash"],
+            "part_sha256": provenance["part_sha256"],
+            "content_hash": provenance["content_hash"],
+            "wall_time_s": round(result.wall_time_s, 3),
+        }
+    )
+    return metadata
+
+
+def _raise_failures(kind: str, failures: dict[str, Exception]) -> None:
+    if not failures:
+        return
+    lines = [f"{key}: {error}" for key, error in sorted(failures.items())]
+    raise Failure(
+        description=f"{len(failures)} {kind} failed:\n" + "\n".join(lines),
+        metadata={"failed_partitions": MetadataValue.json(sorted(failures))},
+        allow_retries=False,
+    )
+
+
+@asset(
+    partitions_def=part_partitions,
+    group_name=GROUP,
+    code_version=PARTS_CODE_VERSION,
+    backfill_policy=BackfillPolicy.single_run(),
+    kinds={"numpy"},
+    description="A part file of hftbacktest events, validated: dtype, non-empty, ordered timestamps.",
+)
+def parts(context: AssetExecutionContext, parts_dir: PartsDirectory) -> MaterializeResult:
+    infos: dict[str, PartInfo] = {}
+    failures: dict[str, Exception] = {}
+    for key in context.partition_keys:
+        try:
+            infos[key] = validate_part(parts_dir.part_path(key))
+        except PartValidationError as exc:
+            failures[key] = exc
+    _raise_failures("part(s)", failures)
+    if len(infos) == 1:
+        (info,) = infos.values()
+        return MaterializeResult(metadata=part_metadata(info), data_version=DataVersion(info.sha256))
+    for key, info in infos.items():
+        context.add_asset_metadata(part_metadata(info), partition_key=key)
+    return MaterializeResult()
+
+
+def make_backtest_results(code_version: str) -> Any:
+    """``backtest_results`` with a code version derived from the configured backtest."""
+
+    @asset(
+        partitions_def=part_partitions,
+        group_name=GROUP,
+        deps=[parts],
+        code_version=code_version,
+        io_manager_key="results_io_manager",
+        backfill_policy=BackfillPolicy.single_run(),
+        kinds={"hftbacktest", "parquet"},
+        description=(
+            "The configured backtest run on one part: equity/position curve (parquet), stats"
+            " (hftbacktest record .npz), metrics and provenance."
+        ),
+    )
+    def backtest_results(
+        context: AssetExecutionContext, parts_dir: PartsDirectory, engine: BacktestEngine
+    ) -> Output[Any]:
+        try:
+            config = engine.load_config()
+        except ConfigError as exc:
+            raise Failure(description=str(exc), allow_retries=False) from None
+        keys = context.partition_keys
+        staging = engine.new_staging_dir(context.run_id)
+        outcomes = engine.run_parts(config, {k: parts_dir.part_path(k) for k in keys}, staging)
+        failures = {k: v for k, v in outcomes.items() if isinstance(v, Exception)}
+        _raise_failures("backtest(s)", failures)
+        results = {k: v for k, v in outcomes.items() if isinstance(v, BacktestResult)}
+        if len(results) == 1:
+            (result,) = results.values()
+            return Output(
+                result,
+                metadata=result_metadata(result),
+                data_version=DataVersion(result.content_hash),
+            )
+        # One run over many partitions: metadata per partition; Dagster's data version covers the
+        # whole step, so each partition's content hash is in its metadata.
+        for key, result in results.items():
+            context.add_asset_metadata(result_metadata(result), partition_key=key)
+        return Output(results)
+
+    return backtest_results
+
+
+@asset(
+    group_name=GROUP,
+    ins={"backtest_results": AssetIn(metadata={"allow_missing_partitions": True})},
+    io_manager_key="table_io_manager",
+    kinds={"parquet"},
+    description="One row per backtested part plus a TOTAL row.",
+)
+def aggregate_metrics(
+    context: AssetExecutionContext, backtest_results: Any
+) -> Output[pa.Table]:
+    stored: dict[str, StoredBacktestResult]
+    if isinstance(backtest_results, StoredBacktestResult):  # exactly one partition exists
+        stored = {backtest_results.partition: backtest_results}
+    else:
+        stored = dict(backtest_results or {})
+    rows = [
+        {
+            "partition": key,
+            "n_events": result.provenance["n_events"],
+            "content_hash": result.content_hash,
+            **result.metrics,
+        }
+        for key, result in stored.items()
+    ]
+    table = aggregate_table(rows)
+    known = context.instance.get_dynamic_partitions(part_partitions.name or "parts")
+    missing = sorted(set(known) - set(stored))
+    total = table.to_pylist()[-1]
+    return Output(
+        table,
+        metadata={
+            "parts": len(stored),
+            "parts_without_result": MetadataValue.json(missing),
+            "total_pnl": total["pnl"],
+            "total_trades": total["trades"],
+            "worst_max_drawdown": total["max_drawdown"],
+            "table": MetadataValue.md(markdown_table(table)),
+        },
+    )

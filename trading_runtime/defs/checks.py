@@ -1,0 +1,104 @@
+"""Asset checks: the part file is still what was validated; results are reproducible."""
+
+
+from collections.abc import Iterator
+from typing import Any
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
+    asset_check,
+)
+
+from trading_runtime.data.validate import PartValidationError, validate_part
+from trading_runtime.defs.assets import parts
+from trading_runtime.defs.resources import PartsDirectory
+
+# Inputs that must match for two results of one partition to be expected byte-identical.
+_SAME_INPUTS = ("config_hash", "part_sha256", "engine", "engine_version", "framework_sha",
+                "runtime_version", "strategy_source_hash")
+
+
+def _recent_metadata(
+    instance: DagsterInstance, asset_key: AssetKey, partition: str, limit: int
+) -> list[dict[str, Any]]:
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]),
+        limit=limit,
+        ascending=False,
+    ).records
+    found = []
+    for record in records:
+        materialization = record.asset_materialization
+        if materialization is not None:
+            found.append({k: v.value for k, v in materialization.metadata.items()})
+    return found
+
+
+@asset_check(
+    asset=parts,
+    blocking=True,
+    description="The part file still exists, is valid and has the sha256 recorded at materialization.",
+)
+def part_file_is_valid(
+    context: AssetCheckExecutionContext, parts_dir: PartsDirectory
+) -> AssetCheckResult:
+    problems: list[str] = []
+    for key in context.partition_keys:
+        recorded = _recent_metadata(context.instance, parts.key, key, limit=1)
+        try:
+            info = validate_part(parts_dir.part_path(key))
+        except PartValidationError as exc:
+            problems.append(str(exc))
+            continue
+        if recorded and recorded[0].get("sha256") not in (None, info.sha256):
+            problems.append(f"part {key}: file changed since it was materialized; re-materialize it")
+    return AssetCheckResult(
+        passed=not problems,
+        severity=AssetCheckSeverity.ERROR,
+        description="; ".join(problems) or f"{len(context.partition_keys)} part(s) valid",
+        metadata={"checked_partitions": len(context.partition_keys)},
+    )
+
+
+def _determinism_problems(history: list[dict[str, Any]], partition: str) -> Iterator[str]:
+    if len(history) < 2:
+        return
+    current, previous = history[0], history[1]
+    if any(current.get(name) != previous.get(name) for name in _SAME_INPUTS):
+        return  # inputs changed: a different result is expected
+    if current.get("content_hash") != previous.get("content_hash"):
+        yield (
+            f"{partition}: content hash {current.get('content_hash')} differs from the previous"
+            f" run's {previous.get('content_hash')} with identical inputs"
+        )
+
+
+def make_result_determinism_check(backtest_results: Any) -> Any:
+    @asset_check(
+        asset=backtest_results,
+        description=(
+            "Re-running a partition with the same part, config, strategy and engine gives the"
+            " same content hash as the previous run."
+        ),
+    )
+    def result_is_deterministic(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        problems: list[str] = []
+        compared = 0
+        for key in context.partition_keys:
+            history = _recent_metadata(context.instance, backtest_results.key, key, limit=2)
+            compared += len(history) >= 2
+            problems.extend(_determinism_problems(history, key))
+        return AssetCheckResult(
+            passed=not problems,
+            severity=AssetCheckSeverity.ERROR,
+            description="; ".join(problems)
+            or f"{compared} partition(s) compared with their previous run",
+            metadata={"compared_with_previous_run": compared},
+        )
+
+    return result_is_deterministic

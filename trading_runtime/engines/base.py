@@ -1,0 +1,68 @@
+"""The engine port: what every adapter receives and returns."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from trading_runtime.config import BacktestConfig
+    from trading_runtime.data.validate import PartInfo
+
+
+class EngineError(RuntimeError):
+    """A backtest that could not complete; the message says which part and why."""
+
+
+class EngineTimeoutError(EngineError):
+    """A backtest that ran past its wall-clock timeout and was killed."""
+
+
+class EngineNotInstalledError(EngineError):
+    """The adapter's framework is not importable in this environment."""
+
+
+class StrategyLoadError(EngineError):
+    """``strategy.class_path`` does not name a usable strategy."""
+
+
+@dataclass(frozen=True)
+class EngineOutput:
+    """Files an engine wrote into its fresh output directory, and what produced them."""
+
+    stats_path: Path
+    event_log_path: Path | None
+    engine: str
+    engine_version: str
+    framework_sha: str | None
+
+
+class EngineAdapter(Protocol):
+    """One adapter per engine. ``run_inline`` runs in a worker process the runtime can kill."""
+
+    name: str
+
+    def version(self) -> str: ...
+
+    def framework_sha(self) -> str | None: ...
+
+    def run_inline(self, config: BacktestConfig, part: PartInfo, out_dir: Path) -> EngineOutput: ...
+
+
+def import_class_path(class_path: str) -> Any:
+    """Resolve ``"module:attr"`` or raise StrategyLoadError naming what was missing."""
+    module_name, _, attr = class_path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise StrategyLoadError(
+            f"strategy.class_path {class_path!r}: cannot import module {module_name!r} ({exc})"
+        ) from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise StrategyLoadError(
+            f"strategy.class_path {class_path!r}: module {module_name!r} has no attribute {attr!r}"
+        ) from None

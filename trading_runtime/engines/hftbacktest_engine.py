@@ -1,0 +1,134 @@
+"""The embedded default engine: hftbacktest running a numba strategy directly."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import hftbacktest
+from hftbacktest import BacktestAsset, Recorder, ROIVectorMarketDepthBacktest
+
+from trading_runtime.config import BacktestConfig, EngineSection
+from trading_runtime.data.generate import write_npz_deterministic
+from trading_runtime.data.validate import PartInfo
+from trading_runtime.engines.base import (
+    EngineError,
+    EngineOutput,
+    StrategyLoadError,
+    import_class_path,
+)
+
+# Filled by the runtime when the strategy declares a parameter of this name.
+END_TS_PARAMETER = "end_ts"
+STATS_FILE = "stats.npz"
+
+
+def build_asset(engine: EngineSection, part_path: str) -> BacktestAsset:
+    """An hftbacktest asset from the engine section (the same mapping trading-platform uses)."""
+    asset = BacktestAsset().data([part_path])
+    if engine.initial_snapshot is not None:
+        asset = asset.initial_snapshot(engine.initial_snapshot)
+    asset = (
+        asset.linear_asset(engine.contract_size)
+        .constant_latency(engine.entry_latency_ns, engine.response_latency_ns)
+        .tick_size(engine.tick_size)
+        .lot_size(engine.lot_size)
+        .trading_value_fee_model(engine.maker_fee_rate, engine.taker_fee_rate)
+        .last_trades_capacity(engine.last_trades_capacity)
+        .roi_lb(engine.roi_lb)
+        .roi_ub(engine.roi_ub)
+    )
+    if engine.use_risk_adverse_queue_model:
+        asset = asset.risk_adverse_queue_model()
+    if engine.partial_fill_venue:
+        asset = asset.partial_fill_exchange()
+    else:
+        asset = asset.no_partial_fill_exchange()
+    return asset
+
+
+def strategy_arguments(
+    strategy: Any, class_path: str, params: dict[str, Any], end_ts: int
+) -> tuple[Any, ...]:
+    """Positional arguments after ``(hbt, recorder)``, from the strategy's signature.
+
+    Every parameter is passed explicitly (defaults included) so numba sees one stable signature.
+    """
+    python_function = getattr(strategy, "py_func", strategy)
+    try:
+        signature = inspect.signature(python_function)
+    except (TypeError, ValueError) as exc:
+        raise StrategyLoadError(f"strategy.class_path {class_path!r} is not a function") from exc
+    parameters = list(signature.parameters.values())
+    if len(parameters) < 2:
+        raise StrategyLoadError(
+            f"strategy.class_path {class_path!r}: expected a function (hbt, recorder, ...)"
+            f" in hftbacktest's convention, got signature {signature}"
+        )
+    accepted = [p.name for p in parameters[2:]]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise StrategyLoadError(
+            f"strategy {class_path!r} has no parameter(s) {', '.join(unknown)}"
+            f" (it accepts: {', '.join(accepted) or 'none'})"
+        )
+    arguments = []
+    for parameter in parameters[2:]:
+        if parameter.name == END_TS_PARAMETER and parameter.name not in params:
+            arguments.append(end_ts)
+        elif parameter.name in params:
+            arguments.append(params[parameter.name])
+        elif parameter.default is not inspect.Parameter.empty:
+            arguments.append(parameter.default)
+        else:
+            raise StrategyLoadError(
+                f"strategy {class_path!r}: parameter {parameter.name!r} has no default;"
+                f" set strategy.{parameter.name} in the config"
+            )
+    return tuple(arguments)
+
+
+class HftbacktestAdapter:
+    name = "hftbacktest"
+
+    def version(self) -> str:
+        return str(hftbacktest.__version__)
+
+    def framework_sha(self) -> str | None:
+        return None
+
+    def load_strategy(self, config: BacktestConfig) -> Any:
+        strategy = import_class_path(config.strategy.class_path)
+        if not callable(strategy):
+            raise StrategyLoadError(
+                f"strategy.class_path {config.strategy.class_path!r} is not callable"
+            )
+        return strategy
+
+    def run_inline(self, config: BacktestConfig, part: PartInfo, out_dir: Path) -> EngineOutput:
+        strategy = self.load_strategy(config)
+        arguments = strategy_arguments(
+            strategy, config.strategy.class_path, dict(config.strategy.params), part.last_local_ts
+        )
+        hbt = ROIVectorMarketDepthBacktest([build_asset(config.engine, part.path)])
+        recorder = Recorder(1, config.engine.max_steps)
+        try:
+            strategy(hbt, recorder.recorder, *arguments)
+        except IndexError as exc:
+            raise EngineError(
+                f"part {part.name}: the strategy recorded more than engine.max_steps ="
+                f" {config.engine.max_steps} steps; raise max_steps or record less often"
+            ) from exc
+        finally:
+            hbt.close()
+        stats_path = out_dir / STATS_FILE
+        # hftbacktest's record format (one array per asset number), with stable zip bytes.
+        write_npz_deterministic(stats_path, {"0": recorder.get(0)})
+        return EngineOutput(
+            stats_path=stats_path,
+            event_log_path=None,
+            engine=self.name,
+            engine_version=self.version(),
+            framework_sha=None,
+        )

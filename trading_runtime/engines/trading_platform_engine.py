@@ -1,0 +1,133 @@
+"""The pinned framework: trading-platform's HftBacktestEngine, imported only when chosen."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from trading_runtime.config import BacktestConfig
+from trading_runtime.data.generate import write_npz_deterministic
+from trading_runtime.data.validate import PartInfo
+from trading_runtime.engines.base import EngineError, EngineNotInstalledError, EngineOutput
+from trading_runtime.pins import framework_pin
+
+DISTRIBUTION = "trading-platform"
+STATS_FILE = "stats.npz"
+EVENT_LOG_FILE = "events.jsonl"
+_RAW_STATS_FILE = "stats.framework.npz"
+
+
+def install_hint() -> str:
+    pin = framework_pin()
+    return (
+        "the trading-platform engine needs the framework at the pinned commit; install it with\n"
+        f"  pip install 'trading-platform @ git+{pin.repository}@{pin.commit}'\n"
+        "or `make install-framework` (never `pip install trading-platform`: that PyPI name is an"
+        " unrelated project)"
+    )
+
+
+def import_framework() -> ModuleType:
+    try:
+        return importlib.import_module("trading_platform")
+    except ImportError as exc:
+        raise EngineNotInstalledError(f"{exc}; {install_hint()}") from exc
+
+
+def installed_framework_sha() -> str | None:
+    """The commit pip recorded when installing the framework from git, else the image's pin."""
+    try:
+        direct_url = metadata.distribution(DISTRIBUTION).read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        direct_url = None
+    if direct_url:
+        commit = json.loads(direct_url).get("vcs_info", {}).get("commit_id")
+        if commit:
+            return str(commit)
+    return os.environ.get("TRADING_PLATFORM_COMMIT") or None
+
+
+def build_framework_config(
+    framework: ModuleType, config: BacktestConfig, part_path: str, out_dir: Path
+) -> Any:
+    """Map our config to ``trading_platform.HftBacktestConfig`` with runtime-supplied paths."""
+    engine = config.engine
+    engine_cfg = framework.HftEngineConfig(
+        initial_snapshot=engine.initial_snapshot,
+        data_files=[part_path],
+        instrument=engine.instrument,
+        tick_size=engine.tick_size,
+        lot_size=engine.lot_size,
+        contract_size=engine.contract_size,
+        maker_fee_rate=engine.maker_fee_rate,
+        taker_fee_rate=engine.taker_fee_rate,
+        entry_latency_ns=engine.entry_latency_ns,
+        response_latency_ns=engine.response_latency_ns,
+        use_risk_adverse_queue_model=engine.use_risk_adverse_queue_model,
+        partial_fill_venue=engine.partial_fill_venue,
+        max_steps=engine.max_steps,
+        last_trades_capacity=engine.last_trades_capacity,
+        max_price_tick_levels=engine.max_price_tick_levels,
+        roi_lb=engine.roi_lb,
+        roi_ub=engine.roi_ub,
+        stats_npz_path=str(out_dir / _RAW_STATS_FILE),
+        event_bus_path=str(out_dir / EVENT_LOG_FILE),
+    )
+    strategy_cfg = framework.StrategyConfig(
+        class_path=config.strategy.class_path, **config.strategy.params
+    )
+    risk_cfg = framework.RiskConfig(**config.risk.model_dump(mode="json", exclude_none=True))
+    return framework.HftBacktestConfig(
+        id=config.id,
+        description=config.description,
+        engine_cfg=engine_cfg,
+        strategy_cfg=strategy_cfg,
+        risk_cfg=risk_cfg,
+    )
+
+
+class TradingPlatformAdapter:
+    name = "trading-platform"
+
+    def version(self) -> str:
+        try:
+            return metadata.version(DISTRIBUTION)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    def framework_sha(self) -> str | None:
+        return installed_framework_sha()
+
+    def run_inline(self, config: BacktestConfig, part: PartInfo, out_dir: Path) -> EngineOutput:
+        framework = import_framework()
+        try:
+            framework_config = build_framework_config(framework, config, part.path, out_dir)
+        except (TypeError, ValueError) as exc:
+            raise EngineError(
+                f"config {config.id!r} does not map onto trading-platform's config: {exc}"
+            ) from exc
+        result = framework.HftBacktestEngine(framework_config).run()
+        raw_stats = Path(result.stats_file or out_dir / _RAW_STATS_FILE)
+        if not raw_stats.is_file():
+            raise EngineError(f"part {part.name}: trading-platform wrote no stats file")
+        # The framework saves with numpy's savez (current time in the zip); rewrite with stable bytes.
+        with np.load(raw_stats) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        stats_path = out_dir / STATS_FILE
+        write_npz_deterministic(stats_path, arrays)
+        raw_stats.unlink()
+        event_log = out_dir / EVENT_LOG_FILE
+        return EngineOutput(
+            stats_path=stats_path,
+            event_log_path=event_log if event_log.is_file() else None,
+            engine=self.name,
+            engine_version=self.version(),
+            framework_sha=self.framework_sha(),
+        )

@@ -1,0 +1,172 @@
+"""From hftbacktest's state record to an equity curve, per-part metrics and the aggregate table.
+
+Equity = balance + position x price x contract size - fees. Ratios (Sharpe, Sortino, drawdown)
+come from hftbacktest's own stats module on the record resampled to ``RESAMPLE_EVERY``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from hftbacktest.stats import LinearAssetRecord
+from hftbacktest.stats.metrics import (
+    SR,
+    MaxDrawdown,
+    MaxPositionValue,
+    ReturnOverMDD,
+    Sortino,
+)
+
+RESAMPLE_EVERY = "1s"
+# Crypto markets trade every day; the annualisation factor of Sharpe and Sortino.
+TRADING_DAYS_PER_YEAR = 365
+
+CURVE_SCHEMA = pa.schema(
+    [
+        ("timestamp", pa.int64()),
+        ("price", pa.float64()),
+        ("position", pa.float64()),
+        ("balance", pa.float64()),
+        ("fee", pa.float64()),
+        ("num_trades", pa.int64()),
+        ("trading_volume", pa.float64()),
+        ("trading_value", pa.float64()),
+        ("equity", pa.float64()),
+    ]
+)
+
+# Per-part metric columns, in table order. ``return`` is PnL over the config's
+# risk.notional_limits.max_gross_notional (the capital the risk section allocates).
+METRIC_COLUMNS = (
+    "pnl",
+    "return",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "return_over_mdd",
+    "trades",
+    "volume",
+    "trading_value",
+    "fees",
+    "max_position_value",
+    "records",
+)
+ADDITIVE_COLUMNS = ("pnl", "trades", "volume", "trading_value", "fees", "records", "n_events")
+
+
+def curve_from_record(record: np.ndarray, contract_size: float) -> pa.Table:
+    """The equity/position curve of one asset's record as an Arrow table."""
+    equity = record["balance"] + record["position"] * record["price"] * contract_size - record["fee"]
+    columns = {name: record[name] for name in CURVE_SCHEMA.names if name != "equity"}
+    columns["equity"] = equity
+    return pa.table(
+        [pa.array(np.ascontiguousarray(columns[f.name]), type=f.type) for f in CURVE_SCHEMA],
+        schema=CURVE_SCHEMA,
+    )
+
+
+def _finite_or_none(value: Any) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def compute_metrics(
+    record: np.ndarray, contract_size: float, book_size: float | None = None
+) -> dict[str, float | int | None]:
+    """Per-part metrics. Values that are undefined (no variance, too few samples) are None."""
+    result: dict[str, float | int | None] = dict.fromkeys(METRIC_COLUMNS)
+    result["records"] = int(len(record))
+    if len(record) == 0:
+        return result
+    # Record rows before the book has both sides carry NaN prices; they hold no equity yet.
+    valid = record[np.isfinite(record["price"])]
+    last = record[-1]
+    result["trades"] = int(last["num_trades"])
+    result["volume"] = float(last["trading_volume"])
+    result["trading_value"] = float(last["trading_value"])
+    result["fees"] = float(last["fee"])
+    if len(valid) == 0:
+        return result
+    equity = valid["balance"] + valid["position"] * valid["price"] * contract_size - valid["fee"]
+    result["pnl"] = float(equity[-1] - equity[0])
+    if book_size:
+        result["return"] = result["pnl"] / book_size
+    stats_metrics = [
+        SR("sharpe", trading_days_per_year=TRADING_DAYS_PER_YEAR),
+        Sortino("sortino", trading_days_per_year=TRADING_DAYS_PER_YEAR),
+        MaxDrawdown("max_drawdown"),
+        ReturnOverMDD("return_over_mdd"),
+        MaxPositionValue("max_position_value"),
+    ]
+    try:
+        with np.errstate(all="ignore"):
+            stats = (
+                LinearAssetRecord(valid)
+                .contract_size(contract_size)
+                .resample(RESAMPLE_EVERY)
+                .stats(stats_metrics)
+            )
+        summary = stats.splits[-1]
+    except (IndexError, ZeroDivisionError, TypeError):
+        # Fewer than two resampled rows: ratios are undefined for this part.
+        return result
+    for key in ("sharpe", "sortino", "max_drawdown", "return_over_mdd", "max_position_value"):
+        result[key] = _finite_or_none(summary.get(key))
+    return result
+
+
+def aggregate_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """One row per part (sorted by partition key) plus a ``TOTAL`` row.
+
+    Additive columns are summed; max_drawdown's total is the worst part; ratios have no total.
+    """
+    ordered = sorted(rows, key=lambda row: str(row["partition"]))
+    names = ["partition", "n_events", *METRIC_COLUMNS, "content_hash"]
+    total: dict[str, Any] = dict.fromkeys(names)
+    total["partition"] = "TOTAL"
+    for column in ADDITIVE_COLUMNS:
+        values = [row.get(column) for row in ordered if row.get(column) is not None]
+        total[column] = sum(values) if values else None
+    drawdowns = [row["max_drawdown"] for row in ordered if row.get("max_drawdown") is not None]
+    total["max_drawdown"] = max(drawdowns) if drawdowns else None
+    all_rows = [*ordered, total]
+    schema = pa.schema(
+        [
+            ("partition", pa.string()),
+            ("n_events", pa.int64()),
+            *[
+                (name, pa.int64() if name in ("trades", "records") else pa.float64())
+                for name in METRIC_COLUMNS
+            ],
+            ("content_hash", pa.string()),
+        ]
+    )
+    return pa.Table.from_pylist([{n: row.get(n) for n in names} for row in all_rows], schema=schema)
+
+
+def markdown_table(table: pa.Table, columns: tuple[str, ...] | None = None) -> str:
+    """A compact markdown rendering of the aggregate table for Dagster metadata."""
+    columns = columns or ("partition", "n_events", "pnl", "sharpe", "max_drawdown", "trades", "volume")
+    header = "| " + " | ".join(columns) + " |"
+    rule = "|" + "|".join("---" for _ in columns) + "|"
+    lines = [header, rule]
+    for row in table.to_pylist():
+        cells = []
+        for name in columns:
+            value = row.get(name)
+            if value is None:
+                cells.append("")
+            elif isinstance(value, float):
+                cells.append(f"{value:.6g}")
+            else:
+                cells.append(str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

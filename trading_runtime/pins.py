@@ -1,0 +1,53 @@
+"""The trading-platform pin, read from the repository's ``.env`` (one place for the lock
+script, the Makefile, the image build and the runtime)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+DEFAULT_REPOSITORY = "https://github.com/trading-engineering/trading-platform.git"
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass(frozen=True)
+class FrameworkPin:
+    repository: str
+    commit: str
+
+    @property
+    def requirement(self) -> str:
+        return f"trading-platform @ git+{self.repository}@{self.commit}"
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+@cache
+def framework_pin() -> FrameworkPin:
+    """Environment first (the image sets it), then the repository's ``.env``."""
+    env_file = _read_env_file(Path(__file__).resolve().parent.parent / ".env")
+    repository = os.environ.get("TRADING_PLATFORM_REPO") or env_file.get(
+        "TRADING_PLATFORM_REPO", DEFAULT_REPOSITORY
+    )
+    commit = os.environ.get("TRADING_PLATFORM_COMMIT") or env_file.get("TRADING_PLATFORM_COMMIT")
+    if commit is None:
+        raise ValueError(
+            "TRADING_PLATFORM_COMMIT is not set: it lives in the repository's .env (and in the"
+            " image's environment)"
+        )
+    if not _SHA.match(commit):
+        raise ValueError(f"TRADING_PLATFORM_COMMIT must be a 40-hex commit SHA, got {commit!r}")
+    return FrameworkPin(repository=repository, commit=commit)

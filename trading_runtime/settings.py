@@ -1,0 +1,63 @@
+"""The one environment switch. Every resource choice keys off ``RuntimeSettings.env``.
+
+Environment variables (all optional on a laptop):
+  TRADING_RUNTIME_ENV        local (default) | k8s
+  TRADING_RUNTIME_PARTS_DIR  directory of part files            (default: data/parts)
+  TRADING_RUNTIME_RESULTS    results base: a directory or any UPath URL such as s3://bucket/prefix
+                             (default: results; required to be a URL in k8s)
+  TRADING_RUNTIME_CONFIG     backtest config JSON     (default: the packaged hftbacktest example)
+  TRADING_RUNTIME_TIMEOUT_S  wall-clock limit per part backtest, seconds (default: 900)
+  TRADING_RUNTIME_WORKERS    engine worker processes per run (default: number of cores)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from trading_runtime.config import example_config_path
+
+ENV_PREFIX = "TRADING_RUNTIME_"
+
+
+class RuntimeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: Literal["local", "k8s"] = "local"
+    parts_dir: str = "data/parts"
+    results: str = "results"
+    config: str = Field(default_factory=lambda: str(example_config_path("hftbacktest")))
+    timeout_s: float = Field(default=900.0, gt=0)
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+
+    @model_validator(mode="after")
+    def _cluster_needs_shared_storage(self) -> RuntimeSettings:
+        if self.env == "k8s" and "://" not in self.results:
+            raise ValueError(
+                "TRADING_RUNTIME_RESULTS must be an object-store URL (e.g. s3://bucket/results)"
+                " when TRADING_RUNTIME_ENV=k8s: pods share no disk"
+            )
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        return self.env == "local"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> RuntimeSettings:
+    environ = os.environ if environ is None else environ
+    values = {
+        name: environ[ENV_PREFIX + name.upper()]
+        for name in RuntimeSettings.model_fields
+        if environ.get(ENV_PREFIX + name.upper())
+    }
+    try:
+        return RuntimeSettings.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(f"invalid trading-runtime settings: {problems}") from None

@@ -1,0 +1,1 @@
+"""Example strategies: one native hftbacktest (numba) market maker, one on trading-platform."""
