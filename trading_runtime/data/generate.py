@@ -42,12 +42,12 @@ class GeneratorSpec:
     seed: int
     start_ts_ns: int = 1_700_000_000_000_000_000
     start_price: float = 60_000.0
-    tick_size: float = 0.1
+    tick_size: float = 0.5
     lot_size: float = 0.01
     levels: int = 10
     mean_gap_ns: int = 10_000_000
     feed_latency_ns: int = 500_000
-    move_probability: float = 0.05
+    move_probability: float = 0.1
     trade_probability: float = 0.2
 
     def validate(self) -> None:
@@ -143,7 +143,7 @@ def generate_part(
     touch_px = np.where(trade_on_ask, mid_before + 1, mid_before) * spec.tick_size
     first["ev"] = np.where(is_trade, np.where(trade_on_ask, trade_buy, trade_sell), first["ev"])
     first["px"] = np.where(is_trade, touch_px, first["px"])
-    first["qty"] = np.where(is_trade, np.round(np.maximum(sizes_a / 4, spec.lot_size), 8), first["qty"])
+    first["qty"] = np.where(is_trade, sizes_a, first["qty"])
     second["ev"] = np.where(is_trade, np.where(trade_on_ask, depth_sell, depth_buy), second["ev"])
     second["px"] = np.where(is_trade, touch_px, second["px"])
 

@@ -1,4 +1,4 @@
-"""A symmetric grid market maker in hftbacktest's tutorial convention.
+"""A symmetric market maker in hftbacktest's tutorial convention.
 
 Strategies for the ``hftbacktest`` adapter are ``@njit def strategy(hbt, recorder, <params>)``
 functions that loop on ``hbt.elapse(...)`` and call ``recorder.record(hbt)``, as in hftbacktest's
@@ -20,7 +20,7 @@ def market_maker(
     recorder,
     end_ts,
     interval_ns=100_000_000,
-    half_spread_ticks=2,
+    quote_offset_ticks=0,
     skew_ticks_per_lot=0.0,
     order_qty=0.1,
     max_position=1.0,
@@ -36,12 +36,10 @@ def market_maker(
             continue
         tick = depth.tick_size
         position = hbt.position(asset_no)
-        mid_tick = (depth.best_bid_tick + depth.best_ask_tick) / 2.0
-        skew = skew_ticks_per_lot * position / order_qty
-        bid_tick = int(np.floor(mid_tick - half_spread_ticks - skew))
-        ask_tick = int(np.ceil(mid_tick + half_spread_ticks - skew))
-        bid_tick = min(bid_tick, depth.best_bid_tick)
-        ask_tick = max(ask_tick, depth.best_ask_tick)
+        # Join the touch (offset 0) or quote further out; lean against inventory by the skew.
+        skew = int(np.round(skew_ticks_per_lot * position / order_qty))
+        bid_tick = depth.best_bid_tick - quote_offset_ticks - max(skew, 0)
+        ask_tick = depth.best_ask_tick + quote_offset_ticks - min(skew, 0)
 
         orders = hbt.orders(asset_no)
         values = orders.values()

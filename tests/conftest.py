@@ -1,0 +1,80 @@
+"""Shared fixtures: small generated parts, one warm engine pool, isolated Dagster settings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trading_runtime.backtest import EnginePool, shared_pool
+from trading_runtime.config import BacktestConfig, example_config_path, load_config
+from trading_runtime.data.generate import GeneratorSpec, generate_parts
+from trading_runtime.settings import RuntimeSettings
+
+WORKERS = 2
+SMALL_EVENTS = 4000
+
+
+@pytest.fixture(scope="session")
+def generated_parts(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three small contiguous parts, generated once (read-only for tests)."""
+    out = tmp_path_factory.mktemp("generated")
+    return generate_parts(GeneratorSpec(parts=3, events=SMALL_EVENTS, seed=11), out)
+
+
+@pytest.fixture
+def parts_dir(tmp_path: Path, generated_parts: list[Path]) -> Path:
+    """A private, writable copy of the generated parts."""
+    target = tmp_path / "parts"
+    target.mkdir()
+    for part in generated_parts:
+        shutil.copy2(part, target / part.name)
+    return target
+
+
+@pytest.fixture(scope="session")
+def pool() -> EnginePool:
+    """The process-wide warm pool, the one Dagster resources use too."""
+    return shared_pool(WORKERS)
+
+
+@pytest.fixture(scope="session")
+def hft_config() -> BacktestConfig:
+    return load_config(example_config_path("hftbacktest"))
+
+
+def write_config(path: Path, **changes: object) -> Path:
+    """The packaged hftbacktest example with top-level or dotted-key changes."""
+    raw = json.loads(example_config_path("hftbacktest").read_text())
+    for dotted, value in changes.items():
+        node = raw
+        *parents, leaf = dotted.split("__")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path.write_text(json.dumps(raw))
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, parts_dir: Path) -> RuntimeSettings:
+    return RuntimeSettings(
+        env="local",
+        parts_dir=str(parts_dir),
+        results=str(tmp_path / "results"),
+        config=str(example_config_path("hftbacktest")),
+        timeout_s=120,
+        workers=WORKERS,
+    )
+
+
+@pytest.fixture
+def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    yield home

@@ -1,0 +1,91 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from trading_runtime.config import (
+    ConfigError,
+    example_config_path,
+    load_config,
+    parse_config,
+)
+from trading_runtime.settings import load_settings
+
+from conftest import write_config
+
+
+@pytest.mark.parametrize("adapter", ["hftbacktest", "trading-platform"])
+def test_example_configs_load(adapter: str) -> None:
+    config = load_config(example_config_path(adapter))
+    assert config.adapter == adapter
+    assert config.strategy.class_path.startswith("trading_runtime.strategies.")
+    assert config.strategy.params  # flat keys became parameters
+    assert "class_path" not in config.strategy.params
+
+
+def test_flat_strategy_keys_become_params() -> None:
+    raw = json.loads(example_config_path("hftbacktest").read_text())
+    config = parse_config(raw)
+    assert config.strategy.params["half_spread_ticks"] == 2
+    assert config.strategy.params["interval_ns"] == 100_000_000
+
+
+def test_unknown_key_names_file_and_field(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.json", engine__tick_sise=0.1)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    message = str(excinfo.value)
+    assert str(path) in message
+    assert "engine.tick_sise: unknown key" in message
+
+
+def test_wrong_type_and_missing_field_reported_together(tmp_path: Path) -> None:
+    raw = json.loads(example_config_path("hftbacktest").read_text())
+    raw["engine"]["tick_size"] = "ten"
+    del raw["risk"]["scope"]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    message = str(excinfo.value)
+    assert "engine.tick_size:" in message and "number" in message
+    assert "risk.scope: missing field" in message
+
+
+def test_paths_are_not_config(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.json", engine__data_files=["/data/part.npz"])
+    with pytest.raises(ConfigError, match="data_files must not be in the config"):
+        load_config(path)
+
+
+def test_invalid_json_and_missing_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"id": ')
+    with pytest.raises(ConfigError, match=r"broken.json: not valid JSON \(line 1"):
+        load_config(broken)
+    with pytest.raises(ConfigError, match="nope.json: file does not exist"):
+        load_config(tmp_path / "nope.json")
+
+
+def test_bad_class_path_shape(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.json", strategy__class_path="no_colon_here")
+    with pytest.raises(ConfigError, match="strategy.class_path"):
+        load_config(path)
+
+
+def test_config_hash_is_stable_and_sensitive(tmp_path: Path) -> None:
+    a = load_config(example_config_path("hftbacktest"))
+    b = parse_config(json.loads(json.dumps(json.loads(example_config_path("hftbacktest").read_text()))))
+    assert a.config_hash() == b.config_hash()
+    changed = load_config(write_config(tmp_path / "c.json", strategy__half_spread_ticks=3))
+    assert changed.config_hash() != a.config_hash()
+
+
+def test_settings_switch() -> None:
+    assert load_settings({}).env == "local"
+    with pytest.raises(ValueError, match="TRADING_RUNTIME_RESULTS must be an object-store URL"):
+        load_settings({"TRADING_RUNTIME_ENV": "k8s"})
+    k8s = load_settings({"TRADING_RUNTIME_ENV": "k8s", "TRADING_RUNTIME_RESULTS": "s3://b/r"})
+    assert not k8s.is_local
+    with pytest.raises(ValueError, match="TRADING_RUNTIME_ENV"):
+        load_settings({"TRADING_RUNTIME_ENV": "laptop"})

@@ -1,0 +1,184 @@
+"""The engine port on generated data: outputs, determinism, and every way a run can fail."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hftbacktest.stats import LinearAssetRecord
+from hftbacktest.types import record_dtype
+
+from trading_runtime.backtest import (
+    BacktestTask,
+    EnginePool,
+    run_backtest,
+    run_backtests,
+)
+from trading_runtime.config import BacktestConfig, load_config
+from trading_runtime.data.validate import PartValidationError
+from trading_runtime.engines import EngineError, EngineTimeoutError, StrategyLoadError
+from trading_runtime.metrics import CURVE_SCHEMA
+
+from conftest import write_config
+
+
+def test_result_files_metrics_and_provenance(
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+) -> None:
+    result = run_backtest(hft_config, generated_parts[0], tmp_path / "out", 120, pool)
+    names = [p.name for p in result.files()]
+    assert names == ["curve.parquet", "result.json", "stats.npz"]
+
+    # stats.npz is hftbacktest's record format and its stats module reads it.
+    record = np.load(result.directory / "stats.npz")["0"]
+    assert record.dtype == record_dtype and len(record) == result.metrics["records"] > 10
+    LinearAssetRecord(record).resample("1s").stats()
+
+    curve = pq.read_table(result.directory / "curve.parquet")
+    assert curve.schema == CURVE_SCHEMA and curve.num_rows == len(record)
+    equity = record["balance"] + record["position"] * record["price"] - record["fee"]
+    np.testing.assert_allclose(curve["equity"].to_numpy(), equity)
+
+    metrics = result.metrics
+    assert metrics["trades"] > 0 and metrics["volume"] > 0
+    assert metrics["pnl"] == pytest.approx(equity[np.isfinite(equity)][-1] - equity[np.isfinite(equity)][0])
+    assert metrics["max_drawdown"] is not None and metrics["max_drawdown"] >= 0
+
+    provenance = result.provenance
+    assert provenance["engine"] == "hftbacktest" and provenance["engine_version"] == "2.4.4"
+    assert provenance["config_hash"] == hft_config.config_hash()
+    assert provenance["n_events"] == 4000 and len(provenance["part_sha256"]) == 64
+    assert set(provenance["files"]) == {"curve.parquet", "stats.npz"}
+
+
+def test_loop_is_bounded_by_the_part(
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+) -> None:
+    from trading_runtime.data.validate import validate_part
+
+    info = validate_part(generated_parts[0])
+    result = run_backtest(hft_config, generated_parts[0], tmp_path / "out", 120, pool)
+    timestamps = np.load(result.directory / "stats.npz")["0"]["timestamp"]
+    assert timestamps[-1] <= info.last_local_ts
+
+
+def test_two_runs_are_bit_identical(
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+) -> None:
+    first = run_backtest(hft_config, generated_parts[1], tmp_path / "a", 120, pool)
+    second = run_backtest(hft_config, generated_parts[1], tmp_path / "b", 120, pool)
+    assert first.content_hash == second.content_hash
+    for a, b in zip(first.files(), second.files(), strict=True):
+        assert a.name == b.name and a.read_bytes() == b.read_bytes()
+
+
+def test_output_directory_must_be_fresh(
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+) -> None:
+    out = tmp_path / "used"
+    out.mkdir()
+    (out / "events.jsonl").write_text("left over\n")
+    with pytest.raises(EngineError, match="is not empty"):
+        run_backtest(hft_config, generated_parts[0], out, 120, pool)
+    assert (out / "events.jsonl").read_text() == "left over\n"
+
+
+def test_missing_part_fails_fast_without_reaching_the_engine(
+    tmp_path: Path, hft_config: BacktestConfig, pool: EnginePool
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(PartValidationError, match="gone.npz: file does not exist"):
+        run_backtest(hft_config, tmp_path / "gone.npz", tmp_path / "out", 120, pool)
+    assert time.monotonic() - started < 5
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_strategy_paths_and_params(
+    tmp_path: Path, generated_parts: list[Path], pool: EnginePool
+) -> None:
+    cases = {
+        "no_module": ("nowhere.strategies:mm", {}, "cannot import module 'nowhere.strategies'"),
+        "no_attr": ("trading_runtime.strategies.market_maker:nope", {}, "has no attribute 'nope'"),
+        "bad_param": (
+            "trading_runtime.strategies.market_maker:market_maker",
+            {"strategy__spred": 3},
+            "has no parameter(s) spred",
+        ),
+    }
+    for name, (class_path, extra, expected) in cases.items():
+        config = load_config(
+            write_config(tmp_path / f"{name}.json", strategy__class_path=class_path, **extra)
+        )
+        with pytest.raises(StrategyLoadError) as excinfo:
+            run_backtest(config, generated_parts[0], tmp_path / name, 60, pool)
+        assert expected in str(excinfo.value), name
+
+
+def test_recorder_overflow_is_a_clear_error(
+    tmp_path: Path, generated_parts: list[Path], pool: EnginePool
+) -> None:
+    path = write_config(tmp_path / "c.json", engine__max_steps=50)
+    raw = path.read_text().replace(
+        '"class_path": "trading_runtime.strategies.market_maker:market_maker"',
+        '"class_path": "strategies_for_tests:records_every_step"',
+    )
+    path.write_text(raw)
+    config = load_config(path)
+    config = config.model_copy(
+        update={"strategy": config.strategy.model_copy(update={"params": {}})}
+    )
+    with pytest.raises(EngineError, match="more than engine.max_steps = 50"):
+        run_backtest(config, generated_parts[0], tmp_path / "out", 120, pool)
+
+
+def test_timeout_kills_a_stuck_engine_and_others_still_succeed(
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig
+) -> None:
+    stuck = hft_config.model_copy(
+        update={
+            "strategy": hft_config.strategy.model_copy(
+                update={"class_path": "strategies_for_tests:stuck_forever", "params": {}}
+            )
+        }
+    )
+    raising = hft_config.model_copy(
+        update={
+            "strategy": hft_config.strategy.model_copy(
+                update={"class_path": "strategies_for_tests:raises_value_error", "params": {}}
+            )
+        }
+    )
+    private_pool = EnginePool(2)  # killing workers must not cool the shared warm pool
+    try:
+        started = time.monotonic()
+        outcome = run_backtests(
+            stuck, [BacktestTask("p0", generated_parts[0], tmp_path / "p0")], 3.0, private_pool
+        )
+        assert isinstance(outcome["p0"], EngineTimeoutError)
+        assert "p0: backtest exceeded the 3 s timeout" in str(outcome["p0"])
+        assert time.monotonic() - started < 20
+        assert not (tmp_path / "p0").exists()  # nothing half-written is left behind
+
+        outcome = run_backtests(
+            raising, [BacktestTask("p1", generated_parts[1], tmp_path / "p1")], 30.0, private_pool
+        )
+        assert "ValueError: strategy blew up on purpose" in str(outcome["p1"])
+    finally:
+        private_pool.close()
+
+
+def test_batch_isolates_failures(
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+) -> None:
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"PK\x03\x04 truncated")
+    tasks = [
+        BacktestTask("good0", generated_parts[0], tmp_path / "good0"),
+        BacktestTask("broken", broken, tmp_path / "broken"),
+        BacktestTask("good2", generated_parts[2], tmp_path / "good2"),
+    ]
+    outcomes = run_backtests(hft_config, tasks, 120, pool)
+    assert isinstance(outcomes["broken"], PartValidationError)
+    assert outcomes["good0"].metrics["records"] > 0  # type: ignore[union-attr]
+    assert outcomes["good2"].metrics["records"] > 0  # type: ignore[union-attr]
