@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import write_config
 
 from trading_runtime.config import (
     ConfigError,
@@ -10,8 +11,6 @@ from trading_runtime.config import (
     parse_config,
 )
 from trading_runtime.settings import load_settings
-
-from conftest import write_config
 
 
 @pytest.mark.parametrize("adapter", ["hftbacktest", "trading-platform"])
@@ -26,7 +25,7 @@ def test_example_configs_load(adapter: str) -> None:
 def test_flat_strategy_keys_become_params() -> None:
     raw = json.loads(example_config_path("hftbacktest").read_text())
     config = parse_config(raw)
-    assert config.strategy.params["half_spread_ticks"] == 2
+    assert config.strategy.params["quote_offset_ticks"] == 0
     assert config.strategy.params["interval_ns"] == 100_000_000
 
 
@@ -75,9 +74,11 @@ def test_bad_class_path_shape(tmp_path: Path) -> None:
 
 def test_config_hash_is_stable_and_sensitive(tmp_path: Path) -> None:
     a = load_config(example_config_path("hftbacktest"))
-    b = parse_config(json.loads(json.dumps(json.loads(example_config_path("hftbacktest").read_text()))))
+    b = parse_config(
+        json.loads(json.dumps(json.loads(example_config_path("hftbacktest").read_text())))
+    )
     assert a.config_hash() == b.config_hash()
-    changed = load_config(write_config(tmp_path / "c.json", strategy__half_spread_ticks=3))
+    changed = load_config(write_config(tmp_path / "c.json", strategy__quote_offset_ticks=3))
     assert changed.config_hash() != a.config_hash()
 
 

@@ -45,7 +45,9 @@ def test_generated_parts_are_valid_and_contiguous(generated_parts: list[Path]) -
     assert np.allclose(ticks, np.round(ticks))
 
 
-def test_validation_errors_name_file_and_problem(tmp_path: Path, generated_parts: list[Path]) -> None:
+def test_validation_errors_name_file_and_problem(
+    tmp_path: Path, generated_parts: list[Path]
+) -> None:
     missing = tmp_path / "missing.npz"
     with pytest.raises(PartValidationError, match="missing.npz: file does not exist"):
         validate_part(missing)
@@ -57,7 +59,9 @@ def test_validation_errors_name_file_and_problem(tmp_path: Path, generated_parts
 
     wrong = tmp_path / "wrong_dtype.npz"
     np.savez(wrong, data=np.zeros(10, dtype=np.float64))
-    with pytest.raises(PartValidationError, match="wrong_dtype.npz: array 'data' has dtype float64"):
+    with pytest.raises(
+        PartValidationError, match="wrong_dtype.npz: array 'data' has dtype float64"
+    ):
         validate_part(wrong)
 
     empty = tmp_path / "empty.npz"
@@ -100,7 +104,8 @@ def test_cli_generate_and_validate(tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "parts"
     result = runner.invoke(
-        main, ["data", "generate", "--parts", "2", "--events", "500", "--seed", "1", "--out", str(out)]
+        main,
+        ["data", "generate", "--parts", "2", "--events", "500", "--seed", "1", "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
     assert len(list_parts(out)) == 2
@@ -110,6 +115,7 @@ def test_cli_generate_and_validate(tmp_path: Path) -> None:
     result = runner.invoke(main, ["data", "validate", str(out / "bad.npz")])
     assert result.exit_code == 1
     result = runner.invoke(
-        main, ["data", "generate", "--parts", "1", "--events", "5", "--seed", "1", "--out", str(out)]
+        main,
+        ["data", "generate", "--parts", "1", "--events", "5", "--seed", "1", "--out", str(out)],
     )
     assert result.exit_code != 0 and "events must be >=" in result.output

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import write_config
 from hftbacktest.stats import LinearAssetRecord
 from hftbacktest.types import record_dtype
 
@@ -19,8 +20,6 @@ from trading_runtime.config import BacktestConfig, load_config
 from trading_runtime.data.validate import PartValidationError
 from trading_runtime.engines import EngineError, EngineTimeoutError, StrategyLoadError
 from trading_runtime.metrics import CURVE_SCHEMA
-
-from conftest import write_config
 
 
 def test_result_files_metrics_and_provenance(
@@ -42,7 +41,9 @@ def test_result_files_metrics_and_provenance(
 
     metrics = result.metrics
     assert metrics["trades"] > 0 and metrics["volume"] > 0
-    assert metrics["pnl"] == pytest.approx(equity[np.isfinite(equity)][-1] - equity[np.isfinite(equity)][0])
+    assert metrics["pnl"] == pytest.approx(
+        equity[np.isfinite(equity)][-1] - equity[np.isfinite(equity)][0]
+    )
     assert metrics["max_drawdown"] is not None and metrics["max_drawdown"] >= 0
 
     provenance = result.provenance

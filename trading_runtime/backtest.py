@@ -165,7 +165,9 @@ def prepare_out_dir(out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     if out_dir.exists():
         if any(out_dir.iterdir()):
-            raise EngineError(f"output directory {out_dir} is not empty; each run needs a fresh one")
+            raise EngineError(
+                f"output directory {out_dir} is not empty; each run needs a fresh one"
+            )
     else:
         out_dir.mkdir(parents=True)
     return out_dir
@@ -202,7 +204,9 @@ def run_backtests(
         except (PartValidationError, EngineError) as exc:
             outcomes[task.partition] = exc
             continue
-        pending.append((task, out_dir, time.perf_counter(), pool.submit(config, info, out_dir, timeout_s)))
+        pending.append(
+            (task, out_dir, time.perf_counter(), pool.submit(config, info, out_dir, timeout_s))
+        )
     for task, out_dir, started, future in pending:
         try:
             document = future.result()
@@ -219,10 +223,12 @@ def run_backtests(
                 f"part {task.partition}: the engine worker died (exit code {exc.exitcode})"
             )
             continue
-        except Exception as exc:  # noqa: BLE001 - the worker's error, re-raised here with context
+        except Exception as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
-            outcomes[task.partition] = exc if isinstance(exc, EngineError | PartValidationError) else (
-                EngineError(f"part {task.partition}: {type(exc).__name__}: {exc}")
+            outcomes[task.partition] = (
+                exc
+                if isinstance(exc, EngineError | PartValidationError)
+                else (EngineError(f"part {task.partition}: {type(exc).__name__}: {exc}"))
             )
             continue
         outcomes[task.partition] = BacktestResult(
@@ -244,9 +250,9 @@ def run_backtest(
 ) -> BacktestResult:
     """The port for one part: a result, or the part's error raised."""
     partition = Path(part_path).stem
-    outcome = run_backtests(config, [BacktestTask(partition, Path(part_path), Path(out_dir))], timeout_s, pool)[
-        partition
-    ]
+    outcome = run_backtests(
+        config, [BacktestTask(partition, Path(part_path), Path(out_dir))], timeout_s, pool
+    )[partition]
     if isinstance(outcome, Exception):
         raise outcome
     return outcome

@@ -32,7 +32,9 @@ def data() -> None:
 
 
 @data.command("generate")
-@click.option("--parts", "n_parts", type=click.IntRange(min=1), required=True, help="Number of parts.")
+@click.option(
+    "--parts", "n_parts", type=click.IntRange(min=1), required=True, help="Number of parts."
+)
 @click.option("--events", type=click.IntRange(min=1), required=True, help="Events per part.")
 @click.option("--seed", type=int, required=True, help="Random seed: same arguments, same bytes.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
@@ -87,8 +89,14 @@ def _format_metrics(metrics: dict[str, Any]) -> str:
     type=click.Path(path_type=Path),
     help="A part file (repeatable). Default: every part in the parts directory.",
 )
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("results/cli"),
-              show_default=True, help="Results go to OUT/<part>/.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("results/cli"),
+    show_default=True,
+    help="Results go to OUT/<part>/.",
+)
 @click.option("--timeout", "timeout_s", type=float, default=None, help="Seconds per part.")
 @click.option("--workers", type=click.IntRange(min=1), default=None)
 def backtest(
@@ -165,9 +173,12 @@ def _failure_messages(result: Any) -> list[str]:
 
 
 @main.command()
-@click.option("--single-run", is_flag=True,
-              help="Backtest all partitions in one run (fastest for many parts; one failure fails"
-                   " the run). Default: one run per partition, so failures stay isolated.")
+@click.option(
+    "--single-run",
+    is_flag=True,
+    help="Backtest all partitions in one run (fastest for many parts; one failure fails"
+    " the run). Default: one run per partition, so failures stay isolated.",
+)
 def materialize(single_run: bool) -> None:
     """The main local job: register parts, backtest every partition, aggregate."""
     from dagster import DagsterInstance
@@ -207,7 +218,10 @@ def materialize(single_run: bool) -> None:
         click.echo(f"backtesting {keys[0]}..{keys[-1]} in one run")
         result = job.execute_in_process(
             instance=instance,
-            tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: keys[0],
+                ASSET_PARTITION_RANGE_END_TAG: keys[-1],
+            },
             raise_on_error=False,
         )
         if not result.success:
@@ -237,7 +251,9 @@ def materialize(single_run: bool) -> None:
         sys.exit(1)
     table_md = aggregate.asset_materializations_for_node("aggregate_metrics")[0].metadata["table"]
     click.echo(str(table_md.value))
-    results = Path(settings.results).resolve() if "://" not in settings.results else settings.results
+    results = (
+        Path(settings.results).resolve() if "://" not in settings.results else settings.results
+    )
     click.echo(
         f"results: {results}/backtest_results/<part>/ and {results}/aggregate_metrics.parquet"
         f" ({time.perf_counter() - started:.1f} s). Browse them with `make dev`."
@@ -248,8 +264,12 @@ def materialize(single_run: bool) -> None:
 
 
 @main.command("example-config")
-@click.option("--adapter", type=click.Choice(["hftbacktest", "trading-platform"]),
-              default="hftbacktest", show_default=True)
+@click.option(
+    "--adapter",
+    type=click.Choice(["hftbacktest", "trading-platform"]),
+    default="hftbacktest",
+    show_default=True,
+)
 def example_config(adapter: str) -> None:
     """Print the path of a packaged example config."""
     click.echo(str(example_config_path(adapter)))

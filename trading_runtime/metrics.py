@@ -60,7 +60,9 @@ ADDITIVE_COLUMNS = ("pnl", "trades", "volume", "trading_value", "fees", "records
 
 def curve_from_record(record: np.ndarray, contract_size: float) -> pa.Table:
     """The equity/position curve of one asset's record as an Arrow table."""
-    equity = record["balance"] + record["position"] * record["price"] * contract_size - record["fee"]
+    equity = (
+        record["balance"] + record["position"] * record["price"] * contract_size - record["fee"]
+    )
     columns = {name: record[name] for name in CURVE_SCHEMA.names if name != "equity"}
     columns["equity"] = equity
     return pa.table(
@@ -83,7 +85,7 @@ def compute_metrics(
 ) -> dict[str, float | int | None]:
     """Per-part metrics. Values that are undefined (no variance, too few samples) are None."""
     result: dict[str, float | int | None] = dict.fromkeys(METRIC_COLUMNS)
-    result["records"] = int(len(record))
+    result["records"] = len(record)
     if len(record) == 0:
         return result
     # Record rows before the book has both sides carry NaN prices; they hold no equity yet.
@@ -154,7 +156,15 @@ def aggregate_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
 
 def markdown_table(table: pa.Table, columns: tuple[str, ...] | None = None) -> str:
     """A compact markdown rendering of the aggregate table for Dagster metadata."""
-    columns = columns or ("partition", "n_events", "pnl", "sharpe", "max_drawdown", "trades", "volume")
+    columns = columns or (
+        "partition",
+        "n_events",
+        "pnl",
+        "sharpe",
+        "max_drawdown",
+        "trades",
+        "volume",
+    )
     header = "| " + " | ".join(columns) + " |"
     rule = "|" + "|".join("---" for _ in columns) + "|"
     lines = [header, rule]

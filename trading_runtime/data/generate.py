@@ -68,7 +68,9 @@ def write_npz_deterministic(path: Path, arrays: dict[str, np.ndarray]) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name in sorted(arrays):
                 buffer = io.BytesIO()
-                np.lib.format.write_array(buffer, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+                np.lib.format.write_array(
+                    buffer, np.ascontiguousarray(arrays[name]), allow_pickle=False
+                )
                 info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE_TIME)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16

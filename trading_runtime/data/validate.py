@@ -108,7 +108,7 @@ def validate_part(path: Path) -> PartInfo:
     return PartInfo(
         path=str(path),
         name=part_key(path),
-        n_events=int(len(data)),
+        n_events=len(data),
         first_exch_ts=int(data["exch_ts"].min()),
         last_exch_ts=int(data["exch_ts"].max()),
         first_local_ts=int(data["local_ts"].min()),

@@ -8,7 +8,9 @@ from dagster import BetaWarning, Definitions, in_process_executor
 
 # BackfillPolicy and Output(data_version=...) are marked beta; they are the documented way to get
 # single-run backfills and content-hash data versions.
-warnings.filterwarnings("ignore", category=BetaWarning, message=".*(backfill_policy|data_version).*")
+warnings.filterwarnings(
+    "ignore", category=BetaWarning, message=".*(backfill_policy|data_version).*"
+)
 
 from trading_runtime.backtest import result_code_version
 from trading_runtime.config import ConfigError, load_config

@@ -1,6 +1,5 @@
 """The three assets: parts -> backtest_results -> aggregate_metrics."""
 
-
 from typing import Any
 
 import pyarrow as pa
@@ -94,7 +93,9 @@ def parts(context: AssetExecutionContext, parts_dir: PartsDirectory) -> Material
     _raise_failures("part(s)", failures)
     if len(infos) == 1:
         (info,) = infos.values()
-        return MaterializeResult(metadata=part_metadata(info), data_version=DataVersion(info.sha256))
+        return MaterializeResult(
+            metadata=part_metadata(info), data_version=DataVersion(info.sha256)
+        )
     for key, info in infos.items():
         context.add_asset_metadata(part_metadata(info), partition_key=key)
     return MaterializeResult()
@@ -124,7 +125,7 @@ def make_backtest_results(code_version: str) -> Any:
         except ConfigError as exc:
             raise Failure(description=str(exc), allow_retries=False) from None
         keys = context.partition_keys
-        staging = engine.new_staging_dir(context.run_id)
+        staging = engine.new_staging_dir(context.run.run_id)
         outcomes = engine.run_parts(config, {k: parts_dir.part_path(k) for k in keys}, staging)
         failures = {k: v for k, v in outcomes.items() if isinstance(v, Exception)}
         _raise_failures("backtest(s)", failures)
@@ -152,9 +153,7 @@ def make_backtest_results(code_version: str) -> Any:
     kinds={"parquet"},
     description="One row per backtested part plus a TOTAL row.",
 )
-def aggregate_metrics(
-    context: AssetExecutionContext, backtest_results: Any
-) -> Output[pa.Table]:
+def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> Output[pa.Table]:
     stored: dict[str, StoredBacktestResult]
     if isinstance(backtest_results, StoredBacktestResult):  # exactly one partition exists
         stored = {backtest_results.partition: backtest_results}

@@ -1,6 +1,5 @@
 """Asset checks: the part file is still what was validated; results are reproducible."""
 
-
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,8 +18,15 @@ from trading_runtime.defs.assets import parts
 from trading_runtime.defs.resources import PartsDirectory
 
 # Inputs that must match for two results of one partition to be expected byte-identical.
-_SAME_INPUTS = ("config_hash", "part_sha256", "engine", "engine_version", "framework_sha",
-                "runtime_version", "strategy_source_hash")
+_SAME_INPUTS = (
+    "config_hash",
+    "part_sha256",
+    "engine",
+    "engine_version",
+    "framework_sha",
+    "runtime_version",
+    "strategy_source_hash",
+)
 
 
 def _recent_metadata(
@@ -56,7 +62,9 @@ def part_file_is_valid(
             problems.append(str(exc))
             continue
         if recorded and recorded[0].get("sha256") not in (None, info.sha256):
-            problems.append(f"part {key}: file changed since it was materialized; re-materialize it")
+            problems.append(
+                f"part {key}: file changed since it was materialized; re-materialize it"
+            )
     return AssetCheckResult(
         passed=not problems,
         severity=AssetCheckSeverity.ERROR,

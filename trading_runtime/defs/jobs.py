@@ -2,12 +2,9 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from trading_runtime.defs.partitions import part_partitions
-
 backtest_parts_job = define_asset_job(
     name="backtest_parts",
     selection=AssetSelection.assets("parts", "backtest_results"),
-    partitions_def=part_partitions,
     description="Validate parts and backtest them (one partition, or a range in one run).",
 )
 

@@ -1,6 +1,5 @@
 """Register part files as partitions."""
 
-
 from dagster import (
     DefaultSensorStatus,
     SensorEvaluationContext,

@@ -47,9 +47,9 @@ def market_maker(
             order = values.get()
             if not order.cancellable:
                 continue
-            if order.side == BUY and order.price_tick != bid_tick:
-                hbt.cancel(asset_no, order.order_id, False)
-            elif order.side == SELL and order.price_tick != ask_tick:
+            if (order.side == BUY and order.price_tick != bid_tick) or (
+                order.side == SELL and order.price_tick != ask_tick
+            ):
                 hbt.cancel(asset_no, order.order_id, False)
 
         # Order ids are the price tick, so one order per level and side (buys even, sells odd).

@@ -1,0 +1,299 @@
+"""The Dagster shell against a temporary instance: partitions, sensor, assets, checks, backfills."""
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from conftest import write_config
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DefaultSensorStatus,
+    DynamicPartitionsDefinition,
+    SensorResult,
+    SkipReason,
+    build_sensor_context,
+    instance_for_test,
+)
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from hftbacktest.binding import event_dtype
+
+from trading_runtime.defs import build_definitions
+from trading_runtime.defs.resources import PartsDirectory
+from trading_runtime.defs.sensors import register_part_files
+from trading_runtime.settings import RuntimeSettings
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+DATA_VERSION_TAG = "dagster/data_version"
+
+
+@pytest.fixture
+def instance() -> Any:
+    with instance_for_test() as test_instance:
+        yield test_instance
+
+
+def _register(instance: DagsterInstance, keys: list[str]) -> None:
+    instance.add_dynamic_partitions("parts", keys)
+
+
+def _materialization(instance: DagsterInstance, asset: str, partition: str | None = None) -> Any:
+    event = instance.get_latest_materialization_event(AssetKey(asset))
+    if partition is not None:
+        records = instance.fetch_materializations(
+            __import__("dagster").AssetRecordsFilter(
+                asset_key=AssetKey(asset), asset_partitions=[partition]
+            ),
+            limit=1,
+        ).records
+        event = records[0].event_log_entry if records else None
+    assert event is not None, f"no materialization of {asset} {partition}"
+    return event.asset_materialization
+
+
+def _run_partition(defs: Any, instance: DagsterInstance, key: str) -> Any:
+    return defs.resolve_job_def("backtest_parts").execute_in_process(
+        instance=instance, partition_key=key, raise_on_error=False, run_config=QUIET
+    )
+
+
+def _failure_text(result: Any) -> str:
+    texts = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            data = event.step_failure_data
+            texts.append(
+                (data.user_failure_data.description if data.user_failure_data else "") or ""
+            )
+            texts.append(data.error.message if data.error else "")
+    return "\n".join(texts)
+
+
+def test_definitions_shape(settings: RuntimeSettings) -> None:
+    defs = build_definitions(settings)
+    graph = defs.resolve_asset_graph()
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {
+        "parts",
+        "backtest_results",
+        "aggregate_metrics",
+    }
+    results = defs.resolve_assets_def("backtest_results")
+    assert isinstance(results.partitions_def, DynamicPartitionsDefinition)
+    assert results.partitions_def.name == "parts"
+    assert (
+        results.backfill_policy is not None
+        and results.backfill_policy.max_partitions_per_run is None
+    )
+    assert results.code_versions_by_key[AssetKey("backtest_results")] not in (
+        None,
+        "invalid-config",
+    )
+    sensor = defs.resolve_sensor_def("register_part_files")
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
+    assert {c.name for c in defs.resolve_asset_graph().asset_check_keys} == {
+        "part_file_is_valid",
+        "result_is_deterministic",
+    }
+
+
+def test_code_version_follows_what_determines_the_result(
+    tmp_path: Path, settings: RuntimeSettings
+) -> None:
+    def version(s: RuntimeSettings) -> str:
+        assets_def = build_definitions(s).resolve_assets_def("backtest_results")
+        return str(assets_def.code_versions_by_key[AssetKey("backtest_results")])
+
+    same = settings.model_copy(update={"config": str(write_config(tmp_path / "same.json"))})
+    changed = settings.model_copy(
+        update={"config": str(write_config(tmp_path / "c.json", strategy__order_qty=0.2))}
+    )
+    assert version(settings) == version(same)
+    assert version(settings) != version(changed)
+    broken = settings.model_copy(update={"config": str(write_config(tmp_path / "b.json", nope=1))})
+    assert version(broken) == "invalid-config"  # the code location still loads
+
+
+def test_sensor_registers_new_part_files(instance: DagsterInstance, parts_dir: Path) -> None:
+    resources = {"parts_dir": PartsDirectory(path=str(parts_dir))}
+    context = build_sensor_context(instance=instance, resources=resources)
+    result = register_part_files(context)
+    assert isinstance(result, SensorResult)
+    (request,) = result.dynamic_partitions_requests
+    assert list(request.partition_keys) == ["part-00000", "part-00001", "part-00002"]
+    _register(instance, list(request.partition_keys))
+
+    shutil.copy2(parts_dir / "part-00000.npz", parts_dir / "part-00099.npz")
+    result = register_part_files(build_sensor_context(instance=instance, resources=resources))
+    assert isinstance(result, SensorResult)
+    assert list(result.dynamic_partitions_requests[0].partition_keys) == ["part-00099"]
+    _register(instance, ["part-00099"])
+    result = register_part_files(build_sensor_context(instance=instance, resources=resources))
+    assert isinstance(result, SkipReason)
+
+
+def test_partitions_materialize_aggregate_and_rerun_unchanged(
+    instance: DagsterInstance, settings: RuntimeSettings
+) -> None:
+    defs = build_definitions(settings)
+    keys = PartsDirectory(path=settings.parts_dir).partition_keys()
+    _register(instance, keys)
+    for key in keys:
+        result = _run_partition(defs, instance, key)
+        assert result.success, _failure_text(result)
+
+    part = _materialization(instance, "parts", "part-00001")
+    assert part.metadata["n_events"].value == 4000
+    assert len(part.metadata["sha256"].value) == 64
+    assert part.tags[DATA_VERSION_TAG] == part.metadata["sha256"].value
+
+    stored = Path(settings.results) / "backtest_results" / "part-00001"
+    assert sorted(p.name for p in stored.iterdir()) == ["curve.parquet", "result.json", "stats.npz"]
+    result_event = _materialization(instance, "backtest_results", "part-00001")
+    metadata = {k: v.value for k, v in result_event.metadata.items()}
+    for name in (
+        "pnl",
+        "sharpe",
+        "max_drawdown",
+        "trades",
+        "engine",
+        "engine_version",
+        "framework_sha",
+        "config_hash",
+        "part_sha256",
+        "content_hash",
+        "wall_time_s",
+    ):
+        assert name in metadata, name
+    assert result_event.tags[DATA_VERSION_TAG] == metadata["content_hash"]
+    assert metadata["part_sha256"] == part.metadata["sha256"].value
+
+    aggregate = defs.resolve_job_def("aggregate").execute_in_process(
+        instance=instance, run_config=QUIET
+    )
+    assert aggregate.success
+    table = pq.read_table(Path(settings.results) / "aggregate_metrics.parquet")
+    assert table["partition"].to_pylist() == [*keys, "TOTAL"]
+    total = table.to_pylist()[-1]
+    assert total["trades"] == sum(table["trades"].to_pylist()[:-1])
+    event = _materialization(instance, "aggregate_metrics")
+    assert "| TOTAL |" in event.metadata["table"].value
+
+    # Unchanged partition re-run: same content hash, and the determinism check compares them.
+    rerun = _run_partition(defs, instance, "part-00001")
+    assert rerun.success
+    again = _materialization(instance, "backtest_results", "part-00001")
+    assert again.tags[DATA_VERSION_TAG] == result_event.tags[DATA_VERSION_TAG]
+    (evaluation,) = [
+        e for e in rerun.get_asset_check_evaluations() if e.check_name == "result_is_deterministic"
+    ]
+    assert evaluation.passed and evaluation.metadata["compared_with_previous_run"].value == 1
+
+
+def _write_bad_parts(parts_dir: Path) -> dict[str, str]:
+    """Broken part files and the message each must produce."""
+    good = np.load(parts_dir / "part-00000.npz")["data"]
+    (parts_dir / "truncated.npz").write_bytes((parts_dir / "part-00000.npz").read_bytes()[:500])
+    np.savez(parts_dir / "wrong_dtype.npz", data=np.zeros(5, dtype=np.int32))
+    np.savez(parts_dir / "empty.npz", data=np.zeros(0, dtype=event_dtype))
+    unordered = good.copy()
+    unordered["exch_ts"] = unordered["exch_ts"][::-1]
+    np.savez(parts_dir / "unordered.npz", data=unordered)
+    return {
+        "truncated": "truncated.npz: not a readable .npz file",
+        "wrong_dtype": "wrong_dtype.npz: array 'data' has dtype int32",
+        "empty": "empty.npz: array 'data' is empty",
+        "unordered": "unordered.npz: timestamps are not monotonic",
+        "missing": "missing.npz: file does not exist",
+    }
+
+
+def test_bad_parts_fail_clearly_while_other_partitions_succeed(
+    instance: DagsterInstance, settings: RuntimeSettings
+) -> None:
+    expected = _write_bad_parts(Path(settings.parts_dir))
+    defs = build_definitions(settings)
+    good = ["part-00000", "part-00002"]
+    _register(instance, [*good, *expected])
+    for key, message in expected.items():
+        result = _run_partition(defs, instance, key)
+        assert not result.success
+        assert message in _failure_text(result), key
+    for key in good:
+        assert _run_partition(defs, instance, key).success
+
+    aggregate = defs.resolve_job_def("aggregate").execute_in_process(
+        instance=instance, run_config=QUIET
+    )
+    assert aggregate.success
+    table = pq.read_table(Path(settings.results) / "aggregate_metrics.parquet")
+    assert table["partition"].to_pylist() == [*good, "TOTAL"]
+    event = _materialization(instance, "aggregate_metrics")
+    assert event.metadata["parts_without_result"].value == sorted(expected)
+
+
+def test_config_and_strategy_errors_fail_the_run_clearly(
+    tmp_path: Path, instance: DagsterInstance, settings: RuntimeSettings
+) -> None:
+    _register(instance, ["part-00000"])
+    cases = {
+        "unknown_key.json": (
+            {"engine__tick_sise": 0.1},
+            "unknown_key.json:\n  engine.tick_sise: unknown key",
+        ),
+        "bad_strategy.json": (
+            {"strategy__class_path": "no_such_package.mm:run"},
+            "cannot import module 'no_such_package.mm'",
+        ),
+    }
+    for name, (changes, message) in cases.items():
+        config = write_config(tmp_path / name, **changes)
+        defs = build_definitions(settings.model_copy(update={"config": str(config)}))
+        result = _run_partition(defs, instance, "part-00000")
+        assert not result.success
+        assert message in _failure_text(result), name
+
+
+def test_engine_timeout_fails_the_partition_within_seconds(
+    tmp_path: Path, instance: DagsterInstance, settings: RuntimeSettings
+) -> None:
+    config = write_config(
+        tmp_path / "stuck.json", strategy={"class_path": "strategies_for_tests:stuck_forever"}
+    )
+    # workers=1 gives this test its own pool, so killing its worker leaves the warm pool alone.
+    defs = build_definitions(
+        settings.model_copy(update={"config": str(config), "timeout_s": 3.0, "workers": 1})
+    )
+    _register(instance, ["part-00000"])
+    result = _run_partition(defs, instance, "part-00000")
+    assert not result.success
+    assert "backtest exceeded the 3 s timeout" in _failure_text(result)
+
+
+def test_single_run_backfill_matches_per_partition_runs(
+    instance: DagsterInstance, settings: RuntimeSettings
+) -> None:
+    defs = build_definitions(settings)
+    keys = PartsDirectory(path=settings.parts_dir).partition_keys()
+    _register(instance, keys)
+    result = defs.resolve_job_def("backtest_parts").execute_in_process(
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        run_config=QUIET,
+    )
+    assert result.success
+    assert len(result.get_asset_materialization_events()) == 2 * len(keys)
+    single_run_hashes = {
+        key: _materialization(instance, "backtest_results", key).metadata["content_hash"].value
+        for key in keys
+    }
+    assert len(set(single_run_hashes.values())) == len(keys)
+    for key in keys:
+        assert _run_partition(defs, instance, key).success
+        event = _materialization(instance, "backtest_results", key)
+        assert event.metadata["content_hash"].value == single_run_hashes[key]

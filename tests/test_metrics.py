@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+from hftbacktest.types import record_dtype
+
+from trading_runtime.metrics import (
+    aggregate_table,
+    compute_metrics,
+    curve_from_record,
+    markdown_table,
+)
+
+
+def _record(
+    prices: list[float], positions: list[float], balances: list[float], fees: list[float]
+) -> np.ndarray:
+    n = len(prices)
+    record = np.zeros(n, dtype=record_dtype)
+    record["timestamp"] = 1_700_000_000_000_000_000 + np.arange(n) * 1_000_000_000
+    record["price"] = prices
+    record["position"] = positions
+    record["balance"] = balances
+    record["fee"] = fees
+    record["num_trades"] = np.arange(n)
+    record["trading_volume"] = np.arange(n) * 0.1
+    record["trading_value"] = np.arange(n) * 10.0
+    return record
+
+
+def test_equity_is_balance_plus_position_value_minus_fees() -> None:
+    record = _record([100, 101, 99], [0, 1, 1], [0, -100, -100], [0, 0.1, 0.1])
+    curve = curve_from_record(record, contract_size=2.0)
+    np.testing.assert_allclose(curve["equity"].to_numpy(), [0.0, 101.9, 97.9])
+
+
+def test_metrics_from_a_known_curve() -> None:
+    # Equity: 0, 1, 3, 2, 5 -> pnl 5, max drawdown 1 (3 -> 2).
+    equity = [0.0, 1.0, 3.0, 2.0, 5.0]
+    record = _record([100.0] * 5, [0.0] * 5, equity, [0.0] * 5)
+    metrics = compute_metrics(record, contract_size=1.0, book_size=100.0)
+    assert metrics["pnl"] == pytest.approx(5.0)
+    assert metrics["return"] == pytest.approx(0.05)
+    assert metrics["max_drawdown"] == pytest.approx(1.0)
+    assert metrics["return_over_mdd"] == pytest.approx(5.0)
+    assert metrics["sharpe"] is not None and metrics["sharpe"] > 0
+    assert metrics["trades"] == 4 and metrics["volume"] == pytest.approx(0.4)
+    assert metrics["records"] == 5
+
+
+def test_undefined_ratios_are_none_not_nan() -> None:
+    flat = _record([100.0] * 4, [0.0] * 4, [0.0] * 4, [0.0] * 4)
+    metrics = compute_metrics(flat, contract_size=1.0)
+    assert metrics["pnl"] == 0.0 and metrics["return"] is None
+    assert metrics["sharpe"] is None  # zero variance
+    empty = compute_metrics(np.zeros(0, dtype=record_dtype), contract_size=1.0)
+    assert empty["records"] == 0 and empty["pnl"] is None
+
+
+def test_aggregate_sorts_rows_and_totals_additive_columns() -> None:
+    rows = [
+        {
+            "partition": "b",
+            "n_events": 10,
+            "pnl": 2.0,
+            "trades": 3,
+            "volume": 1.5,
+            "max_drawdown": 0.5,
+            "sharpe": 1.0,
+        },
+        {
+            "partition": "a",
+            "n_events": 20,
+            "pnl": -1.0,
+            "trades": 1,
+            "volume": 0.5,
+            "max_drawdown": 2.0,
+            "sharpe": 3.0,
+        },
+    ]
+    table = aggregate_table(rows)
+    assert table["partition"].to_pylist() == ["a", "b", "TOTAL"]
+    total = table.to_pylist()[-1]
+    assert total["pnl"] == pytest.approx(1.0) and total["trades"] == 4 and total["n_events"] == 30
+    assert total["max_drawdown"] == 2.0 and total["sharpe"] is None
+    text = markdown_table(table)
+    assert text.splitlines()[0].startswith("| partition | n_events | pnl")
+    assert "| TOTAL | 30 | 1 |" in text

@@ -1,0 +1,193 @@
+"""The trading-platform adapter: mapping against a stand-in, and the real framework when present."""
+
+import importlib.util
+import json
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hftbacktest.types import record_dtype
+
+from trading_runtime.backtest import run_backtest
+from trading_runtime.config import example_config_path, load_config
+from trading_runtime.data.validate import validate_part
+from trading_runtime.engines import EngineNotInstalledError
+from trading_runtime.engines.trading_platform_engine import (
+    EVENT_LOG_FILE,
+    TradingPlatformAdapter,
+    build_framework_config,
+)
+
+FRAMEWORK_INSTALLED = importlib.util.find_spec("trading_platform") is not None
+
+
+def _stand_in_framework(calls: list[Any]) -> types.ModuleType:
+    """A module with the framework's public names, recording what the adapter passes."""
+    module = types.ModuleType("trading_platform")
+
+    @dataclass
+    class HftEngineConfig:
+        initial_snapshot: Any
+        data_files: list[str]
+        instrument: str
+        tick_size: float
+        lot_size: float
+        contract_size: float
+        maker_fee_rate: float
+        taker_fee_rate: float
+        entry_latency_ns: int
+        response_latency_ns: int
+        use_risk_adverse_queue_model: bool
+        partial_fill_venue: bool
+        max_steps: int
+        last_trades_capacity: int
+        max_price_tick_levels: int
+        roi_lb: float
+        roi_ub: float
+        stats_npz_path: str
+        event_bus_path: str
+
+    @dataclass
+    class StrategyConfig:
+        class_path: str
+        params: dict[str, Any] = field(default_factory=dict)
+
+        def __init__(self, class_path: str, **params: Any) -> None:
+            self.class_path = class_path
+            self.params = params
+
+    class RiskConfig:
+        def __init__(self, **kwargs: Any) -> None:
+            if "notional_limits" not in kwargs:
+                raise ValueError("notional_limits is required")
+            self.kwargs = kwargs
+
+    @dataclass
+    class HftBacktestConfig:
+        id: str
+        description: str
+        engine_cfg: HftEngineConfig
+        strategy_cfg: StrategyConfig
+        risk_cfg: RiskConfig
+
+    @dataclass
+    class BacktestResult:
+        id: str
+        stats_file: str | None = None
+        extra_metadata: dict[str, Any] | None = None
+
+    class HftBacktestEngine:
+        def __init__(self, cfg: HftBacktestConfig) -> None:
+            self.cfg = cfg
+
+        def run(self) -> BacktestResult:
+            calls.append(self.cfg)
+            record = np.zeros(3, dtype=record_dtype)
+            record["timestamp"] = [1, 2, 3]
+            record["price"] = 100.0
+            np.savez_compressed(self.cfg.engine_cfg.stats_npz_path, **{"0": record})
+            with open(self.cfg.engine_cfg.event_bus_path, "a") as handle:
+                handle.write('{"event": "stand-in"}\n')
+            return BacktestResult(self.cfg.id, self.cfg.engine_cfg.stats_npz_path, {})
+
+    for item in (
+        HftEngineConfig,
+        StrategyConfig,
+        RiskConfig,
+        HftBacktestConfig,
+        BacktestResult,
+        HftBacktestEngine,
+    ):
+        setattr(module, item.__name__, item)
+    return module
+
+
+def test_config_maps_onto_framework_types(tmp_path: Path) -> None:
+    config = load_config(example_config_path("trading-platform"))
+    framework = _stand_in_framework([])
+    mapped = build_framework_config(framework, config, "/parts/part-1.npz", tmp_path)
+    engine = mapped.engine_cfg
+    assert engine.data_files == ["/parts/part-1.npz"]
+    assert Path(engine.event_bus_path) == tmp_path / EVENT_LOG_FILE
+    assert Path(engine.stats_npz_path).parent == tmp_path
+    for name in (
+        "instrument",
+        "tick_size",
+        "lot_size",
+        "contract_size",
+        "maker_fee_rate",
+        "taker_fee_rate",
+        "entry_latency_ns",
+        "response_latency_ns",
+        "max_steps",
+        "use_risk_adverse_queue_model",
+        "partial_fill_venue",
+        "last_trades_capacity",
+        "max_price_tick_levels",
+        "roi_lb",
+        "roi_ub",
+        "initial_snapshot",
+    ):
+        assert getattr(engine, name) == getattr(config.engine, name), name
+    assert mapped.id == config.id and mapped.description == config.description
+    assert mapped.strategy_cfg.class_path == config.strategy.class_path
+    assert mapped.strategy_cfg.params == config.strategy.params
+    risk = mapped.risk_cfg.kwargs
+    assert risk["scope"] == config.risk.scope
+    assert risk["notional_limits"]["max_gross_notional"] == 200000.0
+    assert risk["extra"] == {
+        "venue_policy": {"min_order_notional": 5.0, "post_only_mode": "reject"}
+    }
+    assert "rolling_loss" in risk["max_loss"]
+
+
+def test_adapter_runs_stand_in_and_normalizes_output(
+    tmp_path: Path, generated_parts: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Any] = []
+    monkeypatch.setitem(sys.modules, "trading_platform", _stand_in_framework(calls))
+    monkeypatch.setenv("TRADING_PLATFORM_COMMIT", "e21137d3d2b1414b4d407f13e654f313eedd66cd")
+    config = load_config(example_config_path("trading-platform"))
+    out = tmp_path / "out"
+    out.mkdir()
+    output = TradingPlatformAdapter().run_inline(config, validate_part(generated_parts[0]), out)
+    assert len(calls) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["events.jsonl", "stats.npz"]
+    assert output.framework_sha == "e21137d3d2b1414b4d407f13e654f313eedd66cd"
+    assert output.event_log_path == out / EVENT_LOG_FILE
+    assert np.load(output.stats_path)["0"].dtype == record_dtype
+
+
+@pytest.mark.skipif(FRAMEWORK_INSTALLED, reason="the framework is installed here")
+def test_without_the_framework_the_error_says_how_to_install(
+    tmp_path: Path, generated_parts: list[Path], pool: Any
+) -> None:
+    config = load_config(example_config_path("trading-platform"))
+    with pytest.raises(EngineNotInstalledError) as excinfo:
+        run_backtest(config, generated_parts[0], tmp_path / "out", 60, pool)
+    message = str(excinfo.value)
+    assert "git+https://github.com/trading-engineering/trading-platform.git@e21137d3" in message
+    assert "never `pip install trading-platform`" in message
+
+
+@pytest.mark.framework
+@pytest.mark.skipif(not FRAMEWORK_INSTALLED, reason="trading-platform is not installed")
+def test_framework_backtest_end_to_end(
+    tmp_path: Path, generated_parts: list[Path], pool: Any
+) -> None:
+    config = load_config(example_config_path("trading-platform"))
+    first = run_backtest(config, generated_parts[0], tmp_path / "a", 600, pool)
+    second = run_backtest(config, generated_parts[0], tmp_path / "b", 600, pool)
+    assert first.provenance["engine"] == "trading-platform"
+    assert first.provenance["framework_sha"]
+    assert (first.directory / "stats.npz").is_file()
+    assert first.metrics["records"] > 0
+    assert (
+        json.loads((first.directory / "result.json").read_text())["provenance"] == first.provenance
+    )
+    # Same inputs, same bytes: the fresh output directory keeps the event log from appending.
+    assert first.content_hash == second.content_hash
