@@ -1,3 +1,4 @@
+import itertools
 import zipfile
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def test_generated_parts_are_valid_and_contiguous(generated_parts: list[Path]) -
     infos = [validate_part(p) for p in generated_parts]
     for info in infos:
         assert info.n_events == 4000
-    for earlier, later in zip(infos, infos[1:], strict=False):
+    for earlier, later in itertools.pairwise(infos):
         assert later.first_exch_ts > earlier.last_exch_ts
     data = np.load(generated_parts[0])["data"]
     assert data.dtype == event_dtype

@@ -98,9 +98,10 @@ def compute_metrics(
     if len(valid) == 0:
         return result
     equity = valid["balance"] + valid["position"] * valid["price"] * contract_size - valid["fee"]
-    result["pnl"] = float(equity[-1] - equity[0])
+    pnl = float(equity[-1] - equity[0])
+    result["pnl"] = pnl
     if book_size:
-        result["return"] = result["pnl"] / book_size
+        result["return"] = pnl / book_size
     stats_metrics = [
         SR("sharpe", trading_days_per_year=TRADING_DAYS_PER_YEAR),
         Sortino("sortino", trading_days_per_year=TRADING_DAYS_PER_YEAR),

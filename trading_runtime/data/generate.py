@@ -182,7 +182,7 @@ def generate_parts(spec: GeneratorSpec, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(spec.seed)
     ts = spec.start_ts_ns
-    mid_tick = int(round(spec.start_price / spec.tick_size))
+    mid_tick = round(spec.start_price / spec.tick_size)
     width = max(5, len(str(spec.parts - 1)))
     written = []
     for index in range(spec.parts):

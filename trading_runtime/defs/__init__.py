@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
-
-from dagster import BetaWarning, Definitions, in_process_executor
-
-# BackfillPolicy and Output(data_version=...) are marked beta; they are the documented way to get
-# single-run backfills and content-hash data versions.
-warnings.filterwarnings(
-    "ignore", category=BetaWarning, message=".*(backfill_policy|data_version).*"
-)
+from dagster import Definitions, in_process_executor
 
 from trading_runtime.backtest import result_code_version
 from trading_runtime.config import ConfigError, load_config

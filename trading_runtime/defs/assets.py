@@ -1,5 +1,6 @@
 """The three assets: parts -> backtest_results -> aggregate_metrics."""
 
+import warnings
 from typing import Any
 
 import pyarrow as pa
@@ -7,6 +8,7 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     BackfillPolicy,
+    BetaWarning,
     DataVersion,
     Failure,
     MaterializeResult,
@@ -23,6 +25,10 @@ from trading_runtime.defs.io_managers import StoredBacktestResult
 from trading_runtime.defs.partitions import part_partitions
 from trading_runtime.defs.resources import BacktestEngine, PartsDirectory
 from trading_runtime.metrics import aggregate_table, markdown_table
+
+# BackfillPolicy and Output(data_version=...) are marked beta; they are the documented way to get
+# single-run backfills and content-hash data versions.
+warnings.filterwarnings("ignore", category=BetaWarning, message=".*(backfill_policy|data_version)")
 
 GROUP = "backtests"
 PARTS_CODE_VERSION = f"parts-validation-{trading_runtime.__version__}"
@@ -80,7 +86,7 @@ def _raise_failures(kind: str, failures: dict[str, Exception]) -> None:
     code_version=PARTS_CODE_VERSION,
     backfill_policy=BackfillPolicy.single_run(),
     kinds={"numpy"},
-    description="A part file of hftbacktest events, validated: dtype, non-empty, ordered timestamps.",
+    description="A part file of hftbacktest events, validated (dtype, non-empty, ordered times).",
 )
 def parts(context: AssetExecutionContext, parts_dir: PartsDirectory) -> MaterializeResult:
     infos: dict[str, PartInfo] = {}

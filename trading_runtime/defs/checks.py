@@ -48,7 +48,7 @@ def _recent_metadata(
 @asset_check(
     asset=parts,
     blocking=True,
-    description="The part file still exists, is valid and has the sha256 recorded at materialization.",
+    description="The part file still exists, is valid and has its materialized sha256.",
 )
 def part_file_is_valid(
     context: AssetCheckExecutionContext, parts_dir: PartsDirectory

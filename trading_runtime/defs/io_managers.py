@@ -23,6 +23,7 @@ from dagster import (
     OutputContext,
     UPathIOManager,
 )
+from pydantic import Field
 from upath import UPath
 
 from trading_runtime.backtest import CURVE_FILE, RESULT_FILE, BacktestResult
@@ -150,7 +151,7 @@ class BacktestResultsStore(ConfigurableIOManagerFactory):
     """Result directories under ``base_url`` (a path or a URL that UPath understands)."""
 
     base_url: str
-    storage_options: dict[str, Any] = {}
+    storage_options: dict[str, Any] = Field(default_factory=dict)
 
     def create_io_manager(self, context: Any) -> BacktestResultsIOManager:
         return BacktestResultsIOManager(base_path=UPath(self.base_url, **self.storage_options))
@@ -158,7 +159,7 @@ class BacktestResultsStore(ConfigurableIOManagerFactory):
 
 class ParquetTableStore(ConfigurableIOManagerFactory):
     base_url: str
-    storage_options: dict[str, Any] = {}
+    storage_options: dict[str, Any] = Field(default_factory=dict)
 
     def create_io_manager(self, context: Any) -> ArrowParquetIOManager:
         return ArrowParquetIOManager(base_path=UPath(self.base_url, **self.storage_options))

@@ -117,7 +117,7 @@ class TradingPlatformAdapter:
         raw_stats = Path(result.stats_file or out_dir / _RAW_STATS_FILE)
         if not raw_stats.is_file():
             raise EngineError(f"part {part.name}: trading-platform wrote no stats file")
-        # The framework saves with numpy's savez (current time in the zip); rewrite with stable bytes.
+        # The framework saves with numpy's savez (wall-clock time in the zip): rewrite stably.
         with np.load(raw_stats) as archive:
             arrays = {name: archive[name] for name in archive.files}
         stats_path = out_dir / STATS_FILE

@@ -2,9 +2,9 @@
 
 Strategies for the ``hftbacktest`` adapter are ``@njit def strategy(hbt, recorder, <params>)``
 functions that loop on ``hbt.elapse(...)`` and call ``recorder.record(hbt)``, as in hftbacktest's
-own documentation. The runtime fills a parameter named ``end_ts`` (when the function declares one)
-with the part's last local timestamp: hftbacktest 2.4.4 keeps returning 0 from ``elapse()`` after the
-data ends while orders are in flight, so the loop has to be bounded by the data.
+own documentation. The runtime fills a parameter named ``end_ts`` (when the function declares
+one) with the part's last local timestamp: hftbacktest 2.4.4 keeps returning 0 from ``elapse()``
+after the data ends while orders are in flight, so the loop has to be bounded by the data.
 """
 
 from __future__ import annotations
