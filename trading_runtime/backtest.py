@@ -8,12 +8,14 @@ same process; workers stay warm across partitions so numba compiles once per wor
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import importlib.util
 import json
 import multiprocessing
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -120,11 +122,24 @@ def _worker_task(config_json: str, part: PartInfo, out_dir: str) -> dict[str, An
     return execute_backtest(config, part, Path(out_dir))
 
 
+def _warm_up_task(config_json: str) -> None:
+    """Run the config on a tiny generated part so this worker compiles the strategy now."""
+    from trading_runtime.data.generate import GeneratorSpec, generate_parts
+
+    config = parse_config(json.loads(config_json), "<worker>")
+    with tempfile.TemporaryDirectory(prefix="warm-up-") as scratch:
+        (path,) = generate_parts(GeneratorSpec(parts=1, events=400, seed=0), Path(scratch))
+        out_dir = Path(scratch) / "out"
+        out_dir.mkdir()
+        execute_backtest(config, validate_part(path), out_dir)
+
+
 class EnginePool:
     """Warm worker processes; a task past its timeout is killed with its worker."""
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
+        self._warmed: set[str] = set()
         # spawn: the parent (Dagster) runs threads, which fork would copy in a broken state.
         self._pool = ProcessPool(
             max_workers=self.workers, context=multiprocessing.get_context("spawn")
@@ -134,6 +149,25 @@ class EnginePool:
         return self._pool.schedule(
             _worker_task, args=(config.model_dump_json(), part, str(out_dir)), timeout=timeout
         )
+
+    def warm_up(self, config: BacktestConfig, timeout: float) -> None:
+        """Compile the config's strategy on every worker at once, before real work.
+
+        numba compiles per process (~7 s); warming all workers in parallel means a run pays that
+        once in wall time, instead of again whenever a cold worker picks up its first part.
+        Failures are ignored here: the real task reports them with the part's name.
+        """
+        key = config.config_hash()
+        if key in self._warmed:
+            return
+        futures = [
+            self._pool.schedule(_warm_up_task, args=(config.model_dump_json(),), timeout=timeout)
+            for _ in range(self.workers)
+        ]
+        for future in futures:
+            with contextlib.suppress(Exception):  # see the docstring
+                future.result()
+        self._warmed.add(key)
 
     def close(self) -> None:
         self._pool.stop()
@@ -189,6 +223,7 @@ def run_backtests(
     """Run many parts in parallel on the pool. Each task ends as a result or an exception
     that names its part; one failure never stops the others."""
     pool = pool or shared_pool()
+    pool.warm_up(config, timeout_s)
     outcomes: dict[str, BacktestResult | Exception] = {}
     pending = []
     for task in tasks:

@@ -160,6 +160,10 @@ def _dagster_home() -> Path:
     return Path(home)
 
 
+# The CLI prints its own progress; Dagster's per-event console log would drown it.
+_QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
 def _failure_messages(result: Any) -> list[str]:
     messages = []
     for event in result.all_events:
@@ -223,6 +227,7 @@ def materialize(single_run: bool) -> None:
                 ASSET_PARTITION_RANGE_END_TAG: keys[-1],
             },
             raise_on_error=False,
+            run_config=_QUIET_RUN_CONFIG,
         )
         if not result.success:
             failed = list(keys)
@@ -232,7 +237,10 @@ def materialize(single_run: bool) -> None:
         for index, key in enumerate(keys, start=1):
             run_started = time.perf_counter()
             result = job.execute_in_process(
-                instance=instance, partition_key=key, raise_on_error=False
+                instance=instance,
+                partition_key=key,
+                raise_on_error=False,
+                run_config=_QUIET_RUN_CONFIG,
             )
             elapsed = time.perf_counter() - run_started
             if result.success:
@@ -243,7 +251,7 @@ def materialize(single_run: bool) -> None:
                     _echo_err(f"[{index}/{len(keys)}] FAILED {key} {message}")
     click.echo("aggregating")
     aggregate = defs.resolve_job_def("aggregate").execute_in_process(
-        instance=instance, raise_on_error=False
+        instance=instance, raise_on_error=False, run_config=_QUIET_RUN_CONFIG
     )
     if not aggregate.success:
         for message in _failure_messages(aggregate):
