@@ -28,3 +28,5 @@ echo "trading-platform @ git+${TRADING_PLATFORM_REPO}@${TRADING_PLATFORM_COMMIT}
 # The framework lock starts from the main lock so both resolve to the same versions.
 "$PIP_COMPILE" "${common[@]}" --extra dev --constraint requirements.txt \
   --output-file requirements-framework.txt pyproject.toml "$framework_in"
+# Name the pin's source instead of the temporary file in the lock's comments.
+sed -i "s#${framework_in}#.env(TRADING_PLATFORM_COMMIT)#g" requirements-framework.txt

@@ -21,6 +21,7 @@ from trading_runtime.engines.trading_platform_engine import (
     TradingPlatformAdapter,
     build_framework_config,
 )
+from trading_runtime.pins import framework_pin
 
 FRAMEWORK_INSTALLED = importlib.util.find_spec("trading_platform") is not None
 
@@ -150,14 +151,14 @@ def test_adapter_runs_stand_in_and_normalizes_output(
 ) -> None:
     calls: list[Any] = []
     monkeypatch.setitem(sys.modules, "trading_platform", _stand_in_framework(calls))
-    monkeypatch.setenv("TRADING_PLATFORM_COMMIT", "e21137d3d2b1414b4d407f13e654f313eedd66cd")
+    monkeypatch.setenv("TRADING_PLATFORM_COMMIT", framework_pin().commit)
     config = load_config(example_config_path("trading-platform"))
     out = tmp_path / "out"
     out.mkdir()
     output = TradingPlatformAdapter().run_inline(config, validate_part(generated_parts[0]), out)
     assert len(calls) == 1
     assert sorted(p.name for p in out.iterdir()) == ["events.jsonl", "stats.npz"]
-    assert output.framework_sha == "e21137d3d2b1414b4d407f13e654f313eedd66cd"
+    assert output.framework_sha == framework_pin().commit
     assert output.event_log_path == out / EVENT_LOG_FILE
     assert np.load(output.stats_path)["0"].dtype == record_dtype
 
@@ -170,7 +171,8 @@ def test_without_the_framework_the_error_says_how_to_install(
     with pytest.raises(EngineNotInstalledError) as excinfo:
         run_backtest(config, generated_parts[0], tmp_path / "out", 60, pool)
     message = str(excinfo.value)
-    assert "git+https://github.com/trading-engineering/trading-platform.git@e21137d3" in message
+    pin = framework_pin()
+    assert f"git+{pin.repository}@{pin.commit}" in message
     assert "never `pip install trading-platform`" in message
 
 
