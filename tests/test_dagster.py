@@ -297,3 +297,32 @@ def test_single_run_backfill_matches_per_partition_runs(
         assert _run_partition(defs, instance, key).success
         event = _materialization(instance, "backtest_results", key)
         assert event.metadata["content_hash"].value == single_run_hashes[key]
+
+
+def test_materialize_api_with_project_resources(
+    instance: DagsterInstance, settings: RuntimeSettings
+) -> None:
+    """Dagster's `materialize()` on the asset definitions, as a user's own test would call it."""
+    from dagster import materialize
+
+    from trading_runtime.defs.assets import make_backtest_results, parts
+    from trading_runtime.defs.resources import build_resources
+
+    _register(instance, ["part-00002"])
+    assets = [parts, make_backtest_results(code_version="test")]
+    result = materialize(
+        assets,
+        partition_key="part-00002",
+        instance=instance,
+        resources=build_resources(settings),
+        run_config=QUIET,
+    )
+    assert result.success
+    (event,) = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path == ["backtest_results"]
+    ]
+    metadata = event.step_materialization_data.materialization.metadata
+    assert metadata["engine"].value == "hftbacktest"
+    assert (Path(settings.results) / "backtest_results" / "part-00002" / "result.json").is_file()
