@@ -23,7 +23,9 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 from hftbacktest.binding import event_dtype
+from upath import UPath
 
+from trading_runtime.backtest import BacktestResult
 from trading_runtime.defs import build_definitions
 from trading_runtime.defs.resources import PartsDirectory
 from trading_runtime.defs.sensors import register_part_files
@@ -154,6 +156,8 @@ def test_partitions_materialize_aggregate_and_rerun_unchanged(
 
     stored = Path(settings.results) / "backtest_results" / "part-00001"
     assert sorted(p.name for p in stored.iterdir()) == ["curve.parquet", "result.json", "stats.npz"]
+    loaded = BacktestResult.load(UPath(stored))  # what the IO manager hands downstream
+    assert loaded.read_curve().num_rows == loaded.metrics["records"] > 0
     result_event = _materialization(instance, "backtest_results", "part-00001")
     metadata = {k: v.value for k, v in result_event.metadata.items()}
     for name in (

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pebble import ProcessExpired, ProcessPool
+from upath import UPath
 
 import trading_runtime
 from trading_runtime.config import BacktestConfig, parse_config
@@ -41,10 +43,14 @@ DEFAULT_TIMEOUT_S = 900.0
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """One part's result: files in ``directory`` plus what ``result.json`` holds."""
+    """One part's result: files in ``directory`` plus what ``result.json`` holds.
+
+    ``directory`` is a local ``Path`` right after a run, or a ``UPath`` (any filesystem) when the
+    IO manager loads a stored result; the curve is read only on demand.
+    """
 
     partition: str
-    directory: Path
+    directory: Path | UPath
     metrics: dict[str, Any]
     provenance: dict[str, Any]
     wall_time_s: float = field(default=0.0, compare=False)
@@ -53,8 +59,29 @@ class BacktestResult:
     def content_hash(self) -> str:
         return str(self.provenance["content_hash"])
 
-    def files(self) -> list[Path]:
+    def files(self) -> list[Path | UPath]:
         return sorted(p for p in self.directory.iterdir() if p.is_file())
+
+    def local_directory(self) -> Path:
+        """The run's local output directory (what gets published to storage)."""
+        if not isinstance(self.directory, Path):
+            raise TypeError(f"result {self.partition} is already stored at {self.directory}")
+        return self.directory
+
+    def read_curve(self) -> pa.Table:
+        with (self.directory / CURVE_FILE).open("rb") as handle:
+            return pq.read_table(handle)
+
+    @classmethod
+    def load(cls, directory: Path | UPath) -> BacktestResult:
+        """A stored result from its directory (reads ``result.json`` only)."""
+        document = json.loads((directory / RESULT_FILE).read_text())
+        return cls(
+            partition=directory.name,
+            directory=directory,
+            metrics=document["metrics"],
+            provenance=document["provenance"],
+        )
 
 
 def strategy_source_hash(class_path: str) -> str:

@@ -139,7 +139,7 @@ def backtest(
     for key in sorted(outcomes):
         outcome = outcomes[key]
         if isinstance(outcome, BacktestResult):
-            publish_directory(outcome.directory, UPath(out_dir / key))
+            publish_directory(outcome.local_directory(), UPath(out_dir / key))
             click.echo(f"ok     {key}: {_format_metrics(outcome.metrics)} -> {out_dir / key}")
         else:
             failed += 1

@@ -21,7 +21,6 @@ import trading_runtime
 from trading_runtime.backtest import BacktestResult
 from trading_runtime.config import ConfigError
 from trading_runtime.data.validate import PartInfo, PartValidationError, validate_part
-from trading_runtime.defs.io_managers import StoredBacktestResult
 from trading_runtime.defs.partitions import part_partitions
 from trading_runtime.defs.resources import BacktestEngine, PartsDirectory
 from trading_runtime.metrics import aggregate_table, markdown_table
@@ -160,8 +159,8 @@ def make_backtest_results(code_version: str) -> Any:
     description="One row per backtested part plus a TOTAL row.",
 )
 def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> Output[pa.Table]:
-    stored: dict[str, StoredBacktestResult]
-    if isinstance(backtest_results, StoredBacktestResult):  # exactly one partition exists
+    stored: dict[str, BacktestResult]
+    if isinstance(backtest_results, BacktestResult):  # exactly one partition exists
         stored = {backtest_results.partition: backtest_results}
     else:
         stored = dict(backtest_results or {})

@@ -7,10 +7,8 @@ when there is one, and ``result.json`` (metrics + provenance), written last.
 
 from __future__ import annotations
 
-import json
 import shutil
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from dagster import (
 from pydantic import Field
 from upath import UPath
 
-from trading_runtime.backtest import CURVE_FILE, RESULT_FILE, BacktestResult
+from trading_runtime.backtest import RESULT_FILE, BacktestResult
 
 _LOCAL_PROTOCOLS = ("", "file", "local")
 
@@ -64,36 +62,9 @@ def publish_directory(staging: Path, destination: UPath) -> None:
     marker.write_bytes((staging / RESULT_FILE).read_bytes())
 
 
-@dataclass(frozen=True)
-class StoredBacktestResult:
-    """A stored partition: metrics and provenance read eagerly (small), the curve on demand."""
-
-    partition: str
-    path: UPath
-    metrics: dict[str, Any]
-    provenance: dict[str, Any]
-
-    @property
-    def content_hash(self) -> str:
-        return str(self.provenance["content_hash"])
-
-    def read_curve(self) -> pa.Table:
-        with (self.path / CURVE_FILE).open("rb") as handle:
-            return pq.read_table(handle)
-
-
-def read_stored_result(path: UPath) -> StoredBacktestResult:
-    document = json.loads((path / RESULT_FILE).read_text())
-    return StoredBacktestResult(
-        partition=path.name,
-        path=path,
-        metrics=document["metrics"],
-        provenance=document["provenance"],
-    )
-
-
 class BacktestResultsIOManager(UPathIOManager):
-    """Stores ``BacktestResult`` directories; loads ``StoredBacktestResult`` handles.
+    """Stores ``BacktestResult`` directories; loads them back as metrics + provenance (the curve
+    stays on storage until ``read_curve()``).
 
     Supports single-run backfills: an output covering several partitions is a
     ``dict[partition_key, BacktestResult]``, stored partition by partition.
@@ -102,13 +73,13 @@ class BacktestResultsIOManager(UPathIOManager):
     extension = None
 
     def dump_to_path(self, context: OutputContext, obj: BacktestResult, path: UPath) -> None:
-        publish_directory(obj.directory, path)
-        shutil.rmtree(obj.directory, ignore_errors=True)
+        publish_directory(obj.local_directory(), path)
+        shutil.rmtree(obj.local_directory(), ignore_errors=True)
 
-    def load_from_path(self, context: InputContext, path: UPath) -> StoredBacktestResult:
+    def load_from_path(self, context: InputContext, path: UPath) -> BacktestResult:
         if not (path / RESULT_FILE).exists():
             raise FileNotFoundError(f"no stored backtest result at {path}")
-        return read_stored_result(path)
+        return BacktestResult.load(path)
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if isinstance(obj, dict):
