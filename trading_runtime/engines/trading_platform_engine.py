@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -52,6 +54,45 @@ def installed_framework_sha() -> str | None:
         if commit:
             return str(commit)
     return os.environ.get("TRADING_PLATFORM_COMMIT") or None
+
+
+# The pinned framework reads hftbacktest's open orders in hash-map order, which differs from
+# process to process, so its event log came out in a different order on each run. The runtime hands
+# it the same snapshot sorted by order id: same inputs, same bytes. Only the order changes.
+_ORDER_FIELDS = (
+    "order_id", "order_type", "side", "time_in_force", "req", "status", "price", "exec_price",
+    "qty", "exec_qty", "leaves_qty", "exch_timestamp", "local_timestamp",
+)  # fmt: skip
+
+
+class _SortedOrders(list[SimpleNamespace]):
+    def values(self) -> list[SimpleNamespace]:
+        return list(self)
+
+
+def _sorted_orders_snapshot(venue: Any) -> tuple[Any, _SortedOrders]:
+    orders = _SortedOrders()
+    values = venue.hbt.orders(venue.asset_no).values()
+    while values.has_next():
+        order = values.get()
+        orders.append(SimpleNamespace(**{name: getattr(order, name) for name in _ORDER_FIELDS}))
+    orders.sort(key=lambda order: int(order.order_id))
+    return venue.hbt.state_values(venue.asset_no), orders
+
+
+@contextmanager
+def deterministic_order_snapshots() -> Iterator[None]:
+    try:
+        from trading_platform.backtest.adapters.venue import HftBacktestVenueAdapter as Venue
+    except ImportError:  # another layout (a test stand-in, a later pin): run it as it is
+        yield
+        return
+    original = Venue.read_orders_snapshot
+    Venue.read_orders_snapshot = _sorted_orders_snapshot
+    try:
+        yield
+    finally:
+        Venue.read_orders_snapshot = original
 
 
 def build_framework_config(
@@ -113,7 +154,8 @@ class TradingPlatformAdapter:
             raise EngineError(
                 f"config {config.id!r} does not map onto trading-platform's config: {exc}"
             ) from exc
-        result = framework.HftBacktestEngine(framework_config).run()
+        with deterministic_order_snapshots():
+            result = framework.HftBacktestEngine(framework_config).run()
         raw_stats = Path(result.stats_file or out_dir / _RAW_STATS_FILE)
         if not raw_stats.is_file():
             raise EngineError(f"part {part.name}: trading-platform wrote no stats file")

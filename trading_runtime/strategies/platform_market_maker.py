@@ -35,9 +35,14 @@ class PlatformMarketMaker(Strategy):
         self.order_qty = float(order_qty)
         self.time_in_force = "POST_ONLY" if post_only else "GTC"
 
-    def _intent(self, state: Any, event: Any, side: str, price: float) -> Any:
+    def _intent(self, state: Any, event: Any, side: str, price: float) -> Any | None:
         instrument = str(event.instrument)
         order_id = stable_slot_order_id(SlotKey(instrument, side, 0), namespace=_NAMESPACE)
+        if state.has_inflight(instrument, order_id):
+            return None  # the venue has not answered this slot's last request yet
+        working = state.get_working_order_snapshot(instrument, order_id)
+        if working is not None and abs(working.intended_price - price) < 1e-9:
+            return None  # already quoting there
         common = {
             "ts_ns_local": event.ts_ns_local,
             "instrument": instrument,
@@ -61,7 +66,8 @@ class PlatformMarketMaker(Strategy):
         best_ask = float(event.book.asks[0].price.value)
         bid = round(best_bid / tick - self.half_spread_ticks) * tick
         ask = round(best_ask / tick + self.half_spread_ticks) * tick
-        return [self._intent(state, event, "buy", bid), self._intent(state, event, "sell", ask)]
+        intents = (self._intent(state, event, "buy", bid), self._intent(state, event, "sell", ask))
+        return [intent for intent in intents if intent is not None]
 
     def on_order_update(self, state: Any, engine_cfg: Any, constraints: Any) -> list[Any]:
         return []
