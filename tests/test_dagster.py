@@ -156,6 +156,8 @@ def test_partitions_materialize_aggregate_and_rerun_unchanged(
 
     stored = Path(settings.results) / "backtest_results" / "part-00001"
     assert sorted(p.name for p in stored.iterdir()) == ["curve.parquet", "result.json", "stats.npz"]
+    staging = Path(settings.results) / ".staging"
+    assert not staging.exists() or not any(staging.iterdir())  # scratch space is cleaned up
     loaded = BacktestResult.load(UPath(stored))  # what the IO manager hands downstream
     assert loaded.read_curve().num_rows == loaded.metrics["records"] > 0
     result_event = _materialization(instance, "backtest_results", "part-00001")
@@ -230,6 +232,8 @@ def test_bad_parts_fail_clearly_while_other_partitions_succeed(
         assert message in _failure_text(result), key
     for key in good:
         assert _run_partition(defs, instance, key).success
+    staging = Path(settings.results) / ".staging"
+    assert not staging.exists() or not any(staging.iterdir())  # failed runs leave nothing behind
 
     aggregate = defs.resolve_job_def("aggregate").execute_in_process(
         instance=instance, run_config=QUIET

@@ -192,7 +192,7 @@ def materialize(single_run: bool) -> None:
     )
 
     from trading_runtime.defs import build_definitions
-    from trading_runtime.defs.partitions import part_partitions
+    from trading_runtime.defs.partitions import PARTS_PARTITIONS
     from trading_runtime.defs.resources import PartsDirectory
     from trading_runtime.settings import load_settings
 
@@ -208,10 +208,10 @@ def materialize(single_run: bool) -> None:
     keys = PartsDirectory(path=settings.parts_dir).partition_keys()
     if not keys:
         raise click.ClickException(f"no part files in {settings.parts_dir}")
-    known = set(instance.get_dynamic_partitions(part_partitions.name or "parts"))
+    known = set(instance.get_dynamic_partitions(PARTS_PARTITIONS))
     new_keys = [k for k in keys if k not in known]
     if new_keys:
-        instance.add_dynamic_partitions(part_partitions.name or "parts", new_keys)
+        instance.add_dynamic_partitions(PARTS_PARTITIONS, new_keys)
     click.echo(
         f"{len(keys)} part(s) in {settings.parts_dir} ({len(new_keys)} newly registered);"
         f" config {settings.config}; Dagster instance {home}"

@@ -1,5 +1,6 @@
 """The three assets: parts -> backtest_results -> aggregate_metrics."""
 
+import shutil
 import warnings
 from typing import Any
 
@@ -21,7 +22,7 @@ import trading_runtime
 from trading_runtime.backtest import BacktestResult
 from trading_runtime.config import ConfigError
 from trading_runtime.data.validate import PartInfo, PartValidationError, validate_part
-from trading_runtime.defs.partitions import part_partitions
+from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import BacktestEngine, PartsDirectory
 from trading_runtime.metrics import aggregate_table, markdown_table
 
@@ -133,6 +134,8 @@ def make_backtest_results(code_version: str) -> Any:
         staging = engine.new_staging_dir(context.run.run_id)
         outcomes = engine.run_parts(config, {k: parts_dir.part_path(k) for k in keys}, staging)
         failures = {k: v for k, v in outcomes.items() if isinstance(v, Exception)}
+        if failures:
+            shutil.rmtree(staging, ignore_errors=True)  # a failed step stores nothing
         _raise_failures("backtest(s)", failures)
         results = {k: v for k, v in outcomes.items() if isinstance(v, BacktestResult)}
         if len(results) == 1:
@@ -174,7 +177,7 @@ def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> 
         for key, result in stored.items()
     ]
     table = aggregate_table(rows)
-    known = context.instance.get_dynamic_partitions(part_partitions.name or "parts")
+    known = context.instance.get_dynamic_partitions(PARTS_PARTITIONS)
     missing = sorted(set(known) - set(stored))
     total = table.to_pylist()[-1]
     return Output(

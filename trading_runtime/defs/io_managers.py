@@ -7,6 +7,7 @@ when there is one, and ``result.json`` (metrics + provenance), written last.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import uuid
 from pathlib import Path
@@ -73,8 +74,11 @@ class BacktestResultsIOManager(UPathIOManager):
     extension = None
 
     def dump_to_path(self, context: OutputContext, obj: BacktestResult, path: UPath) -> None:
-        publish_directory(obj.local_directory(), path)
-        shutil.rmtree(obj.local_directory(), ignore_errors=True)
+        staging = obj.local_directory()
+        publish_directory(staging, path)
+        shutil.rmtree(staging, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the run's scratch directory, once it is empty
+            staging.parent.rmdir()
 
     def load_from_path(self, context: InputContext, path: UPath) -> BacktestResult:
         if not (path / RESULT_FILE).exists():

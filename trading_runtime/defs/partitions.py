@@ -4,4 +4,5 @@ from dagster import DynamicPartitionsDefinition
 
 # Dynamic so a part dropped into the parts directory becomes a partition with no code change.
 # A parameter sweep later becomes a second dimension: MultiPartitionsDefinition(part x sweep).
-part_partitions = DynamicPartitionsDefinition(name="parts")
+PARTS_PARTITIONS = "parts"
+part_partitions = DynamicPartitionsDefinition(name=PARTS_PARTITIONS)

@@ -8,7 +8,7 @@ from dagster import (
     sensor,
 )
 
-from trading_runtime.defs.partitions import part_partitions
+from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import PartsDirectory
 
 
@@ -21,7 +21,7 @@ from trading_runtime.defs.resources import PartsDirectory
 def register_part_files(
     context: SensorEvaluationContext, parts_dir: PartsDirectory
 ) -> SensorResult | SkipReason:
-    known = set(context.instance.get_dynamic_partitions(part_partitions.name or "parts"))
+    known = set(context.instance.get_dynamic_partitions(PARTS_PARTITIONS))
     new_keys = [key for key in parts_dir.partition_keys() if key not in known]
     if not new_keys:
         return SkipReason(f"no new part files in {parts_dir.path}")
