@@ -19,3 +19,10 @@ def records_every_step(hbt, recorder, interval_ns=1_000_000):
 
 def raises_value_error(hbt, recorder):
     raise ValueError("strategy blew up on purpose")
+
+
+def stuck_on_late_parts(hbt, recorder, end_ts, stuck_after_ts=0):
+    # Returns at once on parts that end before stuck_after_ts; never returns on later ones.
+    while end_ts > stuck_after_ts:
+        pass
+    return True

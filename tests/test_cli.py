@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,34 @@ def test_main_job_end_to_end(tmp_path: Path, parts_dir: Path) -> None:
     assert "ok     part-00010" in run.stdout
     assert "FAILED zz-bad" in run.stderr and "zz-bad.npz: not a readable .npz file" in run.stderr
     assert "1 partition(s) failed: zz-bad" in run.stderr
+
+
+def test_main_job_single_run_covers_every_registered_partition(
+    tmp_path: Path, parts_dir: Path
+) -> None:
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "TRADING_RUNTIME_PARTS_DIR": str(parts_dir),
+        "TRADING_RUNTIME_RESULTS": str(tmp_path / "results"),
+    }
+    command = [sys.executable, "-m", "trading_runtime", "materialize", "--single-run"]
+    run = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    # A part registered later sorts first by name but comes last in Dagster's partition order.
+    shutil.copy2(parts_dir / "part-00001.npz", parts_dir / "a-new.npz")
+    run = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "backtesting all 4 partitions (part-00000..a-new) in one run" in run.stdout
+    table = pq.read_table(tmp_path / "results" / "aggregate_metrics.parquet")
+    assert table["partition"].to_pylist() == [
+        "a-new",
+        "part-00000",
+        "part-00001",
+        "part-00002",
+        "TOTAL",
+    ]

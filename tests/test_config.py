@@ -84,9 +84,31 @@ def test_config_hash_is_stable_and_sensitive(tmp_path: Path) -> None:
 
 def test_settings_switch() -> None:
     assert load_settings({}).env == "local"
-    with pytest.raises(ValueError, match="TRADING_RUNTIME_RESULTS must be an object-store URL"):
+    with pytest.raises(
+        ValueError, match="settings: TRADING_RUNTIME_RESULTS must be an object-store"
+    ):
         load_settings({"TRADING_RUNTIME_ENV": "k8s"})
     k8s = load_settings({"TRADING_RUNTIME_ENV": "k8s", "TRADING_RUNTIME_RESULTS": "s3://b/r"})
     assert not k8s.is_local
     with pytest.raises(ValueError, match="TRADING_RUNTIME_ENV"):
         load_settings({"TRADING_RUNTIME_ENV": "laptop"})
+
+
+def test_missing_class_path_and_param_conflicts(tmp_path: Path) -> None:
+    raw = json.loads(example_config_path("hftbacktest").read_text())
+    del raw["strategy"]["class_path"]
+    with pytest.raises(ConfigError, match=r"strategy.class_path: missing field"):
+        parse_config(raw, "c.json")
+    raw = json.loads(example_config_path("hftbacktest").read_text())
+    raw["strategy"]["params"] = {"order_qty": 5}
+    with pytest.raises(ConfigError, match=r"order_qty given both flat and under params"):
+        parse_config(raw, "c.json")
+
+
+def test_description_does_not_change_the_hash() -> None:
+    raw = json.loads(example_config_path("hftbacktest").read_text())
+    before = parse_config(raw).config_hash()
+    raw["description"] = "reworded"
+    assert parse_config(raw).config_hash() == before
+    raw["id"] = "another_id"
+    assert parse_config(raw).config_hash() != before

@@ -1,6 +1,7 @@
 """The Dagster shell against a temporary instance: partitions, sensor, assets, checks, backfills."""
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from conftest import write_config
 from dagster import (
     AssetKey,
+    AssetRecordsFilter,
     DagsterInstance,
     DefaultSensorStatus,
     DynamicPartitionsDefinition,
@@ -49,9 +51,7 @@ def _materialization(instance: DagsterInstance, asset: str, partition: str | Non
     event = instance.get_latest_materialization_event(AssetKey(asset))
     if partition is not None:
         records = instance.fetch_materializations(
-            __import__("dagster").AssetRecordsFilter(
-                asset_key=AssetKey(asset), asset_partitions=[partition]
-            ),
+            AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[partition]),
             limit=1,
         ).records
         event = records[0].event_log_entry if records else None
@@ -189,6 +189,8 @@ def test_partitions_materialize_aggregate_and_rerun_unchanged(
     assert total["trades"] == sum(table["trades"].to_pylist()[:-1])
     event = _materialization(instance, "aggregate_metrics")
     assert "| TOTAL |" in event.metadata["table"].value
+    assert event.metadata["mixed_provenance"].value == []
+    assert set(table["config_hash"].to_pylist()) == {metadata["config_hash"]}
 
     # Unchanged partition re-run: same content hash, and the determinism check compares them.
     rerun = _run_partition(defs, instance, "part-00001")
@@ -278,9 +280,11 @@ def test_engine_timeout_fails_the_partition_within_seconds(
         settings.model_copy(update={"config": str(config), "timeout_s": 3.0, "workers": 1})
     )
     _register(instance, ["part-00000"])
+    started = time.monotonic()
     result = _run_partition(defs, instance, "part-00000")
     assert not result.success
     assert "backtest exceeded the 3 s timeout" in _failure_text(result)
+    assert time.monotonic() - started < 3.0 + 10  # the timeout plus worker start-up
 
 
 def test_single_run_backfill_matches_per_partition_runs(
@@ -301,6 +305,8 @@ def test_single_run_backfill_matches_per_partition_runs(
         for key in keys
     }
     assert len(set(single_run_hashes.values())) == len(keys)
+    # One Output cannot carry a data version per partition: in a single run the per-partition
+    # content hash lives in the metadata (what result_is_deterministic compares).
     for key in keys:
         assert _run_partition(defs, instance, key).success
         event = _materialization(instance, "backtest_results", key)

@@ -41,7 +41,7 @@ def test_generated_parts_are_valid_and_contiguous(generated_parts: list[Path]) -
     trades = data[kinds == TRADE_EVENT]
     assert len(trades) > 100
     assert set(np.unique(trades["ev"] >> 28 & 0b11)) == {1, 2}  # both buy and sell trades
-    # Prices sit on the 0.1 tick grid.
+    # Prices sit on the example config's 0.1 tick grid (the generator quotes on 0.5).
     ticks = data["px"] / 0.1
     assert np.allclose(ticks, np.round(ticks))
 

@@ -3,6 +3,7 @@
 import time
 from pathlib import Path
 
+import hftbacktest
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -17,7 +18,7 @@ from trading_runtime.backtest import (
     run_backtests,
 )
 from trading_runtime.config import BacktestConfig, load_config
-from trading_runtime.data.validate import PartValidationError
+from trading_runtime.data.validate import PartValidationError, validate_part
 from trading_runtime.engines import EngineError, EngineTimeoutError, StrategyLoadError
 from trading_runtime.metrics import CURVE_SCHEMA
 
@@ -47,7 +48,8 @@ def test_result_files_metrics_and_provenance(
     assert metrics["max_drawdown"] is not None and metrics["max_drawdown"] >= 0
 
     provenance = result.provenance
-    assert provenance["engine"] == "hftbacktest" and provenance["engine_version"] == "2.4.4"
+    assert provenance["engine"] == "hftbacktest"
+    assert provenance["engine_version"] == hftbacktest.__version__
     assert provenance["config_hash"] == hft_config.config_hash()
     assert provenance["n_events"] == 4000 and len(provenance["part_sha256"]) == 64
     assert set(provenance["files"]) == {"curve.parquet", "stats.npz"}
@@ -56,7 +58,6 @@ def test_result_files_metrics_and_provenance(
 def test_loop_is_bounded_by_the_part(
     tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
 ) -> None:
-    from trading_runtime.data.validate import validate_part
 
     info = validate_part(generated_parts[0])
     result = run_backtest(hft_config, generated_parts[0], tmp_path / "out", 120, pool)
@@ -69,9 +70,15 @@ def test_two_runs_are_bit_identical(
 ) -> None:
     first = run_backtest(hft_config, generated_parts[1], tmp_path / "a", 120, pool)
     second = run_backtest(hft_config, generated_parts[1], tmp_path / "b", 120, pool)
-    assert first.content_hash == second.content_hash
-    for a, b in zip(first.files(), second.files(), strict=True):
-        assert a.name == b.name and a.read_bytes() == b.read_bytes()
+    fresh_pool = EnginePool(1)  # a new process: nothing carried over in memory
+    try:
+        third = run_backtest(hft_config, generated_parts[1], tmp_path / "c", 120, fresh_pool)
+    finally:
+        fresh_pool.close()
+    assert first.content_hash == second.content_hash == third.content_hash
+    for a, b, c in zip(first.files(), second.files(), third.files(), strict=True):
+        assert a.name == b.name == c.name
+        assert a.read_bytes() == b.read_bytes() == c.read_bytes()
 
 
 def test_output_directory_must_be_fresh(
@@ -133,40 +140,50 @@ def test_recorder_overflow_is_a_clear_error(
         run_backtest(config, generated_parts[0], tmp_path / "out", 120, pool)
 
 
+def _with_strategy(config: BacktestConfig, class_path: str, **params: object) -> BacktestConfig:
+    strategy = config.strategy.model_copy(update={"class_path": class_path, "params": params})
+    return config.model_copy(update={"strategy": strategy})
+
+
 def test_timeout_kills_a_stuck_engine_and_others_still_succeed(
     tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig
 ) -> None:
-    stuck = hft_config.model_copy(
-        update={
-            "strategy": hft_config.strategy.model_copy(
-                update={"class_path": "strategies_for_tests:stuck_forever", "params": {}}
-            )
-        }
+    first_end = validate_part(generated_parts[0]).last_local_ts
+    stuck_late = _with_strategy(
+        hft_config, "strategies_for_tests:stuck_on_late_parts", stuck_after_ts=first_end
     )
-    raising = hft_config.model_copy(
-        update={
-            "strategy": hft_config.strategy.model_copy(
-                update={"class_path": "strategies_for_tests:raises_value_error", "params": {}}
-            )
-        }
-    )
+    tasks = [
+        BacktestTask("early", generated_parts[0], tmp_path / "early"),
+        BacktestTask("late", generated_parts[1], tmp_path / "late"),
+    ]
     private_pool = EnginePool(2)  # killing workers must not cool the shared warm pool
     try:
         started = time.monotonic()
-        outcome = run_backtests(
-            stuck, [BacktestTask("p0", generated_parts[0], tmp_path / "p0")], 3.0, private_pool
-        )
-        assert isinstance(outcome["p0"], EngineTimeoutError)
-        assert "p0: backtest exceeded the 3 s timeout" in str(outcome["p0"])
-        assert time.monotonic() - started < 20
-        assert not (tmp_path / "p0").exists()  # nothing half-written is left behind
+        outcomes = run_backtests(stuck_late, tasks, 3.0, private_pool)
+        elapsed = time.monotonic() - started
+        assert isinstance(outcomes["late"], EngineTimeoutError)
+        assert "late: backtest exceeded the 3 s timeout" in str(outcomes["late"])
+        assert not (tmp_path / "late").exists()  # nothing half-written is left behind
+        assert outcomes["early"].metrics["records"] == 0  # type: ignore[union-attr]
+        assert elapsed < 3.0 + 10  # the timeout plus worker start-up, not a multiple of it
 
-        outcome = run_backtests(
-            raising, [BacktestTask("p1", generated_parts[1], tmp_path / "p1")], 30.0, private_pool
-        )
-        assert "ValueError: strategy blew up on purpose" in str(outcome["p1"])
+        raising = _with_strategy(hft_config, "strategies_for_tests:raises_value_error")
+        task = BacktestTask("p1", generated_parts[1], tmp_path / "p1")
+        outcome = run_backtests(raising, [task], 30.0, private_pool)["p1"]
+        assert "ValueError: strategy blew up on purpose" in str(outcome)
     finally:
         private_pool.close()
+
+
+def test_duplicate_part_names_are_refused(
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+) -> None:
+    tasks = [
+        BacktestTask("part-00000", generated_parts[0], tmp_path / "a"),
+        BacktestTask("part-00000", generated_parts[1], tmp_path / "b"),
+    ]
+    with pytest.raises(ValueError, match="parts with the same name"):
+        run_backtests(hft_config, tasks, 60, pool)
 
 
 def test_batch_isolates_failures(

@@ -65,6 +65,8 @@ def test_aggregate_sorts_rows_and_totals_additive_columns() -> None:
             "volume": 1.5,
             "max_drawdown": 0.5,
             "sharpe": 1.0,
+            "config_hash": "c1",
+            "engine": "hftbacktest",
         },
         {
             "partition": "a",
@@ -74,6 +76,8 @@ def test_aggregate_sorts_rows_and_totals_additive_columns() -> None:
             "volume": 0.5,
             "max_drawdown": 2.0,
             "sharpe": 3.0,
+            "config_hash": "c2",
+            "engine": "hftbacktest",
         },
     ]
     table = aggregate_table(rows)
@@ -81,6 +85,7 @@ def test_aggregate_sorts_rows_and_totals_additive_columns() -> None:
     total = table.to_pylist()[-1]
     assert total["pnl"] == pytest.approx(1.0) and total["trades"] == 4 and total["n_events"] == 30
     assert total["max_drawdown"] == 2.0 and total["sharpe"] is None
+    assert total["config_hash"] == "mixed" and total["engine"] == "hftbacktest"
     text = markdown_table(table)
     assert text.splitlines()[0].startswith("| partition | n_events | pnl")
     assert "| TOTAL | 30 | 1 |" in text

@@ -8,14 +8,12 @@ same process; workers stay warm across partitions so numba compiles once per wor
 from __future__ import annotations
 
 import atexit
-import contextlib
 import hashlib
 import importlib.util
 import json
 import multiprocessing
 import os
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -144,21 +142,11 @@ def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> d
     return document
 
 
-def _worker_task(config_json: str, part: PartInfo, out_dir: str) -> dict[str, Any]:
+def _worker_task(config_json: str, part: PartInfo, out_dir: str) -> tuple[dict[str, Any], float]:
+    started = time.perf_counter()
     config = parse_config(json.loads(config_json), "<worker>")
-    return execute_backtest(config, part, Path(out_dir))
-
-
-def _warm_up_task(config_json: str) -> None:
-    """Run the config on a tiny generated part so this worker compiles the strategy now."""
-    from trading_runtime.data.generate import GeneratorSpec, generate_parts
-
-    config = parse_config(json.loads(config_json), "<worker>")
-    with tempfile.TemporaryDirectory(prefix="warm-up-") as scratch:
-        (path,) = generate_parts(GeneratorSpec(parts=1, events=400, seed=0), Path(scratch))
-        out_dir = Path(scratch) / "out"
-        out_dir.mkdir()
-        execute_backtest(config, validate_part(path), out_dir)
+    document = execute_backtest(config, part, Path(out_dir))
+    return document, time.perf_counter() - started
 
 
 class EnginePool:
@@ -166,7 +154,6 @@ class EnginePool:
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
-        self._warmed: set[str] = set()
         # spawn: the parent (Dagster) runs threads, which fork would copy in a broken state.
         self._pool = ProcessPool(
             max_workers=self.workers, context=multiprocessing.get_context("spawn")
@@ -176,25 +163,6 @@ class EnginePool:
         return self._pool.schedule(
             _worker_task, args=(config.model_dump_json(), part, str(out_dir)), timeout=timeout
         )
-
-    def warm_up(self, config: BacktestConfig, timeout: float) -> None:
-        """Compile the config's strategy on every worker at once, before real work.
-
-        numba compiles per process (~7 s); warming all workers in parallel means a run pays that
-        once in wall time, instead of again whenever a cold worker picks up its first part.
-        Failures are ignored here: the real task reports them with the part's name.
-        """
-        key = config.config_hash()
-        if key in self._warmed:
-            return
-        futures = [
-            self._pool.schedule(_warm_up_task, args=(config.model_dump_json(),), timeout=timeout)
-            for _ in range(self.workers)
-        ]
-        for future in futures:
-            with contextlib.suppress(Exception):  # see the docstring
-                future.result()
-        self._warmed.add(key)
 
     def close(self) -> None:
         self._pool.stop()
@@ -206,7 +174,11 @@ _pools_lock = threading.Lock()
 
 
 def shared_pool(workers: int | None = None) -> EnginePool:
-    """One warm pool per process and size, reused by every run in the process."""
+    """One warm pool per process and size, reused by every run in the process.
+
+    numba compiles once per worker process (~7 s), so a run of one part uses a pool of one: the
+    next one-part run in the same process then lands on the same, already compiled worker.
+    """
     size = workers or os.cpu_count() or 1
     with _pools_lock:
         if size not in _pools:
@@ -246,11 +218,17 @@ def run_backtests(
     tasks: Sequence[BacktestTask],
     timeout_s: float = DEFAULT_TIMEOUT_S,
     pool: EnginePool | None = None,
+    workers: int | None = None,
 ) -> dict[str, BacktestResult | Exception]:
-    """Run many parts in parallel on the pool. Each task ends as a result or an exception
-    that names its part; one failure never stops the others."""
-    pool = pool or shared_pool()
-    pool.warm_up(config, timeout_s)
+    """Run many parts in parallel. Each task ends as a result or an exception that names its
+    part; one failure never stops the others. Without a pool, the shared pool of
+    ``min(workers or cores, len(tasks))`` workers runs them."""
+    keys = [task.partition for task in tasks]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ValueError(f"parts with the same name (partition key): {', '.join(duplicates)}")
+    if pool is None:
+        pool = shared_pool(min(workers or os.cpu_count() or 1, max(1, len(tasks))))
     outcomes: dict[str, BacktestResult | Exception] = {}
     pending = []
     for task in tasks:
@@ -266,12 +244,10 @@ def run_backtests(
         except (PartValidationError, EngineError) as exc:
             outcomes[task.partition] = exc
             continue
-        pending.append(
-            (task, out_dir, time.perf_counter(), pool.submit(config, info, out_dir, timeout_s))
-        )
-    for task, out_dir, started, future in pending:
+        pending.append((task, out_dir, pool.submit(config, info, out_dir, timeout_s)))
+    for task, out_dir, future in pending:
         try:
-            document = future.result()
+            document, wall_time_s = future.result()
         except FutureTimeoutError:
             shutil.rmtree(out_dir, ignore_errors=True)
             outcomes[task.partition] = EngineTimeoutError(
@@ -298,7 +274,7 @@ def run_backtests(
             directory=out_dir,
             metrics=document["metrics"],
             provenance=document["provenance"],
-            wall_time_s=time.perf_counter() - started,
+            wall_time_s=wall_time_s,
         )
     return outcomes
 

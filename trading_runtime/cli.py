@@ -112,7 +112,7 @@ def backtest(
 
     from upath import UPath
 
-    from trading_runtime.backtest import BacktestResult, BacktestTask, run_backtests, shared_pool
+    from trading_runtime.backtest import BacktestResult, BacktestTask, run_backtests
     from trading_runtime.data.validate import list_parts
     from trading_runtime.defs.io_managers import publish_directory
     from trading_runtime.settings import load_settings
@@ -129,12 +129,16 @@ def backtest(
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     tasks = [BacktestTask(Path(p).stem, Path(p), staging / Path(p).stem) for p in parts]
     click.echo(f"backtesting {len(tasks)} part(s) with {config.id} ({config.adapter})")
-    outcomes = run_backtests(
-        config,
-        tasks,
-        timeout_s=timeout_s or settings.timeout_s,
-        pool=shared_pool(workers or settings.workers),
-    )
+    try:
+        outcomes = run_backtests(
+            config,
+            tasks,
+            timeout_s=timeout_s or settings.timeout_s,
+            workers=workers or settings.workers,
+        )
+    except ValueError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise click.ClickException(str(exc)) from None
     failed = 0
     for key in sorted(outcomes):
         outcome = outcomes[key]
@@ -219,7 +223,10 @@ def materialize(single_run: bool) -> None:
     job = defs.resolve_job_def("backtest_parts")
     failed: list[str] = []
     if single_run:
-        click.echo(f"backtesting {keys[0]}..{keys[-1]} in one run")
+        # A run covers a range of partitions in the order they were registered: all of them.
+        registered = instance.get_dynamic_partitions(PARTS_PARTITIONS)
+        keys = list(registered)
+        click.echo(f"backtesting all {len(keys)} partitions ({keys[0]}..{keys[-1]}) in one run")
         result = job.execute_in_process(
             instance=instance,
             tags={

@@ -82,7 +82,13 @@ class StrategySection(BaseModel):
         if not isinstance(explicit, dict):
             return data  # let field validation report the wrong type
         flat = {k: v for k, v in data.items() if k not in {"class_path", "params"}}
-        return {"class_path": data.get("class_path"), "params": {**explicit, **flat}}
+        both = sorted(set(flat) & set(explicit))
+        if both:
+            raise ValueError(f"{', '.join(both)} given both flat and under params; keep one")
+        collected: dict[str, Any] = {"params": {**explicit, **flat}}
+        if "class_path" in data:
+            collected["class_path"] = data["class_path"]
+        return collected
 
 
 class PositionLimits(_Strict):
@@ -140,8 +146,10 @@ class BacktestConfig(_Strict):
     risk: RiskSection
 
     def canonical_json(self) -> str:
-        """Key-sorted, whitespace-free JSON: the bytes the config hash is taken over."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """Key-sorted, whitespace-free JSON of everything but ``description`` (prose that cannot
+        change a result): the bytes the config hash is taken over."""
+        content = self.model_dump(mode="json", exclude={"description"})
+        return json.dumps(content, sort_keys=True, separators=(",", ":"))
 
     def config_hash(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()

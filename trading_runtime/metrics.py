@@ -55,6 +55,8 @@ METRIC_COLUMNS = (
     "max_position_value",
     "records",
 )
+# Provenance per row: results aggregated together should come from one config and engine.
+PROVENANCE_COLUMNS = ("config_hash", "engine", "engine_version", "framework_sha", "content_hash")
 ADDITIVE_COLUMNS = ("pnl", "trades", "volume", "trading_value", "fees", "records", "n_events")
 
 
@@ -118,7 +120,7 @@ def compute_metrics(
                 .stats(stats_metrics)
             )
         summary = stats.splits[-1]
-    except (IndexError, ZeroDivisionError, TypeError):
+    except (IndexError, ZeroDivisionError):
         # Fewer than two resampled rows: ratios are undefined for this part.
         return result
     for key in ("sharpe", "sortino", "max_drawdown", "return_over_mdd", "max_position_value"):
@@ -130,11 +132,15 @@ def aggregate_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     """One row per part (sorted by partition key) plus a ``TOTAL`` row.
 
     Additive columns are summed; max_drawdown's total is the worst part; ratios have no total.
+    A provenance column's total is its value when all parts agree, else ``mixed``.
     """
     ordered = sorted(rows, key=lambda row: str(row["partition"]))
-    names = ["partition", "n_events", *METRIC_COLUMNS, "content_hash"]
+    names = ["partition", "n_events", *METRIC_COLUMNS, *PROVENANCE_COLUMNS]
     total: dict[str, Any] = dict.fromkeys(names)
     total["partition"] = "TOTAL"
+    for column in PROVENANCE_COLUMNS[:-1]:
+        distinct = {row.get(column) for row in ordered}
+        total[column] = distinct.pop() if len(distinct) == 1 else "mixed"
     for column in ADDITIVE_COLUMNS:
         values = [row.get(column) for row in ordered if row.get(column) is not None]
         total[column] = sum(values) if values else None
@@ -149,23 +155,15 @@ def aggregate_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
                 (name, pa.int64() if name in ("trades", "records") else pa.float64())
                 for name in METRIC_COLUMNS
             ],
-            ("content_hash", pa.string()),
+            *[(name, pa.string()) for name in PROVENANCE_COLUMNS],
         ]
     )
     return pa.Table.from_pylist([{n: row.get(n) for n in names} for row in all_rows], schema=schema)
 
 
-def markdown_table(table: pa.Table, columns: tuple[str, ...] | None = None) -> str:
+def markdown_table(table: pa.Table) -> str:
     """A compact markdown rendering of the aggregate table for Dagster metadata."""
-    columns = columns or (
-        "partition",
-        "n_events",
-        "pnl",
-        "sharpe",
-        "max_drawdown",
-        "trades",
-        "volume",
-    )
+    columns = ("partition", "n_events", "pnl", "sharpe", "max_drawdown", "trades", "volume")
     header = "| " + " | ".join(columns) + " |"
     rule = "|" + "|".join("---" for _ in columns) + "|"
     lines = [header, rule]

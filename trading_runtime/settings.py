@@ -58,6 +58,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> RuntimeSettings:
         return RuntimeSettings.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+            (f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
         )
         raise ValueError(f"invalid trading-runtime settings: {problems}") from None

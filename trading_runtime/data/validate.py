@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from hftbacktest.binding import event_dtype
@@ -33,9 +32,6 @@ class PartInfo:
     last_local_ts: int
     sha256: str
     size_bytes: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:

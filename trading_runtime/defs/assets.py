@@ -24,7 +24,7 @@ from trading_runtime.config import ConfigError
 from trading_runtime.data.validate import PartInfo, PartValidationError, validate_part
 from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import BacktestEngine, PartsDirectory
-from trading_runtime.metrics import aggregate_table, markdown_table
+from trading_runtime.metrics import PROVENANCE_COLUMNS, aggregate_table, markdown_table
 
 # BackfillPolicy and Output(data_version=...) are marked beta; they are the documented way to get
 # single-run backfills and content-hash data versions.
@@ -69,6 +69,17 @@ def result_metadata(result: BacktestResult) -> dict[str, Any]:
     return metadata
 
 
+def _partition_keys(context: AssetExecutionContext) -> list[str]:
+    has_partitions = context.has_partition_key or context.has_partition_key_range
+    keys = list(context.partition_keys) if has_partitions else []
+    if not keys:
+        raise Failure(
+            description="launch this asset for a partition (a part) or a range of partitions",
+            allow_retries=False,
+        )
+    return keys
+
+
 def _raise_failures(kind: str, failures: dict[str, Exception]) -> None:
     if not failures:
         return
@@ -91,7 +102,7 @@ def _raise_failures(kind: str, failures: dict[str, Exception]) -> None:
 def parts(context: AssetExecutionContext, parts_dir: PartsDirectory) -> MaterializeResult:
     infos: dict[str, PartInfo] = {}
     failures: dict[str, Exception] = {}
-    for key in context.partition_keys:
+    for key in _partition_keys(context):
         try:
             infos[key] = validate_part(parts_dir.part_path(key))
         except PartValidationError as exc:
@@ -130,7 +141,7 @@ def make_backtest_results(code_version: str) -> Any:
             config = engine.load_config()
         except ConfigError as exc:
             raise Failure(description=str(exc), allow_retries=False) from None
-        keys = context.partition_keys
+        keys = _partition_keys(context)
         staging = engine.new_staging_dir(context.run.run_id)
         outcomes = engine.run_parts(config, {k: parts_dir.part_path(k) for k in keys}, staging)
         failures = {k: v for k, v in outcomes.items() if isinstance(v, Exception)}
@@ -170,8 +181,7 @@ def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> 
     rows = [
         {
             "partition": key,
-            "n_events": result.provenance["n_events"],
-            "content_hash": result.content_hash,
+            **{name: result.provenance[name] for name in ("n_events", *PROVENANCE_COLUMNS)},
             **result.metrics,
         }
         for key, result in stored.items()
@@ -180,11 +190,19 @@ def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> 
     known = context.instance.get_dynamic_partitions(PARTS_PARTITIONS)
     missing = sorted(set(known) - set(stored))
     total = table.to_pylist()[-1]
+    mixed = [name for name in PROVENANCE_COLUMNS[:-1] if total[name] == "mixed"]
+    if mixed:
+        context.log.warning(
+            f"parts come from different {', '.join(mixed)}: re-materialize backtest_results for"
+            " every part after a config, strategy or engine change"
+        )
     return Output(
         table,
         metadata={
             "parts": len(stored),
             "parts_without_result": MetadataValue.json(missing),
+            "mixed_provenance": MetadataValue.json(mixed),
+            "config_hash": total["config_hash"],
             "total_pnl": total["pnl"],
             "total_trades": total["trades"],
             "worst_max_drawdown": total["max_drawdown"],

@@ -37,17 +37,19 @@ def _is_local(path: UPath) -> bool:
 def publish_directory(staging: Path, destination: UPath) -> None:
     """Move a finished result into place without ever exposing a half-written one.
 
-    Locally: copy to a hidden sibling, then swap by rename, so an earlier result stays intact
-    until the new one is complete. Object stores have no rename: data files first, then
-    ``result.json``, which readers take as the marker of a complete result.
+    Locally: move (or, across filesystems, copy) to a hidden sibling, then swap by rename, so an
+    earlier result stays intact until the new one is complete. Object stores have no rename: data
+    files first, then ``result.json``, which readers take as the marker of a complete result.
     """
-    files = sorted(p for p in staging.iterdir() if p.is_file())
     if _is_local(destination):
         target = Path(destination.path)
         target.parent.mkdir(parents=True, exist_ok=True)
         incoming = target.with_name(f".{target.name}.incoming-{uuid.uuid4().hex}")
         outgoing = target.with_name(f".{target.name}.outgoing-{uuid.uuid4().hex}")
-        shutil.copytree(staging, incoming)
+        try:
+            staging.rename(incoming)
+        except OSError:  # scratch space on another filesystem
+            shutil.copytree(staging, incoming)
         if target.exists():
             target.rename(outgoing)
         incoming.rename(target)
@@ -57,7 +59,7 @@ def publish_directory(staging: Path, destination: UPath) -> None:
     marker = destination / RESULT_FILE
     if marker.exists():
         marker.unlink()
-    for file in files:
+    for file in sorted(p for p in staging.iterdir() if p.is_file()):
         if file.name != RESULT_FILE:
             (destination / file.name).write_bytes(file.read_bytes())
     marker.write_bytes((staging / RESULT_FILE).read_bytes())

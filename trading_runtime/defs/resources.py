@@ -8,13 +8,7 @@ from typing import Any
 
 from dagster import ConfigurableResource
 
-from trading_runtime.backtest import (
-    BacktestResult,
-    BacktestTask,
-    EnginePool,
-    run_backtests,
-    shared_pool,
-)
+from trading_runtime.backtest import BacktestResult, BacktestTask, run_backtests
 from trading_runtime.config import BacktestConfig, load_config
 from trading_runtime.data.validate import list_parts, part_key
 from trading_runtime.defs.io_managers import BacktestResultsStore, ParquetTableStore
@@ -44,9 +38,6 @@ class BacktestEngine(ConfigurableResource):
     def load_config(self) -> BacktestConfig:
         return load_config(self.config_path)
 
-    def pool(self) -> EnginePool:
-        return shared_pool(self.workers)
-
     def new_staging_dir(self, run_id: str) -> Path:
         """A fresh local directory for engine output before it is published."""
         base = Path(self.staging_dir) if self.staging_dir else Path(tempfile.gettempdir())
@@ -57,7 +48,7 @@ class BacktestEngine(ConfigurableResource):
         self, config: BacktestConfig, parts: dict[str, Path], staging: Path
     ) -> dict[str, BacktestResult | Exception]:
         tasks = [BacktestTask(key, path, staging / key) for key, path in sorted(parts.items())]
-        return run_backtests(config, tasks, timeout_s=self.timeout_s, pool=self.pool())
+        return run_backtests(config, tasks, timeout_s=self.timeout_s, workers=self.workers)
 
 
 def build_resources(settings: RuntimeSettings) -> dict[str, Any]:

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from trading_runtime.data.validate import PartInfo
 
 
+# hftbacktest's record format, one array per asset number; every adapter writes it here.
+STATS_FILE = "stats.npz"
+
+
 class EngineError(RuntimeError):
     """A backtest that could not complete; the message says which part and why."""
 

@@ -13,6 +13,7 @@ from trading_runtime.config import BacktestConfig, EngineSection
 from trading_runtime.data.generate import write_npz_deterministic
 from trading_runtime.data.validate import PartInfo
 from trading_runtime.engines.base import (
+    STATS_FILE,
     EngineError,
     EngineOutput,
     StrategyLoadError,
@@ -21,7 +22,6 @@ from trading_runtime.engines.base import (
 
 # Filled by the runtime when the strategy declares a parameter of this name.
 END_TS_PARAMETER = "end_ts"
-STATS_FILE = "stats.npz"
 
 
 def build_asset(engine: EngineSection, part_path: str) -> BacktestAsset:
@@ -116,6 +116,8 @@ class HftbacktestAdapter:
         try:
             strategy(hbt, recorder.recorder, *arguments)
         except IndexError as exc:
+            if recorder.recorder.i < config.engine.max_steps:
+                raise  # the strategy's own IndexError, reported as it is
             raise EngineError(
                 f"part {part.name}: the strategy recorded more than engine.max_steps ="
                 f" {config.engine.max_steps} steps; raise max_steps or record less often"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -17,11 +16,15 @@ import numpy as np
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.generate import write_npz_deterministic
 from trading_runtime.data.validate import PartInfo
-from trading_runtime.engines.base import EngineError, EngineNotInstalledError, EngineOutput
+from trading_runtime.engines.base import (
+    STATS_FILE,
+    EngineError,
+    EngineNotInstalledError,
+    EngineOutput,
+)
 from trading_runtime.pins import framework_pin
 
 DISTRIBUTION = "trading-platform"
-STATS_FILE = "stats.npz"
 EVENT_LOG_FILE = "events.jsonl"
 _RAW_STATS_FILE = "stats.framework.npz"
 
@@ -44,7 +47,8 @@ def import_framework() -> ModuleType:
 
 
 def installed_framework_sha() -> str | None:
-    """The commit pip recorded when installing the framework from git, else the image's pin."""
+    """The commit pip recorded when it installed the framework from git; None when unknown
+    (installed from a directory or an archive): never assumed from the pin."""
     try:
         direct_url = metadata.distribution(DISTRIBUTION).read_text("direct_url.json")
     except metadata.PackageNotFoundError:
@@ -53,7 +57,7 @@ def installed_framework_sha() -> str | None:
         commit = json.loads(direct_url).get("vcs_info", {}).get("commit_id")
         if commit:
             return str(commit)
-    return os.environ.get("TRADING_PLATFORM_COMMIT") or None
+    return None
 
 
 # The pinned framework reads hftbacktest's open orders in hash-map order, which differs from
