@@ -59,6 +59,14 @@ def _materialization(instance: DagsterInstance, asset: str, partition: str | Non
     return event.asset_materialization
 
 
+def _definitions_with_all_parts(
+    instance: DagsterInstance, settings: RuntimeSettings
+) -> tuple[Any, list[str]]:
+    keys = PartsDirectory(path=settings.parts_dir).partition_keys()
+    _register(instance, keys)
+    return build_definitions(settings), keys
+
+
 def _run_partition(defs: Any, instance: DagsterInstance, key: str) -> Any:
     return defs.resolve_job_def("backtest_parts").execute_in_process(
         instance=instance, partition_key=key, raise_on_error=False, run_config=QUIET
@@ -142,9 +150,7 @@ def test_sensor_registers_new_part_files(instance: DagsterInstance, parts_dir: P
 def test_partitions_materialize_aggregate_and_rerun_unchanged(
     instance: DagsterInstance, settings: RuntimeSettings
 ) -> None:
-    defs = build_definitions(settings)
-    keys = PartsDirectory(path=settings.parts_dir).partition_keys()
-    _register(instance, keys)
+    defs, keys = _definitions_with_all_parts(instance, settings)
     for key in keys:
         result = _run_partition(defs, instance, key)
         assert result.success, _failure_text(result)
@@ -290,9 +296,7 @@ def test_engine_timeout_fails_the_partition_within_seconds(
 def test_single_run_backfill_matches_per_partition_runs(
     instance: DagsterInstance, settings: RuntimeSettings
 ) -> None:
-    defs = build_definitions(settings)
-    keys = PartsDirectory(path=settings.parts_dir).partition_keys()
-    _register(instance, keys)
+    defs, keys = _definitions_with_all_parts(instance, settings)
     result = defs.resolve_job_def("backtest_parts").execute_in_process(
         instance=instance,
         tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
