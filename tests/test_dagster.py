@@ -344,3 +344,35 @@ def test_materialize_api_with_project_resources(
     metadata = event.step_materialization_data.materialization.metadata
     assert metadata["engine"].value == "hftbacktest"
     assert (Path(settings.results) / "backtest_results" / "part-00002" / "result.json").is_file()
+
+
+def test_part_check_fails_when_the_file_changes_after_validation(
+    instance: DagsterInstance, settings: RuntimeSettings
+) -> None:
+    from dagster import AssetCheckKey, AssetSelection, Definitions, define_asset_job
+
+    defs, _ = _definitions_with_all_parts(instance, settings)
+    assert _run_partition(defs, instance, "part-00001").success
+    check_only = define_asset_job(
+        "check_parts",
+        selection=AssetSelection.checks(AssetCheckKey(AssetKey("parts"), "part_file_is_valid")),
+    )
+    defs = Definitions.merge(defs, Definitions(jobs=[check_only]))
+
+    def check() -> Any:
+        # On its own (as "Execute check" in the UI) the check covers every registered part.
+        result = defs.resolve_job_def("check_parts").execute_in_process(
+            instance=instance, run_config=QUIET, raise_on_error=False
+        )
+        (evaluation,) = result.get_asset_check_evaluations()
+        return evaluation
+
+    evaluation = check()
+    assert not evaluation.passed and evaluation.metadata["checked_partitions"].value == 3
+    assert evaluation.description.count("never validated") == 2  # part-00000 and part-00002
+    assert "part-00001" not in evaluation.description
+    part = Path(settings.parts_dir) / "part-00001.npz"
+    shutil.copy2(Path(settings.parts_dir) / "part-00002.npz", part)
+    assert "part-00001.npz: file changed since it was validated" in check().description
+    part.unlink()
+    assert "part-00001.npz: file does not exist" in check().description

@@ -15,6 +15,7 @@ from dagster import (
 
 from trading_runtime.data.validate import sha256_file
 from trading_runtime.defs.assets import parts
+from trading_runtime.defs.partitions import PARTS_PARTITIONS
 from trading_runtime.defs.resources import PartsDirectory
 
 # Inputs that must match for two results of one partition to be expected byte-identical.
@@ -27,6 +28,13 @@ _SAME_INPUTS = (
     "runtime_version",
     "strategy_source_hash",
 )
+
+
+def _checked_partitions(context: AssetCheckExecutionContext) -> list[str]:
+    """The run's partitions; every registered part when the check runs on its own."""
+    if context.has_partition_key or context.op_execution_context.has_partition_key_range:
+        return list(context.op_execution_context.partition_keys)
+    return list(context.instance.get_dynamic_partitions(PARTS_PARTITIONS))
 
 
 def _recent_metadata(
@@ -56,7 +64,8 @@ def part_file_is_valid(
     # The asset validated the file's content; the file is still valid while its bytes are the
     # ones it validated, which a hash shows without decoding it again.
     problems: list[str] = []
-    for key in context.partition_keys:
+    keys = _checked_partitions(context)
+    for key in keys:
         path = parts_dir.part_path(key)
         recorded = _recent_metadata(context.instance, parts.key, key, limit=1)
         if not path.is_file():
@@ -68,8 +77,8 @@ def part_file_is_valid(
     return AssetCheckResult(
         passed=not problems,
         severity=AssetCheckSeverity.ERROR,
-        description="; ".join(problems) or f"{len(context.partition_keys)} part(s) valid",
-        metadata={"checked_partitions": len(context.partition_keys)},
+        description="; ".join(problems) or f"{len(keys)} part(s) valid",
+        metadata={"checked_partitions": len(keys)},
     )
 
 
@@ -97,7 +106,7 @@ def make_result_determinism_check(backtest_results: Any) -> Any:
     def result_is_deterministic(context: AssetCheckExecutionContext) -> AssetCheckResult:
         problems: list[str] = []
         compared = 0
-        for key in context.partition_keys:
+        for key in _checked_partitions(context):
             history = _recent_metadata(context.instance, backtest_results.key, key, limit=2)
             compared += len(history) >= 2
             problems.extend(_determinism_problems(history, key))
