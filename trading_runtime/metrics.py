@@ -60,13 +60,16 @@ PROVENANCE_COLUMNS = ("config_hash", "engine", "engine_version", "framework_sha"
 ADDITIVE_COLUMNS = ("pnl", "trades", "volume", "trading_value", "fees", "records", "n_events")
 
 
+def equity(record: np.ndarray, contract_size: float) -> np.ndarray:
+    """balance + position x price x contract size - fees, per record row."""
+    position_value = record["position"] * record["price"] * contract_size
+    return record["balance"] + position_value - record["fee"]
+
+
 def curve_from_record(record: np.ndarray, contract_size: float) -> pa.Table:
     """The equity/position curve of one asset's record as an Arrow table."""
-    equity = (
-        record["balance"] + record["position"] * record["price"] * contract_size - record["fee"]
-    )
     columns = {name: record[name] for name in CURVE_SCHEMA.names if name != "equity"}
-    columns["equity"] = equity
+    columns["equity"] = equity(record, contract_size)
     return pa.table(
         [pa.array(np.ascontiguousarray(columns[f.name]), type=f.type) for f in CURVE_SCHEMA],
         schema=CURVE_SCHEMA,
@@ -99,8 +102,8 @@ def compute_metrics(
     result["fees"] = float(last["fee"])
     if len(valid) == 0:
         return result
-    equity = valid["balance"] + valid["position"] * valid["price"] * contract_size - valid["fee"]
-    pnl = float(equity[-1] - equity[0])
+    valid_equity = equity(valid, contract_size)
+    pnl = float(valid_equity[-1] - valid_equity[0])
     result["pnl"] = pnl
     if book_size:
         result["return"] = pnl / book_size

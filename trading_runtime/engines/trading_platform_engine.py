@@ -103,25 +103,10 @@ def build_framework_config(
     framework: ModuleType, config: BacktestConfig, part_path: str, out_dir: Path
 ) -> Any:
     """Map our config to ``trading_platform.HftBacktestConfig`` with runtime-supplied paths."""
-    engine = config.engine
+    # The engine section is HftEngineConfig minus the paths, which the runtime supplies.
     engine_cfg = framework.HftEngineConfig(
-        initial_snapshot=engine.initial_snapshot,
+        **config.engine.model_dump(),
         data_files=[part_path],
-        instrument=engine.instrument,
-        tick_size=engine.tick_size,
-        lot_size=engine.lot_size,
-        contract_size=engine.contract_size,
-        maker_fee_rate=engine.maker_fee_rate,
-        taker_fee_rate=engine.taker_fee_rate,
-        entry_latency_ns=engine.entry_latency_ns,
-        response_latency_ns=engine.response_latency_ns,
-        use_risk_adverse_queue_model=engine.use_risk_adverse_queue_model,
-        partial_fill_venue=engine.partial_fill_venue,
-        max_steps=engine.max_steps,
-        last_trades_capacity=engine.last_trades_capacity,
-        max_price_tick_levels=engine.max_price_tick_levels,
-        roi_lb=engine.roi_lb,
-        roi_ub=engine.roi_ub,
         stats_npz_path=str(out_dir / _RAW_STATS_FILE),
         event_bus_path=str(out_dir / EVENT_LOG_FILE),
     )
