@@ -11,7 +11,7 @@ import contextlib
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -124,19 +124,24 @@ class ArrowParquetIOManager(UPathIOManager):
             return pq.read_table(handle)
 
 
-class BacktestResultsStore(ConfigurableIOManagerFactory):
-    """Result directories under ``base_url`` (a path or a URL that UPath understands)."""
+class _UPathStore(ConfigurableIOManagerFactory):
+    """An IO manager rooted at ``base_url`` (a path or a URL that UPath understands)."""
 
     base_url: str
     storage_options: dict[str, Any] = Field(default_factory=dict)
+    io_manager_class: ClassVar[type[UPathIOManager]]
 
-    def create_io_manager(self, context: Any) -> BacktestResultsIOManager:
-        return BacktestResultsIOManager(base_path=UPath(self.base_url, **self.storage_options))
+    def create_io_manager(self, context: Any) -> UPathIOManager:
+        return self.io_manager_class(base_path=UPath(self.base_url, **self.storage_options))
 
 
-class ParquetTableStore(ConfigurableIOManagerFactory):
-    base_url: str
-    storage_options: dict[str, Any] = Field(default_factory=dict)
+class BacktestResultsStore(_UPathStore):
+    """Backtest result directories, one per partition."""
 
-    def create_io_manager(self, context: Any) -> ArrowParquetIOManager:
-        return ArrowParquetIOManager(base_path=UPath(self.base_url, **self.storage_options))
+    io_manager_class = BacktestResultsIOManager
+
+
+class ParquetTableStore(_UPathStore):
+    """Arrow tables as parquet files."""
+
+    io_manager_class = ArrowParquetIOManager

@@ -73,20 +73,17 @@ def strategy_arguments(
             f"strategy {class_path!r} has no parameter(s) {', '.join(unknown)}"
             f" (it accepts: {', '.join(accepted) or 'none'})"
         )
-    arguments = []
-    for parameter in parameters[2:]:
-        if parameter.name == END_TS_PARAMETER and parameter.name not in params:
-            arguments.append(end_ts)
-        elif parameter.name in params:
-            arguments.append(params[parameter.name])
-        elif parameter.default is not inspect.Parameter.empty:
-            arguments.append(parameter.default)
-        else:
-            raise StrategyLoadError(
-                f"strategy {class_path!r}: parameter {parameter.name!r} has no default;"
-                f" set strategy.{parameter.name} in the config"
-            )
-    return tuple(arguments)
+    values = dict(params)
+    if END_TS_PARAMETER in accepted:
+        values.setdefault(END_TS_PARAMETER, end_ts)
+    try:
+        bound = signature.bind(None, None, **values)
+    except TypeError as exc:  # e.g. "missing a required argument: 'spread'"
+        raise StrategyLoadError(
+            f"strategy {class_path!r}: {exc}; set it under strategy in the config"
+        ) from None
+    bound.apply_defaults()
+    return tuple(bound.arguments[name] for name in accepted)
 
 
 class HftbacktestAdapter:
