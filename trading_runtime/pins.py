@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 DEFAULT_REPOSITORY = "https://github.com/trading-engineering/trading-platform.git"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -23,24 +25,14 @@ class FrameworkPin:
         return f"trading-platform @ git+{self.repository}@{self.commit}"
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip().strip("'\"")
-    return values
-
-
 @cache
 def framework_pin() -> FrameworkPin:
     """Environment first (the image sets it), then the repository's ``.env``."""
-    env_file = _read_env_file(Path(__file__).resolve().parent.parent / ".env")
-    repository = os.environ.get("TRADING_PLATFORM_REPO") or env_file.get(
-        "TRADING_PLATFORM_REPO", DEFAULT_REPOSITORY
+    env_file = dotenv_values(Path(__file__).resolve().parent.parent / ".env")
+    repository = (
+        os.environ.get("TRADING_PLATFORM_REPO")
+        or env_file.get("TRADING_PLATFORM_REPO")
+        or DEFAULT_REPOSITORY
     )
     commit = os.environ.get("TRADING_PLATFORM_COMMIT") or env_file.get("TRADING_PLATFORM_COMMIT")
     if commit is None:
