@@ -10,7 +10,7 @@ import hftbacktest
 from hftbacktest import BacktestAsset, Recorder, ROIVectorMarketDepthBacktest
 
 from trading_runtime.config import BacktestConfig, EngineSection
-from trading_runtime.data.generate import write_npz_deterministic
+from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.validate import PartInfo
 from trading_runtime.engines.base import (
     STATS_FILE,

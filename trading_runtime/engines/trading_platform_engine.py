@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from trading_runtime.config import BacktestConfig
-from trading_runtime.data.generate import write_npz_deterministic
+from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.validate import PartInfo
 from trading_runtime.engines.base import (
     STATS_FILE,
