@@ -250,7 +250,8 @@ def test_bad_parts_fail_clearly_while_other_partitions_succeed(
     table = pq.read_table(Path(settings.results) / "aggregate_metrics.parquet")
     assert table["partition"].to_pylist() == [*good, "TOTAL"]
     event = _materialization(instance, "aggregate_metrics")
-    assert event.metadata["parts_without_result"].value == sorted(expected)
+    assert event.metadata["parts_without_result"].value == len(expected)
+    assert event.metadata["first_parts_without_result"].value == sorted(expected)
 
 
 def test_config_and_strategy_errors_fail_the_run_clearly(

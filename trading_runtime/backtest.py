@@ -16,7 +16,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +32,12 @@ import trading_runtime
 from trading_runtime.config import BacktestConfig, parse_config
 from trading_runtime.data.validate import PartInfo, PartValidationError, sha256_file, validate_part
 from trading_runtime.engines import EngineError, EngineTimeoutError, get_adapter
-from trading_runtime.metrics import compute_metrics, curve_from_record
+from trading_runtime.metrics import (
+    PROVENANCE_COLUMNS,
+    aggregate_table,
+    compute_metrics,
+    curve_from_record,
+)
 
 CURVE_FILE = "curve.parquet"
 RESULT_FILE = "result.json"
@@ -309,3 +314,24 @@ def result_code_version(config: BacktestConfig) -> str:
         f"config={config.config_hash()}",
     ]
     return hashlib.sha256("|".join(pieces).encode()).hexdigest()[:16]
+
+
+def aggregate_results(results: Mapping[str, BacktestResult]) -> pa.Table:
+    """The aggregate table (one row per part plus TOTAL) of stored or fresh results: what the
+    ``aggregate_metrics`` asset and ``trading-runtime aggregate`` both write."""
+    rows = [
+        {
+            "partition": key,
+            **{name: result.provenance[name] for name in ("n_events", *PROVENANCE_COLUMNS)},
+            **result.metrics,
+        }
+        for key, result in results.items()
+    ]
+    return aggregate_table(rows)
+
+
+def mixed_provenance(table: pa.Table) -> list[str]:
+    """Provenance columns on which an aggregate's parts disagree (config, engine, framework)."""
+    columns = [name for name in PROVENANCE_COLUMNS if name != "content_hash"]
+    total = table.slice(table.num_rows - 1).select(columns).to_pylist()[0]
+    return [name for name in columns if total[name] == "mixed"]

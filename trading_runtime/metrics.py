@@ -164,13 +164,20 @@ def aggregate_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist([{n: row.get(n) for n in names} for row in all_rows], schema=schema)
 
 
-def markdown_table(table: pa.Table) -> str:
-    """A compact markdown rendering of the aggregate table for Dagster metadata."""
+def markdown_table(table: pa.Table, max_rows: int = 50) -> str:
+    """A compact markdown rendering of the aggregate table for Dagster metadata: the first
+    ``max_rows`` parts and TOTAL (the parquet file has every row)."""
     columns = ("partition", "n_events", "pnl", "sharpe", "max_drawdown", "trades", "volume")
     header = "| " + " | ".join(columns) + " |"
     rule = "|" + "|".join("---" for _ in columns) + "|"
     lines = [header, rule]
-    for row in table.to_pylist():
+    n_parts = table.num_rows - 1
+    shown = table.select(columns)
+    if n_parts > max_rows:
+        shown = pa.concat_tables([shown.slice(0, max_rows), shown.slice(n_parts)])
+    for index, row in enumerate(shown.to_pylist()):
+        if n_parts > max_rows and index == max_rows:
+            lines.append(f"| … {n_parts - max_rows} more parts |" + " |" * (len(columns) - 1))
         cells = []
         for name in columns:
             value = row.get(name)

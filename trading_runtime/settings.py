@@ -8,6 +8,9 @@ Environment variables (all optional on a laptop):
   TRADING_RUNTIME_CONFIG     backtest config JSON     (default: the packaged hftbacktest example)
   TRADING_RUNTIME_TIMEOUT_S  wall-clock limit per part backtest, seconds (default: 900)
   TRADING_RUNTIME_WORKERS    engine worker processes per run (default: number of cores)
+  TRADING_RUNTIME_EXECUTOR   in_process (default) | k8s_job (k8s only: every step its own pod)
+  TRADING_RUNTIME_POD_CPU    k8s: CPU request of a backtest pod (default: the workers)
+  TRADING_RUNTIME_POD_MEMORY k8s: memory request and limit of a backtest pod (default: 4Gi)
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ class RuntimeSettings(BaseModel):
     config: str = Field(default_factory=lambda: str(example_config_path("hftbacktest")))
     timeout_s: float = Field(default=900.0, gt=0)
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    executor: Literal["in_process", "k8s_job"] = "in_process"
+    pod_cpu: str | None = None
+    pod_memory: str = "4Gi"
 
     @model_validator(mode="after")
     def _cluster_needs_shared_storage(self) -> RuntimeSettings:
@@ -40,11 +46,21 @@ class RuntimeSettings(BaseModel):
                 "TRADING_RUNTIME_RESULTS must be an object-store URL (e.g. s3://bucket/results)"
                 " when TRADING_RUNTIME_ENV=k8s: pods share no disk"
             )
+        if self.executor == "k8s_job" and self.env != "k8s":
+            raise ValueError("TRADING_RUNTIME_EXECUTOR=k8s_job needs TRADING_RUNTIME_ENV=k8s")
         return self
 
     @property
     def is_local(self) -> bool:
         return self.env == "local"
+
+    def backtest_pod_resources(self) -> dict[str, dict[str, str]]:
+        """Container resources of the pod that runs backtests: one CPU per engine worker."""
+        cpu = self.pod_cpu or str(self.workers)
+        return {
+            "requests": {"cpu": cpu, "memory": self.pod_memory},
+            "limits": {"memory": self.pod_memory},
+        }
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> RuntimeSettings:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+from typing import Any
+
+from dagster import Definitions, ExecutorDefinition, in_process_executor
 
 from trading_runtime.backtest import result_code_version
 from trading_runtime.config import ConfigError, load_config
 from trading_runtime.defs.assets import aggregate_metrics, make_backtest_results, parts
 from trading_runtime.defs.checks import make_result_determinism_check, part_file_is_valid
-from trading_runtime.defs.jobs import aggregate_job, backtest_parts_job
+from trading_runtime.defs.jobs import build_jobs
 from trading_runtime.defs.resources import build_resources
 from trading_runtime.defs.sensors import register_part_files
 from trading_runtime.settings import RuntimeSettings, load_settings
@@ -21,14 +23,35 @@ def build_definitions(settings: RuntimeSettings | None = None) -> Definitions:
     except ConfigError:
         # Load the code location anyway; materializing reports the config error in full.
         code_version = "invalid-config"
-    backtest_results = make_backtest_results(code_version)
+    pod_tags = backtest_pod_tags(settings)
+    backtest_results = make_backtest_results(code_version, op_tags=pod_tags)
     return Definitions(
         assets=[parts, backtest_results, aggregate_metrics],
         asset_checks=[part_file_is_valid, make_result_determinism_check(backtest_results)],
-        jobs=[backtest_parts_job, aggregate_job],
+        jobs=build_jobs(backtest_run_tags=pod_tags),
         sensors=[register_part_files],
         resources=build_resources(settings),
-        # Steps are light; the engine pool inside a step gives the parallelism and keeps workers
-        # warm, which a subprocess per step would throw away.
-        executor=in_process_executor,
+        executor=select_executor(settings),
     )
+
+
+def backtest_pod_tags(settings: RuntimeSettings) -> dict[str, Any]:
+    """On Kubernetes, the resources of the pod that runs backtests: dagster-k8s reads this tag
+    from the job (the run pod, K8sRunLauncher) and from the op (a step pod, k8s_job_executor)."""
+    if settings.is_local:
+        return {}
+    from dagster_k8s.job import USER_DEFINED_K8S_CONFIG_KEY
+
+    resources = settings.backtest_pod_resources()
+    return {USER_DEFINED_K8S_CONFIG_KEY: {"container_config": {"resources": resources}}}
+
+
+def select_executor(settings: RuntimeSettings) -> ExecutorDefinition:
+    if settings.executor == "k8s_job":
+        # Opt-in: every step its own pod (image and secrets come from the run launcher).
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    # Steps are light; the engine pool inside a step gives the parallelism and keeps workers
+    # warm, which a subprocess per step would throw away.
+    return in_process_executor

@@ -1,7 +1,9 @@
 """The three assets: parts -> backtest_results -> aggregate_metrics."""
 
 import shutil
+import tempfile
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -19,12 +21,12 @@ from dagster import (
 )
 
 import trading_runtime
-from trading_runtime.backtest import BacktestResult
+from trading_runtime.backtest import BacktestResult, aggregate_results, mixed_provenance
 from trading_runtime.config import ConfigError
-from trading_runtime.data.validate import PartInfo, PartValidationError, validate_part
+from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import BacktestEngine, PartsDirectory
-from trading_runtime.metrics import PROVENANCE_COLUMNS, aggregate_table, markdown_table
+from trading_runtime.metrics import markdown_table
 
 # BackfillPolicy and Output(data_version=...) are marked beta; they are the documented way to get
 # single-run backfills and content-hash data versions.
@@ -102,11 +104,12 @@ def _raise_failures(kind: str, failures: dict[str, Exception]) -> None:
 def parts(context: AssetExecutionContext, parts_dir: PartsDirectory) -> MaterializeResult:
     infos: dict[str, PartInfo] = {}
     failures: dict[str, Exception] = {}
-    for key in _partition_keys(context):
-        try:
-            infos[key] = validate_part(parts_dir.part_path(key))
-        except PartValidationError as exc:
-            failures[key] = exc
+    with tempfile.TemporaryDirectory(prefix="parts-") as scratch:
+        for key in _partition_keys(context):
+            try:
+                infos[key] = parts_dir.validated_part(key, Path(scratch))
+            except PartValidationError as exc:
+                failures[key] = exc
     _raise_failures("part(s)", failures)
     if len(infos) == 1:
         (info,) = infos.values()
@@ -118,8 +121,9 @@ def parts(context: AssetExecutionContext, parts_dir: PartsDirectory) -> Material
     return MaterializeResult()
 
 
-def make_backtest_results(code_version: str) -> Any:
-    """``backtest_results`` with a code version derived from the configured backtest."""
+def make_backtest_results(code_version: str, op_tags: dict[str, Any] | None = None) -> Any:
+    """``backtest_results`` with a code version derived from the configured backtest (and, on
+    Kubernetes, the pod resources its step needs)."""
 
     @asset(
         partitions_def=part_partitions,
@@ -128,6 +132,7 @@ def make_backtest_results(code_version: str) -> Any:
         code_version=code_version,
         io_manager_key="results_io_manager",
         backfill_policy=BackfillPolicy.single_run(),
+        op_tags=op_tags or None,
         kinds={"hftbacktest", "parquet"},
         description=(
             "The configured backtest run on one part: equity/position curve (parquet), stats"
@@ -143,7 +148,14 @@ def make_backtest_results(code_version: str) -> Any:
             raise Failure(description=str(exc), allow_retries=False) from None
         keys = _partition_keys(context)
         staging = engine.new_staging_dir(context.run.run_id)
-        outcomes = engine.run_parts(config, {k: parts_dir.part_path(k) for k in keys}, staging)
+        downloads = staging / ".parts"  # used only when the parts are in an object store
+        try:
+            local_parts = {key: parts_dir.local_part(key, downloads) for key in keys}
+        except FileNotFoundError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise Failure(description=str(exc), allow_retries=False) from None
+        outcomes = engine.run_parts(config, local_parts, staging)
+        shutil.rmtree(downloads, ignore_errors=True)
         failures = {k: v for k, v in outcomes.items() if isinstance(v, Exception)}
         if failures:
             shutil.rmtree(staging, ignore_errors=True)  # a failed step stores nothing
@@ -178,19 +190,11 @@ def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> 
         stored = {backtest_results.partition: backtest_results}
     else:
         stored = dict(backtest_results or {})
-    rows = [
-        {
-            "partition": key,
-            **{name: result.provenance[name] for name in ("n_events", *PROVENANCE_COLUMNS)},
-            **result.metrics,
-        }
-        for key, result in stored.items()
-    ]
-    table = aggregate_table(rows)
+    table = aggregate_results(stored)
     known = context.instance.get_dynamic_partitions(PARTS_PARTITIONS)
     missing = sorted(set(known) - set(stored))
-    total = table.to_pylist()[-1]
-    mixed = [name for name in PROVENANCE_COLUMNS[:-1] if total[name] == "mixed"]
+    total = table.slice(table.num_rows - 1).to_pylist()[0]
+    mixed = mixed_provenance(table)
     if mixed:
         context.log.warning(
             f"parts come from different {', '.join(mixed)}: re-materialize backtest_results for"
@@ -200,7 +204,8 @@ def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> 
         table,
         metadata={
             "parts": len(stored),
-            "parts_without_result": MetadataValue.json(missing),
+            "parts_without_result": len(missing),
+            "first_parts_without_result": MetadataValue.json(missing[:100]),
             "mixed_provenance": MetadataValue.json(mixed),
             "config_hash": total["config_hash"],
             "total_pnl": total["pnl"],

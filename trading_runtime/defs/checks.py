@@ -1,6 +1,8 @@
 """Asset checks: the part file is still what was validated; results are reproducible."""
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -65,15 +67,18 @@ def part_file_is_valid(
     # ones it validated, which a hash shows without decoding it again.
     problems: list[str] = []
     keys = _checked_partitions(context)
-    for key in keys:
-        path = parts_dir.part_path(key)
-        recorded = _recent_metadata(context.instance, parts.key, key, limit=1)
-        if not path.is_file():
-            problems.append(f"part {path}: file does not exist")
-        elif not recorded:
-            problems.append(f"part {key}: never validated; materialize parts for it")
-        elif recorded[0].get("sha256") != sha256_file(path):
-            problems.append(f"part {path}: file changed since it was validated; re-materialize")
+    with tempfile.TemporaryDirectory(prefix="parts-") as scratch:
+        for key in keys:
+            location = parts_dir.location(key)
+            recorded = _recent_metadata(context.instance, parts.key, key, limit=1)
+            if not location.is_file():
+                problems.append(f"part {location}: file does not exist")
+            elif not recorded:
+                problems.append(f"part {key}: never validated; materialize parts for it")
+            elif recorded[0].get("sha256") != sha256_file(parts_dir.local_part(key, Path(scratch))):
+                problems.append(
+                    f"part {location}: file changed since it was validated; re-materialize"
+                )
     return AssetCheckResult(
         passed=not problems,
         severity=AssetCheckSeverity.ERROR,

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import uuid
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from dagster import (
     ConfigurableIOManagerFactory,
     InputContext,
@@ -26,43 +23,13 @@ from pydantic import Field
 from upath import UPath
 
 from trading_runtime.backtest import RESULT_FILE, BacktestResult
-
-_LOCAL_PROTOCOLS = ("", "file", "local")
-
-
-def _is_local(path: UPath) -> bool:
-    return path.protocol in _LOCAL_PROTOCOLS
-
-
-def publish_directory(staging: Path, destination: UPath) -> None:
-    """Move a finished result into place without ever exposing a half-written one.
-
-    Locally: move (or, across filesystems, copy) to a hidden sibling, then swap by rename, so an
-    earlier result stays intact until the new one is complete. Object stores have no rename: data
-    files first, then ``result.json``, which readers take as the marker of a complete result.
-    """
-    if _is_local(destination):
-        target = Path(destination.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        incoming = target.with_name(f".{target.name}.incoming-{uuid.uuid4().hex}")
-        outgoing = target.with_name(f".{target.name}.outgoing-{uuid.uuid4().hex}")
-        try:
-            staging.rename(incoming)
-        except OSError:  # scratch space on another filesystem
-            shutil.copytree(staging, incoming)
-        if target.exists():
-            target.rename(outgoing)
-        incoming.rename(target)
-        shutil.rmtree(outgoing, ignore_errors=True)
-        return
-    destination.mkdir(parents=True, exist_ok=True)
-    marker = destination / RESULT_FILE
-    if marker.exists():
-        marker.unlink()
-    for file in sorted(p for p in staging.iterdir() if p.is_file()):
-        if file.name != RESULT_FILE:
-            (destination / file.name).write_bytes(file.read_bytes())
-    marker.write_bytes((staging / RESULT_FILE).read_bytes())
+from trading_runtime.storage import (
+    load_results,
+    publish_directory,
+    read_parquet,
+    stored_result_keys,
+    write_parquet,
+)
 
 
 class BacktestResultsIOManager(UPathIOManager):
@@ -99,6 +66,17 @@ class BacktestResultsIOManager(UPathIOManager):
             return
         super().handle_output(context, obj)
 
+    def load_input(self, context: InputContext) -> Any:
+        if not context.has_asset_partitions or len(context.asset_partition_keys) == 1:
+            return super().load_input(context)
+        # Many partitions (the aggregate): one listing and one result.json read per stored
+        # partition. The base class logs a line per partition, and each log line is an event-log
+        # write. Partitions without a result are skipped; the aggregate reports them.
+        stored = set(stored_result_keys(self._base_path))
+        return load_results(
+            self._base_path, [k for k in context.asset_partition_keys if k in stored]
+        )
+
     def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:
         return {"storage": MetadataValue.text(str(self._base_path))}
 
@@ -109,19 +87,10 @@ class ArrowParquetIOManager(UPathIOManager):
     extension = ".parquet"
 
     def dump_to_path(self, context: OutputContext, obj: pa.Table, path: UPath) -> None:
-        if _is_local(path):
-            target = Path(path.path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-            pq.write_table(obj, temp, compression="zstd")
-            temp.rename(target)
-            return
-        with path.open("wb") as handle:
-            pq.write_table(obj, handle, compression="zstd")
+        write_parquet(obj, path)
 
     def load_from_path(self, context: InputContext, path: UPath) -> pa.Table:
-        with path.open("rb") as handle:
-            return pq.read_table(handle)
+        return read_parquet(path)
 
 
 class _UPathStore(ConfigurableIOManagerFactory):

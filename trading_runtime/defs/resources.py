@@ -2,29 +2,50 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
+from upath import UPath
 
 from trading_runtime.backtest import BacktestResult, BacktestTask, run_backtests
 from trading_runtime.config import BacktestConfig, load_config
-from trading_runtime.data.validate import list_parts, part_key
+from trading_runtime.data.validate import PartInfo, PartValidationError, validate_part
 from trading_runtime.defs.io_managers import BacktestResultsStore, ParquetTableStore
 from trading_runtime.settings import RuntimeSettings
+from trading_runtime.storage import list_part_keys, localize, part_location
 
 
 class PartsDirectory(ConfigurableResource):
-    """Where part files live; the partition key is the file stem."""
+    """Where part files live (a directory or an object-store URL); the partition key is the
+    file stem."""
 
     path: str
 
-    def part_path(self, partition_key: str) -> Path:
-        return Path(self.path) / f"{partition_key}.npz"
+    def location(self, partition_key: str) -> UPath:
+        return part_location(self.path, partition_key)
+
+    def local_part(self, partition_key: str, scratch: Path) -> Path:
+        """The part as a local file (downloaded into ``scratch`` when the parts are remote)."""
+        return localize(self.location(partition_key), scratch)
+
+    def validated_part(self, partition_key: str, scratch: Path) -> PartInfo:
+        """Validate a part; errors name its location (the URL, not a downloaded copy)."""
+        location = self.location(partition_key)
+        try:
+            local = self.local_part(partition_key, scratch)
+        except FileNotFoundError:
+            raise PartValidationError(f"part {location}: file does not exist") from None
+        try:
+            info = validate_part(local)
+        except PartValidationError as exc:
+            raise PartValidationError(str(exc).replace(str(local), str(location))) from None
+        return dataclasses.replace(info, path=str(location))
 
     def partition_keys(self) -> list[str]:
-        return [part_key(p) for p in list_parts(Path(self.path))]
+        return list_part_keys(self.path)
 
 
 class BacktestEngine(ConfigurableResource):
