@@ -51,6 +51,32 @@ def test_backtest_command_rejects_a_bad_config(tmp_path: Path, parts_dir: Path) 
     assert result.exit_code == 1 and "engine.speed: unknown key" in result.output
 
 
+def test_backtest_command_applies_overrides(tmp_path: Path, parts_dir: Path) -> None:
+    part = str(parts_dir / "part-00000.npz")
+    config = str(example_config_path("hftbacktest"))
+    runs = {
+        "base": [],
+        "set": ["--set", "strategy.quote_offset_ticks=2"],
+        "json": ["--overrides", '{"strategy.quote_offset_ticks": 2}'],
+    }
+    hashes = {}
+    for name, extra in runs.items():
+        out = tmp_path / name
+        args = ["backtest", "--config", config, "--part", part, "--out", str(out), *extra]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        document = json.loads((out / "part-00000" / "result.json").read_text())
+        hashes[name] = document["provenance"]["config_hash"]
+    assert hashes["set"] == hashes["json"] != hashes["base"]
+
+    bad = CliRunner().invoke(
+        main, ["backtest", "--config", config, "--part", part, "--set", "engine.tick_sise=1"]
+    )
+    assert bad.exit_code == 1 and "engine.tick_sise: unknown key" in bad.output
+    bad = CliRunner().invoke(main, ["backtest", "--config", config, "--overrides", "[1]"])
+    assert bad.exit_code == 2 and "expected a JSON object of dotted keys" in bad.output
+
+
 def test_main_job_end_to_end(tmp_path: Path, parts_dir: Path) -> None:
     """`trading-runtime materialize` as the README runs it, in a fresh process."""
     home = tmp_path / "home"

@@ -6,6 +6,7 @@ from conftest import write_config
 
 from trading_runtime.config import (
     ConfigError,
+    apply_overrides,
     example_config_path,
     load_config,
     parse_config,
@@ -92,6 +93,39 @@ def test_settings_switch() -> None:
     assert not k8s.is_local
     with pytest.raises(ValueError, match="TRADING_RUNTIME_ENV"):
         load_settings({"TRADING_RUNTIME_ENV": "laptop"})
+    with pytest.raises(ValueError, match="k8s_job needs TRADING_RUNTIME_ENV=k8s"):
+        load_settings({"TRADING_RUNTIME_EXECUTOR": "k8s_job"})
+    pods = load_settings(
+        {
+            "TRADING_RUNTIME_ENV": "k8s",
+            "TRADING_RUNTIME_RESULTS": "s3://b/r",
+            "TRADING_RUNTIME_WORKERS": "4",
+            "TRADING_RUNTIME_POD_MEMORY": "8Gi",
+        }
+    )
+    assert pods.backtest_pod_resources() == {
+        "requests": {"cpu": "4", "memory": "8Gi"},
+        "limits": {"memory": "8Gi"},
+    }
+
+
+def test_overrides_change_fields_and_name_bad_keys() -> None:
+    base = load_config(example_config_path("hftbacktest"))
+    swept = apply_overrides(
+        base, {"strategy.quote_offset_ticks": 3, "engine.entry_latency_ns": 5}, "base.json"
+    )
+    assert swept.strategy.params["quote_offset_ticks"] == 3
+    assert swept.engine.entry_latency_ns == 5
+    assert swept.config_hash() != base.config_hash()
+    assert apply_overrides(base, {}).config_hash() == base.config_hash()
+    with pytest.raises(
+        ConfigError, match=r"base.json with overrides .*\n  engine.tick_sise: unknown"
+    ):
+        apply_overrides(base, {"engine.tick_sise": 1}, "base.json")
+    with pytest.raises(ConfigError, match="engine.tick_size: Input should be a valid number"):
+        apply_overrides(base, {"engine.tick_size": "wide"})
+    with pytest.raises(ConfigError, match="'id.x': id is not a section of the config"):
+        apply_overrides(base, {"id.x": 1})
 
 
 def test_missing_class_path_and_param_conflicts(tmp_path: Path) -> None:

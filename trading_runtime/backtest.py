@@ -42,6 +42,7 @@ from trading_runtime.metrics import (
 CURVE_FILE = "curve.parquet"
 RESULT_FILE = "result.json"
 DEFAULT_TIMEOUT_S = 900.0
+RUNTIME_GIT_COMMIT_ENV = "TRADING_RUNTIME_GIT_COMMIT"
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> d
     }
     provenance = {
         "runtime_version": trading_runtime.__version__,
+        # Set in the runtime image (build arg GIT_COMMIT); unset in a development checkout.
+        "runtime_git_commit": os.environ.get(RUNTIME_GIT_COMMIT_ENV) or None,
         "engine": output.engine,
         "engine_version": output.engine_version,
         "framework_sha": output.framework_sha,

@@ -80,76 +80,179 @@ def _format_metrics(metrics: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _parse_overrides(sets: tuple[str, ...], overrides_json: str | None) -> dict[str, Any]:
+    """``--overrides '{"k": v}'`` and ``--set k=v`` (value read as JSON, else as a string)."""
+    import json
+
+    overrides: dict[str, Any] = {}
+    if overrides_json:
+        try:
+            loaded = json.loads(overrides_json)
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(
+                f"not valid JSON ({exc.msg})", param_hint="--overrides"
+            ) from None
+        if not isinstance(loaded, dict):
+            raise click.BadParameter(
+                'expected a JSON object of dotted keys, e.g. {"strategy.skew": 0.5}',
+                param_hint="--overrides",
+            )
+        overrides.update(loaded)
+    for item in sets:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--set")
+        try:
+            overrides[key] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[key] = text
+    return overrides
+
+
 @main.command()
 @click.option("--config", "config_path", type=click.Path(path_type=Path), required=True)
 @click.option(
-    "--part",
-    "part_paths",
+    "--set",
+    "sets",
     multiple=True,
-    type=click.Path(path_type=Path),
-    help="A part file (repeatable). Default: every part in the parts directory.",
+    metavar="KEY=VALUE",
+    help="Override a config field by dotted key, e.g. --set strategy.quote_offset_ticks=2"
+    " (repeatable; VALUE is read as JSON when it parses).",
+)
+@click.option(
+    "--overrides",
+    "overrides_json",
+    metavar="JSON",
+    help="Overrides as one JSON object of dotted keys (what Argo sweeps pass).",
+)
+@click.option(
+    "--part",
+    "parts",
+    multiple=True,
+    help="A part file or URL (repeatable). Default: every part in TRADING_RUNTIME_PARTS_DIR.",
 )
 @click.option(
     "--out",
-    "out_dir",
-    type=click.Path(path_type=Path),
-    default=Path("results/cli"),
+    default="results/cli",
     show_default=True,
-    help="Results go to OUT/<part>/.",
+    help="Directory or URL (s3://…); results go to OUT/<part>/. Dagster's layout is"
+    " <results>/backtest_results.",
 )
 @click.option("--timeout", "timeout_s", type=float, default=None, help="Seconds per part.")
 @click.option("--workers", type=click.IntRange(min=1), default=None)
 def backtest(
     config_path: Path,
-    part_paths: tuple[Path, ...],
-    out_dir: Path,
+    sets: tuple[str, ...],
+    overrides_json: str | None,
+    parts: tuple[str, ...],
+    out: str,
     timeout_s: float | None,
     workers: int | None,
 ) -> None:
-    """Run a backtest config on parts directly (no Dagster): the per-partition entrypoint."""
+    """Run a backtest config on parts directly (no Dagster): the per-partition entrypoint that
+    Dagster runs for each partition and Argo runs in each pod."""
     import shutil
     import tempfile
 
-    from upath import UPath
-
     from trading_runtime.backtest import BacktestResult, BacktestTask, run_backtests
-    from trading_runtime.data.validate import list_parts
-    from trading_runtime.defs.io_managers import publish_directory
+    from trading_runtime.config import apply_overrides
     from trading_runtime.settings import load_settings
+    from trading_runtime.storage import (
+        as_upath,
+        is_url,
+        list_part_keys,
+        localize,
+        part_location,
+        publish_directory,
+    )
 
     settings = load_settings()
     try:
         config = load_config(config_path)
+        overrides = _parse_overrides(sets, overrides_json)
+        if overrides:
+            config = apply_overrides(config, overrides, str(config_path))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    parts = list(part_paths) or list_parts(Path(settings.parts_dir))
-    if not parts:
+    locations = [as_upath(p) for p in parts] or [
+        part_location(settings.parts_dir, key) for key in list_part_keys(settings.parts_dir)
+    ]
+    if not locations:
         raise click.ClickException(f"no part files given and none in {settings.parts_dir}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
-    tasks = [BacktestTask(Path(p).stem, Path(p), staging / Path(p).stem) for p in parts]
-    click.echo(f"backtesting {len(tasks)} part(s) with {config.id} ({config.adapter})")
+    # Engine output is built in local scratch, then published: beside OUT when it is a directory
+    # (a rename), in the system temp directory when OUT is an object store.
+    scratch_base = None
+    if not is_url(out):
+        Path(out).mkdir(parents=True, exist_ok=True)
+        scratch_base = out
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=scratch_base))
     try:
-        outcomes = run_backtests(
-            config,
-            tasks,
-            timeout_s=timeout_s or settings.timeout_s,
-            workers=workers or settings.workers,
-        )
-    except ValueError as exc:
+        tasks = []
+        for location in locations:
+            key = location.name.removesuffix(".npz")
+            try:
+                local = localize(location, staging / ".parts")
+            except FileNotFoundError as exc:
+                raise click.ClickException(str(exc)) from None
+            tasks.append(BacktestTask(key, local, staging / key))
+        click.echo(f"backtesting {len(tasks)} part(s) with {config.id} ({config.adapter})")
+        try:
+            outcomes = run_backtests(
+                config,
+                tasks,
+                timeout_s=timeout_s or settings.timeout_s,
+                workers=workers or settings.workers,
+            )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        failed = 0
+        for key in sorted(outcomes):
+            outcome = outcomes[key]
+            if isinstance(outcome, BacktestResult):
+                destination = as_upath(out) / key
+                publish_directory(outcome.local_directory(), destination)
+                click.echo(f"ok     {key}: {_format_metrics(outcome.metrics)} -> {destination}")
+            else:
+                failed += 1
+                _echo_err(f"FAILED {key}: {outcome}")
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise click.ClickException(str(exc)) from None
-    failed = 0
-    for key in sorted(outcomes):
-        outcome = outcomes[key]
-        if isinstance(outcome, BacktestResult):
-            publish_directory(outcome.local_directory(), UPath(out_dir / key))
-            click.echo(f"ok     {key}: {_format_metrics(outcome.metrics)} -> {out_dir / key}")
-        else:
-            failed += 1
-            _echo_err(f"FAILED {key}: {outcome}")
-    shutil.rmtree(staging, ignore_errors=True)
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option(
+    "--results",
+    default=None,
+    help="Results base (directory or URL) holding backtest_results/<part>/. Default:"
+    " TRADING_RUNTIME_RESULTS.",
+)
+def aggregate(results: str | None) -> None:
+    """Aggregate stored results into <results>/aggregate_metrics.parquet (the same table as the
+    Dagster asset aggregate_metrics), e.g. the last step of an Argo batch."""
+    from trading_runtime.backtest import aggregate_results, mixed_provenance
+    from trading_runtime.metrics import markdown_table
+    from trading_runtime.settings import load_settings
+    from trading_runtime.storage import (
+        AGGREGATE_FILE,
+        RESULTS_DIR,
+        as_upath,
+        load_results,
+        write_parquet,
+    )
+
+    base = results or load_settings().results
+    stored = load_results(base)
+    if not stored:
+        raise click.ClickException(f"no stored results under {base}/{RESULTS_DIR}/")
+    table = aggregate_results(stored)
+    destination = as_upath(base) / AGGREGATE_FILE
+    write_parquet(table, destination)
+    click.echo(markdown_table(table))
+    mixed = mixed_provenance(table)
+    if mixed:
+        _echo_err(f"warning: parts come from different {', '.join(mixed)}")
+    click.echo(f"{len(stored)} part(s) -> {destination}")
 
 
 # --------------------------------------------------------------------------- Dagster main job

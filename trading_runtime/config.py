@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -192,6 +193,37 @@ def load_config(path: str | Path) -> BacktestConfig:
             f" {exc.msg})"
         ) from None
     return parse_config(raw, str(path))
+
+
+def apply_overrides(
+    config: BacktestConfig, overrides: Mapping[str, Any], source: str = "<config>"
+) -> BacktestConfig:
+    """The config with dotted-key overrides applied (``{"strategy.quote_offset_ticks": 2}``),
+    validated again; a key that names no field fails with the key in the message.
+
+    Strategy parameters may be named flat (``strategy.skew``) or under ``strategy.params``.
+    """
+    raw = config.model_dump(mode="json")
+    for dotted, value in sorted(overrides.items()):
+        path = dotted.split(".")
+        if not all(path):
+            raise ConfigError(
+                f"override {dotted!r}: expected a dotted key such as engine.tick_size"
+            )
+        if path[0] == "strategy" and len(path) == 2 and path[1] not in ("class_path", "params"):
+            path = ["strategy", "params", path[1]]
+        node = raw
+        for depth, name in enumerate(path[:-1]):
+            child = node.get(name)
+            if child is None and name in node:  # an optional section not set in the config
+                child = node[name] = {}
+            if not isinstance(child, dict):
+                where = ".".join(path[: depth + 1])
+                raise ConfigError(f"override {dotted!r}: {where} is not a section of the config")
+            node = child
+        node[path[-1]] = value
+    with_overrides = f"{source} with overrides {json.dumps(dict(sorted(overrides.items())))}"
+    return parse_config(raw, with_overrides)
 
 
 EXAMPLE_CONFIGS = {

@@ -60,6 +60,7 @@ def result_metadata(result: BacktestResult) -> dict[str, Any]:
             "engine_version": provenance["engine_version"],
             "framework_sha": provenance["framework_sha"] or "n/a (embedded hftbacktest)",
             "runtime_version": provenance["runtime_version"],
+            "runtime_git_commit": provenance.get("runtime_git_commit") or "n/a (not an image)",
             "config_id": provenance["config_id"],
             "config_hash": provenance["config_hash"],
             "strategy_source_hash": provenance["strategy_source_hash"],
