@@ -16,6 +16,7 @@ import os
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
@@ -150,11 +151,18 @@ def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> d
     return document
 
 
-def _worker_task(config_json: str, part: PartInfo, out_dir: str) -> tuple[dict[str, Any], float]:
+def _worker_task(config_json: str, part_path: str, out_dir: str) -> tuple[dict[str, Any], float]:
     started = time.perf_counter()
     config = parse_config(json.loads(config_json), "<worker>")
+    # hftbacktest waits forever on a file it cannot read: validate before it opens the part.
+    # Validating here, not in the parent, spreads the decoding and hashing over the workers.
+    part = validate_part(Path(part_path))
     document = execute_backtest(config, part, Path(out_dir))
     return document, time.perf_counter() - started
+
+
+def _validate_task(part_path: str) -> PartInfo:
+    return validate_part(Path(part_path))
 
 
 class EnginePool:
@@ -167,10 +175,29 @@ class EnginePool:
             max_workers=self.workers, context=multiprocessing.get_context("spawn")
         )
 
-    def submit(self, config: BacktestConfig, part: PartInfo, out_dir: Path, timeout: float) -> Any:
+    def submit(self, config: BacktestConfig, part_path: Path, out_dir: Path, timeout: float) -> Any:
         return self._pool.schedule(
-            _worker_task, args=(config.model_dump_json(), part, str(out_dir)), timeout=timeout
+            _worker_task,
+            args=(config.model_dump_json(), str(part_path), str(out_dir)),
+            timeout=timeout,
         )
+
+    def validate(
+        self, part_paths: Sequence[Path], timeout: float = DEFAULT_TIMEOUT_S
+    ) -> list[PartInfo | PartValidationError]:
+        """Validate parts on the workers, in parallel; each is a PartInfo or its error."""
+        futures = [
+            self._pool.schedule(_validate_task, args=(str(p),), timeout=timeout) for p in part_paths
+        ]
+        outcomes: list[PartInfo | PartValidationError] = []
+        for path, future in zip(part_paths, futures, strict=True):
+            try:
+                outcomes.append(future.result())
+            except PartValidationError as exc:
+                outcomes.append(exc)
+            except (ProcessExpired, FutureTimeoutError) as exc:
+                outcomes.append(PartValidationError(f"part {path}: validation failed ({exc!r})"))
+        return outcomes
 
     def close(self) -> None:
         self._pool.stop()
@@ -231,8 +258,8 @@ def run_backtests(
     """Run many parts in parallel. Each task ends as a result or an exception that names its
     part; one failure never stops the others. Without a pool, the shared pool of
     ``min(workers or cores, len(tasks))`` workers runs them."""
-    keys = [task.partition for task in tasks]
-    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    counts = Counter(task.partition for task in tasks)
+    duplicates = sorted(key for key, count in counts.items() if count > 1)
     if duplicates:
         raise ValueError(f"parts with the same name (partition key): {', '.join(duplicates)}")
     if pool is None:
@@ -241,8 +268,10 @@ def run_backtests(
     pending = []
     for task in tasks:
         try:
-            # hftbacktest waits forever on a file it cannot read: validate before it starts.
-            info = validate_part(task.part_path)
+            # The worker validates the part before the engine opens it; a missing file is
+            # reported here without using a worker.
+            if not Path(task.part_path).is_file():
+                raise PartValidationError(f"part {task.part_path}: file does not exist")
             snapshot = config.engine.initial_snapshot
             if snapshot is not None and not Path(snapshot).is_file():
                 raise PartValidationError(
@@ -252,7 +281,7 @@ def run_backtests(
         except (PartValidationError, EngineError) as exc:
             outcomes[task.partition] = exc
             continue
-        pending.append((task, out_dir, pool.submit(config, info, out_dir, timeout_s)))
+        pending.append((task, out_dir, pool.submit(config, task.part_path, out_dir, timeout_s)))
     for task, out_dir, future in pending:
         try:
             document, wall_time_s = future.result()

@@ -102,15 +102,26 @@ def _raise_failures(kind: str, failures: dict[str, Exception]) -> None:
     kinds={"numpy"},
     description="A part file of hftbacktest events, validated (dtype, non-empty, ordered times).",
 )
-def parts(context: AssetExecutionContext, parts_dir: PartsDirectory) -> MaterializeResult:
+def parts(
+    context: AssetExecutionContext, parts_dir: PartsDirectory, engine: BacktestEngine
+) -> MaterializeResult:
     infos: dict[str, PartInfo] = {}
     failures: dict[str, Exception] = {}
     with tempfile.TemporaryDirectory(prefix="parts-") as scratch:
+        local: dict[str, Path] = {}
         for key in _partition_keys(context):
             try:
-                infos[key] = parts_dir.validated_part(key, Path(scratch))
-            except PartValidationError as exc:
-                failures[key] = exc
+                local[key] = parts_dir.local_part(key, Path(scratch))
+            except FileNotFoundError:
+                failures[key] = PartValidationError(
+                    f"part {parts_dir.location(key)}: file does not exist"
+                )
+        for key, outcome in engine.validate_parts(local).items():
+            outcome = parts_dir.name_by_location(key, local[key], outcome)
+            if isinstance(outcome, PartInfo):
+                infos[key] = outcome
+            else:
+                failures[key] = outcome
     _raise_failures("part(s)", failures)
     if len(infos) == 1:
         (info,) = infos.values()

@@ -2,6 +2,7 @@
 
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from trading_runtime.defs.partitions import PARTS_PARTITIONS
 from trading_runtime.defs.resources import PartsDirectory
 
 # Inputs that must match for two results of one partition to be expected byte-identical.
+_HASH_THREADS = 4
 _SAME_INPUTS = (
     "config_hash",
     "part_sha256",
@@ -65,20 +67,24 @@ def part_file_is_valid(
 ) -> AssetCheckResult:
     # The asset validated the file's content; the file is still valid while its bytes are the
     # ones it validated, which a hash shows without decoding it again.
-    problems: list[str] = []
     keys = _checked_partitions(context)
+    recorded = {key: _recent_metadata(context.instance, parts.key, key, limit=1) for key in keys}
     with tempfile.TemporaryDirectory(prefix="parts-") as scratch:
-        for key in keys:
+
+        def problem(key: str) -> str | None:
             location = parts_dir.location(key)
-            recorded = _recent_metadata(context.instance, parts.key, key, limit=1)
             if not location.is_file():
-                problems.append(f"part {location}: file does not exist")
-            elif not recorded:
-                problems.append(f"part {key}: never validated; materialize parts for it")
-            elif recorded[0].get("sha256") != sha256_file(parts_dir.local_part(key, Path(scratch))):
-                problems.append(
-                    f"part {location}: file changed since it was validated; re-materialize"
-                )
+                return f"part {location}: file does not exist"
+            if not recorded[key]:
+                return f"part {key}: never validated; materialize parts for it"
+            current = sha256_file(parts_dir.local_part(key, Path(scratch)))
+            if recorded[key][0].get("sha256") != current:
+                return f"part {location}: file changed since it was validated; re-materialize"
+            return None
+
+        # Hashing releases the GIL: a few threads keep the disk (or object store) busy.
+        with ThreadPoolExecutor(_HASH_THREADS) as pool:
+            problems = [p for p in pool.map(problem, keys) if p is not None]
     return AssetCheckResult(
         passed=not problems,
         severity=AssetCheckSeverity.ERROR,

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
 from upath import UPath
 
-from trading_runtime.backtest import BacktestResult, BacktestTask, run_backtests
+from trading_runtime.backtest import BacktestResult, BacktestTask, run_backtests, shared_pool
 from trading_runtime.config import BacktestConfig, load_config
-from trading_runtime.data.validate import PartInfo, PartValidationError, validate_part
+from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.defs.io_managers import BacktestResultsStore, ParquetTableStore
 from trading_runtime.settings import RuntimeSettings
 from trading_runtime.storage import list_part_keys, localize, part_location
@@ -31,18 +32,14 @@ class PartsDirectory(ConfigurableResource):
         """The part as a local file (downloaded into ``scratch`` when the parts are remote)."""
         return localize(self.location(partition_key), scratch)
 
-    def validated_part(self, partition_key: str, scratch: Path) -> PartInfo:
-        """Validate a part; errors name its location (the URL, not a downloaded copy)."""
-        location = self.location(partition_key)
-        try:
-            local = self.local_part(partition_key, scratch)
-        except FileNotFoundError:
-            raise PartValidationError(f"part {location}: file does not exist") from None
-        try:
-            info = validate_part(local)
-        except PartValidationError as exc:
-            raise PartValidationError(str(exc).replace(str(local), str(location))) from None
-        return dataclasses.replace(info, path=str(location))
+    def name_by_location(
+        self, partition_key: str, local: Path, outcome: PartInfo | PartValidationError
+    ) -> PartInfo | PartValidationError:
+        """A validation outcome that names the part's location (its URL), not a local copy."""
+        location = str(self.location(partition_key))
+        if isinstance(outcome, PartInfo):
+            return dataclasses.replace(outcome, path=location)
+        return PartValidationError(str(outcome).replace(str(local), location))
 
     def partition_keys(self) -> list[str]:
         return list_part_keys(self.path)
@@ -64,6 +61,15 @@ class BacktestEngine(ConfigurableResource):
         base = Path(self.staging_dir) if self.staging_dir else Path(tempfile.gettempdir())
         base.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=f"run-{run_id[:8]}-", dir=base))
+
+    def validate_parts(
+        self, parts: Mapping[str, Path]
+    ) -> dict[str, PartInfo | PartValidationError]:
+        """Validate parts on the engine workers, in parallel (the pool the backtests use)."""
+        keys = sorted(parts)
+        pool = shared_pool(min(self.workers, max(1, len(keys))))
+        outcomes = pool.validate([parts[key] for key in keys], timeout=self.timeout_s)
+        return dict(zip(keys, outcomes, strict=True))
 
     def run_parts(
         self, config: BacktestConfig, parts: dict[str, Path], staging: Path
