@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from trading_runtime.argo_cli import argo
 from trading_runtime.config import ConfigError, example_config_path, load_config
 
 
@@ -391,3 +392,6 @@ def materialize(single_run: bool) -> None:
 def example_config(adapter: str) -> None:
     """Print the path of a packaged example config."""
     click.echo(str(example_config_path(adapter)))
+
+
+main.add_command(argo)
