@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate the locks from pyproject.toml with pip-tools:
 #   requirements.txt            - the runtime plus test/lint tools (what `make setup` installs)
-#   requirements-framework.txt  - the same plus trading-platform at the commit pinned in .env
-#                                 (what the production image installs)
+#   requirements-framework.txt  - the runtime (no test/lint tools) plus trading-platform at the
+#                                 commit pinned in .env: what the runtime image installs
 # Usage: scripts/lock.sh [--no-framework] [pip-compile options such as --upgrade]
 #   --no-framework  only requirements.txt (the framework lock resolves the git pin from GitHub)
 set -euo pipefail
@@ -26,7 +26,8 @@ framework_in="$(mktemp --suffix=.in)"
 trap 'rm -f "$framework_in"' EXIT
 echo "trading-platform @ git+${TRADING_PLATFORM_REPO}@${TRADING_PLATFORM_COMMIT}" > "$framework_in"
 # The framework lock starts from the main lock so both resolve to the same versions.
-"$PIP_COMPILE" "${common[@]}" --extra dev --constraint requirements.txt \
+# No dev extra: this is what the runtime image installs.
+"$PIP_COMPILE" "${common[@]}" --constraint requirements.txt \
   --output-file requirements-framework.txt pyproject.toml "$framework_in"
 # Name the pin's source instead of the temporary file in the lock's comments.
 sed -i "s#${framework_in}#.env(TRADING_PLATFORM_COMMIT)#g" requirements-framework.txt

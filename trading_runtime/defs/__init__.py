@@ -28,7 +28,8 @@ def build_definitions(settings: RuntimeSettings | None = None) -> Definitions:
     return Definitions(
         assets=[parts, backtest_results, aggregate_metrics],
         asset_checks=[part_file_is_valid, make_result_determinism_check(backtest_results)],
-        jobs=build_jobs(backtest_run_tags=pod_tags),
+        # With step pods the run pod only coordinates: the default run pod resources suffice.
+        jobs=build_jobs(backtest_run_tags=pod_tags if settings.executor == "in_process" else None),
         sensors=[register_part_files],
         resources=build_resources(settings),
         executor=select_executor(settings),
