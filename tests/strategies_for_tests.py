@@ -26,3 +26,11 @@ def stuck_on_late_parts(hbt, recorder, end_ts, stuck_after_ts=0):
     while end_ts > stuck_after_ts:
         pass
     return True
+
+
+@njit
+def stops_on_error_code(hbt, recorder, interval_ns=1_000_000):
+    # Reports an hftbacktest error code (InvalidOrderStatus) as the reason its loop ended.
+    hbt.elapse(interval_ns)
+    recorder.record(hbt)
+    return 14

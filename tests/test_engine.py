@@ -200,3 +200,25 @@ def test_batch_isolates_failures(
     assert isinstance(outcomes["broken"], PartValidationError)
     assert outcomes["good0"].metrics["records"] > 0  # type: ignore[union-attr]
     assert outcomes["good2"].metrics["records"] > 0  # type: ignore[union-attr]
+
+
+def test_example_strategy_covers_the_whole_part(
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+) -> None:
+    result = run_backtest(hft_config, generated_parts[1], tmp_path / "out", 120, pool)
+    assert result.metrics["data_coverage"] > 0.99
+    assert result.metrics["trades"] > 0
+
+
+def test_a_strategy_stopped_by_an_hftbacktest_error_fails_its_part(
+    tmp_path: Path, generated_parts: list[Path], pool: EnginePool
+) -> None:
+    config = load_config(
+        write_config(
+            tmp_path / "c.json",
+            strategy={"class_path": "strategies_for_tests:stops_on_error_code"},
+        )
+    )
+    with pytest.raises(EngineError, match=r"error code 14 \(InvalidOrderStatus\) before the end"):
+        run_backtest(config, generated_parts[0], tmp_path / "out", 120, pool)
+    assert not (tmp_path / "out").exists()

@@ -55,6 +55,17 @@ def test_undefined_ratios_are_none_not_nan() -> None:
     assert empty["records"] == 0 and empty["pnl"] is None
 
 
+def test_two_records_give_no_ratios_and_coverage_is_measured() -> None:
+    # One second of record -> one PnL row after resampling: hftbacktest's Sharpe would divide by
+    # a None standard deviation; the ratios are undefined instead.
+    short = _record([100.0, 101.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0])
+    start = int(short["timestamp"][0])
+    metrics = compute_metrics(short, 1.0, span=(start, start + 4_000_000_000))
+    assert metrics["pnl"] == pytest.approx(1.0)
+    assert metrics["sharpe"] is None and metrics["sortino"] is None
+    assert metrics["data_coverage"] == pytest.approx(0.25)  # 1 s of a 4 s part
+
+
 def test_aggregate_sorts_rows_and_totals_additive_columns() -> None:
     rows = [
         {

@@ -125,7 +125,9 @@ def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> d
     book_size = None
     if config.risk.notional_limits is not None:
         book_size = config.risk.notional_limits.max_gross_notional
-    metrics = compute_metrics(record, config.engine.contract_size, book_size)
+    metrics = compute_metrics(
+        record, config.engine.contract_size, book_size, (part.first_local_ts, part.last_local_ts)
+    )
     file_hashes = {
         p.name: sha256_file(p) for p in sorted(out_dir.iterdir()) if p.name != RESULT_FILE
     }

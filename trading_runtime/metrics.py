@@ -54,6 +54,7 @@ METRIC_COLUMNS = (
     "fees",
     "max_position_value",
     "records",
+    "data_coverage",
 )
 # Provenance per row: results aggregated together should come from one config and engine.
 PROVENANCE_COLUMNS = ("config_hash", "engine", "engine_version", "framework_sha", "content_hash")
@@ -86,13 +87,24 @@ def _finite_or_none(value: Any) -> float | int | None:
 
 
 def compute_metrics(
-    record: np.ndarray, contract_size: float, book_size: float | None = None
+    record: np.ndarray,
+    contract_size: float,
+    book_size: float | None = None,
+    span: tuple[int, int] | None = None,
 ) -> dict[str, float | int | None]:
-    """Per-part metrics. Values that are undefined (no variance, too few samples) are None."""
+    """Per-part metrics. Values that are undefined (no variance, too few samples) are None.
+
+    ``span`` is the part's (first, last) local timestamp: ``data_coverage`` is the share of it
+    the strategy's record reaches. A strategy that leaves its loop early (hftbacktest returns an
+    error code from ``elapse``, e.g. for a reused order id) would otherwise look like a quiet
+    part."""
     result: dict[str, float | int | None] = dict.fromkeys(METRIC_COLUMNS)
     result["records"] = len(record)
     if len(record) == 0:
         return result
+    if span is not None and span[1] > span[0]:
+        reached = int(record["timestamp"][-1]) - span[0]
+        result["data_coverage"] = round(min(1.0, max(0.0, reached / (span[1] - span[0]))), 6)
     # Record rows before the book has both sides carry NaN prices; they hold no equity yet.
     valid = record[np.isfinite(record["price"])]
     last = record[-1]
@@ -123,8 +135,9 @@ def compute_metrics(
                 .stats(stats_metrics)
             )
         summary = stats.splits[-1]
-    except (IndexError, ZeroDivisionError):
-        # Fewer than two resampled rows: ratios are undefined for this part.
+    except (IndexError, ZeroDivisionError, TypeError):
+        # Too few resampled rows: ratios are undefined for this part (with one PnL row, polars'
+        # std() is None and hftbacktest's Sharpe divides by it: TypeError).
         return result
     for key in ("sharpe", "sortino", "max_drawdown", "return_over_mdd", "max_position_value"):
         result[key] = _finite_or_none(summary.get(key))
@@ -149,6 +162,8 @@ def aggregate_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
         total[column] = sum(values) if values else None
     drawdowns = [row["max_drawdown"] for row in ordered if row.get("max_drawdown") is not None]
     total["max_drawdown"] = max(drawdowns) if drawdowns else None
+    coverages = [row["data_coverage"] for row in ordered if row.get("data_coverage") is not None]
+    total["data_coverage"] = min(coverages) if coverages else None  # the least-covered part
     all_rows = [*ordered, total]
     schema = pa.schema(
         [

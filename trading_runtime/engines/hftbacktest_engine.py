@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import hftbacktest
+import numpy as np
 from hftbacktest import BacktestAsset, Recorder, ROIVectorMarketDepthBacktest
 
 from trading_runtime.config import BacktestConfig, EngineSection
@@ -46,6 +47,32 @@ def build_asset(engine: EngineSection, part_path: str) -> BacktestAsset:
     else:
         asset = asset.no_partial_fill_exchange()
     return asset
+
+
+# hftbacktest's elapse()/wait_*() codes beyond 0 (continue) and 1 (end of data).
+HFTBACKTEST_ERRORS = {
+    10: "OrderIdExist",
+    11: "OrderRequestInProcess",
+    12: "OrderNotFound",
+    13: "InvalidOrderRequest",
+    14: "InvalidOrderStatus",
+}
+
+
+def check_strategy_return(part_name: str, returned: Any) -> None:
+    """A strategy may return the code that ended its loop (hftbacktest's tutorials return True).
+    An error code means the backtest stopped before the end of the data: fail, don't report a
+    truncated result as if it were complete."""
+    if isinstance(returned, bool) or not isinstance(returned, int | np.integer):
+        return
+    code = int(returned)
+    if code in (0, 1):
+        return
+    name = HFTBACKTEST_ERRORS.get(code, "unknown error")
+    raise EngineError(
+        f"part {part_name}: hftbacktest stopped the backtest with error code {code} ({name})"
+        " before the end of the data"
+    )
 
 
 def strategy_arguments(
@@ -111,7 +138,7 @@ class HftbacktestAdapter:
         hbt = ROIVectorMarketDepthBacktest([build_asset(config.engine, part.path)])
         recorder = Recorder(1, config.engine.max_steps)
         try:
-            strategy(hbt, recorder.recorder, *arguments)
+            returned = strategy(hbt, recorder.recorder, *arguments)
         except IndexError as exc:
             if recorder.recorder.i < config.engine.max_steps:
                 raise  # the strategy's own IndexError, reported as it is
@@ -121,6 +148,7 @@ class HftbacktestAdapter:
             ) from exc
         finally:
             hbt.close()
+        check_strategy_return(part.name, returned)
         stats_path = out_dir / STATS_FILE
         # hftbacktest's record format (one array per asset number), with stable zip bytes.
         write_npz_deterministic(stats_path, {"0": recorder.get(0)})

@@ -10,7 +10,7 @@ after the data ends while orders are in flight, so the loop has to be bounded by
 from __future__ import annotations
 
 import numpy as np
-from hftbacktest import BUY, GTX, LIMIT, SELL
+from hftbacktest import BUY, GTX, LIMIT
 from numba import njit
 
 
@@ -26,7 +26,15 @@ def market_maker(
     max_position=1.0,
 ):
     asset_no = 0
-    while hbt.elapse(interval_ns) == 0:
+    # Every order gets a fresh id: hftbacktest's exchange side still knows an id for a while
+    # after the local side has cleared it, and reusing one ends elapse() with an error code.
+    next_order_id = np.uint64(1)
+    while True:
+        code = hbt.elapse(interval_ns)
+        if code != 0:
+            # 1 is the end of the data; anything else is an hftbacktest error, which the
+            # runtime reports instead of keeping a truncated result.
+            return code
         if hbt.current_timestamp > end_ts:
             break
         hbt.clear_inactive_orders(asset_no)
@@ -41,23 +49,30 @@ def market_maker(
         bid_tick = depth.best_bid_tick - quote_offset_ticks - max(skew, 0)
         ask_tick = depth.best_ask_tick + quote_offset_ticks - min(skew, 0)
 
-        orders = hbt.orders(asset_no)
-        values = orders.values()
+        # Keep one working order per side at the wanted level; cancel the others.
+        has_bid = False
+        has_ask = False
+        values = hbt.orders(asset_no).values()
         while values.has_next():
             order = values.get()
-            if not order.cancellable:
-                continue
-            if (order.side == BUY and order.price_tick != bid_tick) or (
-                order.side == SELL and order.price_tick != ask_tick
-            ):
+            wanted = bid_tick if order.side == BUY else ask_tick
+            if order.price_tick == wanted:
+                if order.side == BUY:
+                    has_bid = True
+                else:
+                    has_ask = True
+            elif order.cancellable:
                 hbt.cancel(asset_no, order.order_id, False)
 
-        # Order ids are the price tick, so one order per level and side (buys even, sells odd).
-        bid_id = np.uint64(bid_tick * 2)
-        ask_id = np.uint64(ask_tick * 2 + 1)
-        if position < max_position and bid_id not in orders:
-            hbt.submit_buy_order(asset_no, bid_id, bid_tick * tick, order_qty, GTX, LIMIT, False)
-        if position > -max_position and ask_id not in orders:
-            hbt.submit_sell_order(asset_no, ask_id, ask_tick * tick, order_qty, GTX, LIMIT, False)
+        if position < max_position and not has_bid:
+            hbt.submit_buy_order(
+                asset_no, next_order_id, bid_tick * tick, order_qty, GTX, LIMIT, False
+            )
+            next_order_id += np.uint64(1)
+        if position > -max_position and not has_ask:
+            hbt.submit_sell_order(
+                asset_no, next_order_id, ask_tick * tick, order_qty, GTX, LIMIT, False
+            )
+            next_order_id += np.uint64(1)
         recorder.record(hbt)
-    return True
+    return 1
