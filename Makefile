@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # One Dagster instance for the CLI and `dagster dev`, so the UI shows what `make run` produced.
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: setup run test lint dev lock install-framework clean
+.PHONY: setup run test lint dev bench lock install-framework clean
 
 setup: $(VENV)/.installed
 
@@ -27,13 +27,17 @@ test: setup
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check trading_runtime tests
-	$(BIN)/ruff format --check trading_runtime tests
+	$(BIN)/ruff check trading_runtime tests benchmarks
+	$(BIN)/ruff format --check trading_runtime tests benchmarks
 	$(BIN)/mypy
 
 ## The Dagster UI on http://127.0.0.1:3000 (assets, partitions, results of `make run`).
 dev: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev
+
+## The performance benchmark (about 15 min; writes benchmarks/results.md). BENCH_ARGS=--quick for a smoke run.
+bench: setup
+	$(BIN)/python -m benchmarks.run $(or $(BENCH_ARGS),--parts 100 --events 100000 --repeats 3)
 
 lock: setup
 	scripts/lock.sh

@@ -1,0 +1,1 @@
+"""Benchmarks of the trading runtime (not part of the package). See ``benchmarks/run.py``."""
