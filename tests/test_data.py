@@ -10,7 +10,8 @@ from hftbacktest.binding import event_dtype
 
 from trading_runtime.cli import main
 from trading_runtime.data.generate import GeneratorSpec, generate_parts
-from trading_runtime.data.validate import PartValidationError, list_parts, validate_part
+from trading_runtime.data.validate import PartValidationError, validate_part
+from trading_runtime.storage import list_part_keys
 
 
 def _bytes(paths: list[Path]) -> list[bytes]:
@@ -98,7 +99,7 @@ def test_npz_has_fixed_zip_timestamps(generated_parts: list[Path]) -> None:
 def test_list_parts_sorted_and_ignores_hidden(tmp_path: Path, generated_parts: list[Path]) -> None:
     for name in ["b.npz", "a.npz", ".a.npz.123.tmp", ".hidden.npz", "notes.txt"]:
         (tmp_path / name).write_bytes(b"x")
-    assert [p.name for p in list_parts(tmp_path)] == ["a.npz", "b.npz"]
+    assert list_part_keys(tmp_path) == ["a", "b"]
 
 
 def test_cli_generate_and_validate(tmp_path: Path) -> None:
@@ -109,8 +110,10 @@ def test_cli_generate_and_validate(tmp_path: Path) -> None:
         ["data", "generate", "--parts", "2", "--events", "500", "--seed", "1", "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
-    assert len(list_parts(out)) == 2
-    result = runner.invoke(main, ["data", "validate", *map(str, list_parts(out))])
+    assert len(list_part_keys(out)) == 2
+    result = runner.invoke(
+        main, ["data", "validate", *(str(out / f"{key}.npz") for key in list_part_keys(out))]
+    )
     assert result.exit_code == 0 and result.output.count("ok ") == 2
     (out / "bad.npz").write_bytes(b"not a zip")
     result = runner.invoke(main, ["data", "validate", str(out / "bad.npz")])

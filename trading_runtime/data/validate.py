@@ -112,11 +112,3 @@ def validate_part(path: Path) -> PartInfo:
         sha256=sha256_file(path),
         size_bytes=path.stat().st_size,
     )
-
-
-def list_parts(parts_dir: Path) -> list[Path]:
-    """Part files in a directory, sorted by name (the order partitions are registered in)."""
-    parts_dir = Path(parts_dir)
-    if not parts_dir.is_dir():
-        return []
-    return sorted(p for p in parts_dir.glob("*.npz") if p.is_file() and not p.name.startswith("."))
