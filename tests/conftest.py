@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from trading_runtime.backtest import EnginePool, shared_pool
 from trading_runtime.config import BacktestConfig, example_config_path, load_config
 from trading_runtime.data.generate import GeneratorSpec, generate_parts
 from trading_runtime.settings import RuntimeSettings
+from trading_runtime.workers import WorkerPool, shared_pool
 
 WORKERS = 2
 SMALL_EVENTS = 4000
@@ -36,7 +36,7 @@ def parts_dir(tmp_path: Path, generated_parts: list[Path]) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pool() -> EnginePool:
+def pool() -> WorkerPool:
     """The process-wide warm pool, the one Dagster resources use too."""
     return shared_pool(WORKERS)
 

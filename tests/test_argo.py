@@ -31,7 +31,7 @@ from trading_runtime.argo import (
     prepare_batch,
     server_url,
 )
-from trading_runtime.argo_cli import argo
+from trading_runtime.cli.argo import argo
 from trading_runtime.config import example_config_path, load_config
 
 ROOT = Path(__file__).resolve().parents[1]

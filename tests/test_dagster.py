@@ -20,17 +20,14 @@ from dagster import (
     build_sensor_context,
     instance_for_test,
 )
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 from hftbacktest.binding import event_dtype
 from upath import UPath
 
-from trading_runtime.backtest import BacktestResult
+from trading_runtime.dagster_compat import partition_range_tags
 from trading_runtime.defs import build_definitions
 from trading_runtime.defs.resources import PartsDirectory
 from trading_runtime.defs.sensors import register_part_files
+from trading_runtime.results import BacktestResult
 from trading_runtime.settings import RuntimeSettings
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -300,7 +297,7 @@ def test_single_run_backfill_matches_per_partition_runs(
     defs, keys = _definitions_with_all_parts(instance, settings)
     result = defs.resolve_job_def("backtest_parts").execute_in_process(
         instance=instance,
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        tags=partition_range_tags(keys[0], keys[-1]),
         run_config=QUIET,
     )
     assert result.success

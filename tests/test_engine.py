@@ -11,20 +11,16 @@ from conftest import write_config
 from hftbacktest.stats import LinearAssetRecord
 from hftbacktest.types import record_dtype
 
-from trading_runtime.backtest import (
-    BacktestTask,
-    EnginePool,
-    run_backtest,
-    run_backtests,
-)
+from trading_runtime.adapters import EngineError, EngineTimeoutError, StrategyLoadError
+from trading_runtime.batch import BacktestTask, run_backtest, run_backtests
 from trading_runtime.config import BacktestConfig, load_config
 from trading_runtime.data.validate import PartValidationError, validate_part
-from trading_runtime.engines import EngineError, EngineTimeoutError, StrategyLoadError
 from trading_runtime.metrics import CURVE_SCHEMA
+from trading_runtime.workers import WorkerPool
 
 
 def test_result_files_metrics_and_provenance(
-    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: WorkerPool
 ) -> None:
     result = run_backtest(hft_config, generated_parts[0], tmp_path / "out", 120, pool)
     names = [p.name for p in result.files()]
@@ -56,7 +52,7 @@ def test_result_files_metrics_and_provenance(
 
 
 def test_loop_is_bounded_by_the_part(
-    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: WorkerPool
 ) -> None:
 
     info = validate_part(generated_parts[0])
@@ -66,11 +62,11 @@ def test_loop_is_bounded_by_the_part(
 
 
 def test_two_runs_are_bit_identical(
-    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: WorkerPool
 ) -> None:
     first = run_backtest(hft_config, generated_parts[1], tmp_path / "a", 120, pool)
     second = run_backtest(hft_config, generated_parts[1], tmp_path / "b", 120, pool)
-    fresh_pool = EnginePool(1)  # a new process: nothing carried over in memory
+    fresh_pool = WorkerPool(1)  # a new process: nothing carried over in memory
     try:
         third = run_backtest(hft_config, generated_parts[1], tmp_path / "c", 120, fresh_pool)
     finally:
@@ -82,7 +78,7 @@ def test_two_runs_are_bit_identical(
 
 
 def test_output_directory_must_be_fresh(
-    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: WorkerPool
 ) -> None:
     out = tmp_path / "used"
     out.mkdir()
@@ -93,7 +89,7 @@ def test_output_directory_must_be_fresh(
 
 
 def test_missing_part_fails_fast_without_reaching_the_engine(
-    tmp_path: Path, hft_config: BacktestConfig, pool: EnginePool
+    tmp_path: Path, hft_config: BacktestConfig, pool: WorkerPool
 ) -> None:
     started = time.monotonic()
     with pytest.raises(PartValidationError, match="gone.npz: file does not exist"):
@@ -103,7 +99,7 @@ def test_missing_part_fails_fast_without_reaching_the_engine(
 
 
 def test_bad_strategy_paths_and_params(
-    tmp_path: Path, generated_parts: list[Path], pool: EnginePool
+    tmp_path: Path, generated_parts: list[Path], pool: WorkerPool
 ) -> None:
     cases = {
         "no_module": ("nowhere.strategies:mm", {}, "cannot import module 'nowhere.strategies'"),
@@ -124,7 +120,7 @@ def test_bad_strategy_paths_and_params(
 
 
 def test_recorder_overflow_is_a_clear_error(
-    tmp_path: Path, generated_parts: list[Path], pool: EnginePool
+    tmp_path: Path, generated_parts: list[Path], pool: WorkerPool
 ) -> None:
     path = write_config(tmp_path / "c.json", engine__max_steps=50)
     raw = path.read_text().replace(
@@ -156,7 +152,7 @@ def test_timeout_kills_a_stuck_engine_and_others_still_succeed(
         BacktestTask("early", generated_parts[0], tmp_path / "early"),
         BacktestTask("late", generated_parts[1], tmp_path / "late"),
     ]
-    private_pool = EnginePool(2)  # killing workers must not cool the shared warm pool
+    private_pool = WorkerPool(2)  # killing workers must not cool the shared warm pool
     try:
         started = time.monotonic()
         outcomes = run_backtests(stuck_late, tasks, 3.0, private_pool)
@@ -176,7 +172,7 @@ def test_timeout_kills_a_stuck_engine_and_others_still_succeed(
 
 
 def test_duplicate_part_names_are_refused(
-    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: WorkerPool
 ) -> None:
     tasks = [
         BacktestTask("part-00000", generated_parts[0], tmp_path / "a"),
@@ -187,7 +183,7 @@ def test_duplicate_part_names_are_refused(
 
 
 def test_batch_isolates_failures(
-    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: WorkerPool
 ) -> None:
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"PK\x03\x04 truncated")
@@ -203,7 +199,7 @@ def test_batch_isolates_failures(
 
 
 def test_example_strategy_covers_the_whole_part(
-    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: EnginePool
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: WorkerPool
 ) -> None:
     result = run_backtest(hft_config, generated_parts[1], tmp_path / "out", 120, pool)
     assert result.metrics["data_coverage"] > 0.99
@@ -211,7 +207,7 @@ def test_example_strategy_covers_the_whole_part(
 
 
 def test_a_strategy_stopped_by_an_hftbacktest_error_fails_its_part(
-    tmp_path: Path, generated_parts: list[Path], pool: EnginePool
+    tmp_path: Path, generated_parts: list[Path], pool: WorkerPool
 ) -> None:
     config = load_config(
         write_config(

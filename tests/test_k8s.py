@@ -23,15 +23,6 @@ import kubernetes_validate
 import pytest
 import yaml
 from dagster import DagsterInstance, DagsterRun, Definitions
-from dagster._config import process_config, resolve_to_config_type, validate_config
-from dagster._core.code_pointer import ModuleCodePointer
-from dagster._core.execution.api import create_execution_plan
-from dagster._core.instance.config import dagster_instance_config
-from dagster._core.launcher import LaunchRunContext
-from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
-from dagster._core.storage.compute_log_manager import ComputeLogManager
-from dagster._grpc.types import ExecuteRunArgs, ExecuteStepArgs
-from dagster._serdes import ConfigurableClassData
 from dagster_k8s import K8sRunLauncher, k8s_job_executor
 from dagster_k8s.container_context import K8sContainerContext
 from dagster_k8s.job import (
@@ -44,6 +35,21 @@ from dagster_k8s.job import (
 from k8s_chart_schema import DagsterHelmValues
 from pydantic import ValidationError
 
+from trading_runtime.dagster_compat import (
+    ComputeLogManager,
+    ConfigurableClassData,
+    ExecuteRunArgs,
+    ExecuteStepArgs,
+    JobPythonOrigin,
+    LaunchRunContext,
+    ModuleCodePointer,
+    RepositoryPythonOrigin,
+    create_execution_plan,
+    dagster_instance_config,
+    process_config,
+    resolve_to_config_type,
+    validate_config,
+)
 from trading_runtime.defs import build_definitions
 from trading_runtime.settings import RuntimeSettings, load_settings
 

@@ -16,14 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from dagster import instance_for_test
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 from moto.server import ThreadedMotoServer
 
 from trading_runtime.cli import main
 from trading_runtime.config import example_config_path
+from trading_runtime.dagster_compat import partition_range_tags
 from trading_runtime.defs import build_definitions
 from trading_runtime.settings import RuntimeSettings
 from trading_runtime.storage import list_part_keys
@@ -80,10 +77,7 @@ def _materialize_all(settings: RuntimeSettings, keys: list[str]) -> Any:
         defs = build_definitions(settings)
         backfill = defs.resolve_job_def("backtest_parts").execute_in_process(
             instance=instance,
-            tags={
-                ASSET_PARTITION_RANGE_START_TAG: keys[0],
-                ASSET_PARTITION_RANGE_END_TAG: keys[-1],
-            },
+            tags=partition_range_tags(keys[0], keys[-1]),
             raise_on_error=False,
             run_config=QUIET,
         )

@@ -1,4 +1,4 @@
-"""From hftbacktest's state record to an equity curve, per-part metrics and the aggregate table.
+"""From hftbacktest's state record to an equity curve and per-part metrics.
 
 Equity = balance + position x price x contract size - fees. Ratios (Sharpe, Sortino, drawdown)
 come from hftbacktest's own stats module on the record resampled to ``RESAMPLE_EVERY``.
@@ -7,7 +7,6 @@ come from hftbacktest's own stats module on the record resampled to ``RESAMPLE_E
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,8 @@ from hftbacktest.stats.metrics import (
     ReturnOverMDD,
     Sortino,
 )
+
+__all__ = ["CURVE_SCHEMA", "METRIC_COLUMNS", "compute_metrics", "curve_from_record", "equity"]
 
 RESAMPLE_EVERY = "1s"
 # Crypto markets trade every day; the annualisation factor of Sharpe and Sortino.
@@ -56,9 +57,6 @@ METRIC_COLUMNS = (
     "records",
     "data_coverage",
 )
-# Provenance per row: results aggregated together should come from one config and engine.
-PROVENANCE_COLUMNS = ("config_hash", "engine", "engine_version", "framework_sha", "content_hash")
-ADDITIVE_COLUMNS = ("pnl", "trades", "volume", "trading_value", "fees", "records", "n_events")
 
 
 def equity(record: np.ndarray, contract_size: float) -> np.ndarray:
@@ -142,65 +140,3 @@ def compute_metrics(
     for key in ("sharpe", "sortino", "max_drawdown", "return_over_mdd", "max_position_value"):
         result[key] = _finite_or_none(summary.get(key))
     return result
-
-
-def aggregate_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
-    """One row per part (sorted by partition key) plus a ``TOTAL`` row.
-
-    Additive columns are summed; max_drawdown's total is the worst part; ratios have no total.
-    A provenance column's total is its value when all parts agree, else ``mixed``.
-    """
-    ordered = sorted(rows, key=lambda row: str(row["partition"]))
-    names = ["partition", "n_events", *METRIC_COLUMNS, *PROVENANCE_COLUMNS]
-    total: dict[str, Any] = dict.fromkeys(names)
-    total["partition"] = "TOTAL"
-    for column in PROVENANCE_COLUMNS[:-1]:
-        distinct = {row.get(column) for row in ordered}
-        total[column] = distinct.pop() if len(distinct) == 1 else "mixed"
-    for column in ADDITIVE_COLUMNS:
-        values = [row.get(column) for row in ordered if row.get(column) is not None]
-        total[column] = sum(values) if values else None
-    drawdowns = [row["max_drawdown"] for row in ordered if row.get("max_drawdown") is not None]
-    total["max_drawdown"] = max(drawdowns) if drawdowns else None
-    coverages = [row["data_coverage"] for row in ordered if row.get("data_coverage") is not None]
-    total["data_coverage"] = min(coverages) if coverages else None  # the least-covered part
-    all_rows = [*ordered, total]
-    schema = pa.schema(
-        [
-            ("partition", pa.string()),
-            ("n_events", pa.int64()),
-            *[
-                (name, pa.int64() if name in ("trades", "records") else pa.float64())
-                for name in METRIC_COLUMNS
-            ],
-            *[(name, pa.string()) for name in PROVENANCE_COLUMNS],
-        ]
-    )
-    return pa.Table.from_pylist([{n: row.get(n) for n in names} for row in all_rows], schema=schema)
-
-
-def markdown_table(table: pa.Table, max_rows: int = 50) -> str:
-    """A compact markdown rendering of the aggregate table for Dagster metadata: the first
-    ``max_rows`` parts and TOTAL (the parquet file has every row)."""
-    columns = ("partition", "n_events", "pnl", "sharpe", "max_drawdown", "trades", "volume")
-    header = "| " + " | ".join(columns) + " |"
-    rule = "|" + "|".join("---" for _ in columns) + "|"
-    lines = [header, rule]
-    n_parts = table.num_rows - 1
-    shown = table.select(columns)
-    if n_parts > max_rows:
-        shown = pa.concat_tables([shown.slice(0, max_rows), shown.slice(n_parts)])
-    for index, row in enumerate(shown.to_pylist()):
-        if n_parts > max_rows and index == max_rows:
-            lines.append(f"| … {n_parts - max_rows} more parts |" + " |" * (len(columns) - 1))
-        cells = []
-        for name in columns:
-            value = row.get(name)
-            if value is None:
-                cells.append("")
-            elif isinstance(value, float):
-                cells.append(f"{value:.6g}")
-            else:
-                cells.append(str(value))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)

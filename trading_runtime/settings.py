@@ -6,7 +6,7 @@ Environment variables (all optional on a laptop):
   TRADING_RUNTIME_RESULTS    results base: a directory or any UPath URL such as s3://bucket/prefix
                              (default: results; required to be a URL in k8s)
   TRADING_RUNTIME_CONFIG     backtest config JSON     (default: the packaged hftbacktest example)
-  TRADING_RUNTIME_TIMEOUT_S  wall-clock limit per part backtest, seconds (default: 900)
+  TRADING_RUNTIME_TIMEOUT_S  seconds per part backtest (default: layout.DEFAULT_TIMEOUT_S, 900)
   TRADING_RUNTIME_WORKERS    engine worker processes per run (default: number of cores)
   TRADING_RUNTIME_EXECUTOR   in_process (default) | k8s_job (k8s only: every step its own pod)
   TRADING_RUNTIME_POD_CPU    k8s: CPU request of a backtest pod (default: the workers)
@@ -22,6 +22,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from trading_runtime.config import example_config_path
+from trading_runtime.layout import DEFAULT_TIMEOUT_S
+
+__all__ = ["ENV_PREFIX", "RuntimeSettings", "load_settings"]
 
 ENV_PREFIX = "TRADING_RUNTIME_"
 
@@ -33,7 +36,7 @@ class RuntimeSettings(BaseModel):
     parts_dir: str = "data/parts"
     results: str = "results"
     config: str = Field(default_factory=lambda: str(example_config_path("hftbacktest")))
-    timeout_s: float = Field(default=900.0, gt=0)
+    timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     executor: Literal["in_process", "k8s_job"] = "in_process"
     pod_cpu: str | None = None

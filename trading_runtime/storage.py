@@ -1,10 +1,5 @@
 """Where parts and results live: a local directory, or any URL UPath understands (``s3://…`` on a
-cluster, where pods share no disk). One layout everywhere, so Dagster, the CLI and Argo pods read
-and write the same places:
-
-    <parts>/<part>.npz
-    <results>/backtest_results/<part>/{curve.parquet, stats.npz, [events.jsonl], result.json}
-    <results>/aggregate_metrics.parquet
+cluster, where pods share no disk), in the one layout of ``trading_runtime.layout``.
 """
 
 from __future__ import annotations
@@ -19,11 +14,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
-from trading_runtime.backtest import RESULT_FILE, BacktestResult
+from trading_runtime.layout import PART_SUFFIX, RESULT_FILE, RESULTS_DIR, part_file_name, part_key
+from trading_runtime.results import BacktestResult
 
-RESULTS_DIR = "backtest_results"
-AGGREGATE_FILE = "aggregate_metrics.parquet"
-PART_SUFFIX = ".npz"
+__all__ = [
+    "as_upath",
+    "is_local",
+    "is_url",
+    "list_part_keys",
+    "load_results",
+    "localize",
+    "part_location",
+    "publish_directory",
+    "read_parquet",
+    "stored_result_keys",
+    "write_parquet",
+]
+
 _LOCAL_PROTOCOLS = ("", "file", "local")
 # Object stores answer small reads with latency, not bandwidth: read many result.json at once.
 _REMOTE_READ_THREADS = 16
@@ -51,14 +58,12 @@ def list_part_keys(parts_dir: str | Path | UPath) -> list[str]:
     except FileNotFoundError:
         return []
     return sorted(
-        name.removesuffix(PART_SUFFIX)
-        for name in names
-        if name.endswith(PART_SUFFIX) and not name.startswith(".")
+        part_key(name) for name in names if name.endswith(PART_SUFFIX) and not name.startswith(".")
     )
 
 
 def part_location(parts_dir: str | Path | UPath, key: str) -> UPath:
-    return as_upath(parts_dir) / f"{key}{PART_SUFFIX}"
+    return as_upath(parts_dir) / part_file_name(key)
 
 
 def localize(location: str | Path | UPath, scratch: Path) -> Path:

@@ -14,6 +14,8 @@ import numpy as np
 from hftbacktest.binding import event_dtype
 from hftbacktest.data.validation import validate_event_order
 
+from trading_runtime.layout import part_key
+
 
 class PartValidationError(ValueError):
     """A part file that cannot be backtested; the message names the file and the problem."""
@@ -34,17 +36,9 @@ class PartInfo:
     size_bytes: int
 
 
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+def sha256_file(path: Path) -> str:
     with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def part_key(path: Path) -> str:
-    """The Dagster partition key of a part: its file stem."""
-    return Path(path).stem
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def load_part_events(path: Path) -> np.ndarray:

@@ -6,14 +6,16 @@ from typing import Any
 
 from dagster import Definitions, ExecutorDefinition, in_process_executor
 
-from trading_runtime.backtest import result_code_version
 from trading_runtime.config import ConfigError, load_config
 from trading_runtime.defs.assets import aggregate_metrics, make_backtest_results, parts
 from trading_runtime.defs.checks import make_result_determinism_check, part_file_is_valid
 from trading_runtime.defs.jobs import build_jobs
 from trading_runtime.defs.resources import build_resources
 from trading_runtime.defs.sensors import register_part_files
+from trading_runtime.results import result_code_version
 from trading_runtime.settings import RuntimeSettings, load_settings
+
+__all__ = ["backtest_pod_tags", "build_definitions", "select_executor"]
 
 
 def build_definitions(settings: RuntimeSettings | None = None) -> Definitions:

@@ -1,9 +1,6 @@
 """The three assets: parts -> backtest_results -> aggregate_metrics."""
 
-import shutil
-import tempfile
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -21,16 +18,19 @@ from dagster import (
 )
 
 import trading_runtime
-from trading_runtime.backtest import BacktestResult, aggregate_results, mixed_provenance
+from trading_runtime.aggregate import aggregate_results, markdown_table, mixed_provenance
 from trading_runtime.config import ConfigError
-from trading_runtime.data.validate import PartInfo, PartValidationError
+from trading_runtime.dagster_compat import add_partition_metadata
+from trading_runtime.data.validate import PartInfo
 from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
-from trading_runtime.defs.resources import BacktestEngine, PartsDirectory
-from trading_runtime.metrics import markdown_table
+from trading_runtime.defs.resources import BacktestRunner, PartsDirectory
+from trading_runtime.results import BacktestResult
 
 # BackfillPolicy and Output(data_version=...) are marked beta; they are the documented way to get
 # single-run backfills and content-hash data versions.
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*(backfill_policy|data_version)")
+
+__all__ = ["aggregate_metrics", "make_backtest_results", "parts"]
 
 GROUP = "backtests"
 PARTS_CODE_VERSION = f"parts-validation-{trading_runtime.__version__}"
@@ -72,30 +72,6 @@ def result_metadata(result: BacktestResult) -> dict[str, Any]:
     return metadata
 
 
-def add_partition_metadata(
-    context: AssetExecutionContext, metadata: dict[str, dict[str, Any]]
-) -> None:
-    """Metadata per partition of a multi-partition step (the keys come from the run's range).
-
-    ``context.add_asset_metadata(partition_key=...)`` re-reads every dynamic partition key from
-    storage on each call to check the key is in the range: O(N) per call, O(N^2) per run, 17 ms a
-    call at 100 partitions on SQLite. The step's own metadata accumulator, which that method
-    feeds after its check, takes all of them at once; the public method is the fallback should a
-    Dagster release move it (the version is pinned below 1.14, and tests check the metadata).
-    """
-    step = getattr(context.op_execution_context, "_step_execution_context", None)
-    accumulator: Any = getattr(step, "_metadata_accumulator", None)
-    if step is None or not hasattr(accumulator, "with_additional_asset_metadata"):
-        for key, values in metadata.items():
-            context.add_asset_metadata(values, partition_key=key)
-        return
-    for key, values in metadata.items():
-        accumulator = accumulator.with_additional_asset_metadata(
-            asset_key=context.asset_key, metadata=values, partition_key=key
-        )
-    step._metadata_accumulator = accumulator
-
-
 def _partition_keys(context: AssetExecutionContext) -> list[str]:
     has_partitions = context.has_partition_key or context.has_partition_key_range
     keys = list(context.partition_keys) if has_partitions else []
@@ -127,26 +103,11 @@ def _raise_failures(kind: str, failures: dict[str, Exception]) -> None:
     description="A part file of hftbacktest events, validated (dtype, non-empty, ordered times).",
 )
 def parts(
-    context: AssetExecutionContext, parts_dir: PartsDirectory, engine: BacktestEngine
+    context: AssetExecutionContext, parts_dir: PartsDirectory, backtest_runner: BacktestRunner
 ) -> MaterializeResult:
-    infos: dict[str, PartInfo] = {}
-    failures: dict[str, Exception] = {}
-    with tempfile.TemporaryDirectory(prefix="parts-") as scratch:
-        local: dict[str, Path] = {}
-        for key in _partition_keys(context):
-            try:
-                local[key] = parts_dir.local_part(key, Path(scratch))
-            except FileNotFoundError:
-                failures[key] = PartValidationError(
-                    f"part {parts_dir.location(key)}: file does not exist"
-                )
-        for key, outcome in engine.validate_parts(local).items():
-            outcome = parts_dir.name_by_location(key, local[key], outcome)
-            if isinstance(outcome, PartInfo):
-                infos[key] = outcome
-            else:
-                failures[key] = outcome
-    _raise_failures("part(s)", failures)
+    outcomes = backtest_runner.validate_parts(parts_dir.locations(_partition_keys(context)))
+    _raise_failures("part(s)", {k: v for k, v in outcomes.items() if isinstance(v, Exception)})
+    infos = {k: v for k, v in outcomes.items() if isinstance(v, PartInfo)}
     if len(infos) == 1:
         (info,) = infos.values()
         return MaterializeResult(
@@ -175,27 +136,19 @@ def make_backtest_results(code_version: str, op_tags: dict[str, Any] | None = No
         ),
     )
     def backtest_results(
-        context: AssetExecutionContext, parts_dir: PartsDirectory, engine: BacktestEngine
+        context: AssetExecutionContext, parts_dir: PartsDirectory, backtest_runner: BacktestRunner
     ) -> Output[Any]:
         try:
-            config = engine.load_config()
+            config = backtest_runner.load_config()
         except ConfigError as exc:
             raise Failure(description=str(exc), allow_retries=False) from None
         keys = _partition_keys(context)
-        staging = engine.new_staging_dir(context.run.run_id)
-        downloads = staging / ".parts"  # used only when the parts are in an object store
-        try:
-            local_parts = {key: parts_dir.local_part(key, downloads) for key in keys}
-        except FileNotFoundError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise Failure(description=str(exc), allow_retries=False) from None
-        outcomes = engine.run_parts(config, local_parts, staging)
-        shutil.rmtree(downloads, ignore_errors=True)
-        failures = {k: v for k, v in outcomes.items() if isinstance(v, Exception)}
-        if failures:
-            shutil.rmtree(staging, ignore_errors=True)  # a failed step stores nothing
-        _raise_failures("backtest(s)", failures)
-        results = {k: v for k, v in outcomes.items() if isinstance(v, BacktestResult)}
+        staged = backtest_runner.stage(config, parts_dir.locations(keys), context.run.run_id)
+        if staged.failures:
+            staged.discard()  # a failed step stores nothing
+            _raise_failures("backtest(s)", staged.failures)
+        # The IO manager publishes each result and removes the staging directory.
+        results = staged.results
         if len(results) == 1:
             (result,) = results.values()
             return Output(

@@ -20,18 +20,13 @@ from trading_runtime.data.validate import sha256_file
 from trading_runtime.defs.assets import parts
 from trading_runtime.defs.partitions import PARTS_PARTITIONS
 from trading_runtime.defs.resources import PartsDirectory
+from trading_runtime.results import RESULT_INPUTS
+from trading_runtime.storage import localize
 
-# Inputs that must match for two results of one partition to be expected byte-identical.
+__all__ = ["make_result_determinism_check", "part_file_is_valid"]
+
+# Hashing releases the GIL: a few threads keep the disk (or object store) busy.
 _HASH_THREADS = 4
-_SAME_INPUTS = (
-    "config_hash",
-    "part_sha256",
-    "engine",
-    "engine_version",
-    "framework_sha",
-    "runtime_version",
-    "strategy_source_hash",
-)
 
 
 def _checked_partitions(context: AssetCheckExecutionContext) -> list[str]:
@@ -77,12 +72,11 @@ def part_file_is_valid(
                 return f"part {location}: file does not exist"
             if not recorded[key]:
                 return f"part {key}: never validated; materialize parts for it"
-            current = sha256_file(parts_dir.local_part(key, Path(scratch)))
+            current = sha256_file(localize(location, Path(scratch)))
             if recorded[key][0].get("sha256") != current:
                 return f"part {location}: file changed since it was validated; re-materialize"
             return None
 
-        # Hashing releases the GIL: a few threads keep the disk (or object store) busy.
         with ThreadPoolExecutor(_HASH_THREADS) as pool:
             problems = [p for p in pool.map(problem, keys) if p is not None]
     return AssetCheckResult(
@@ -97,7 +91,7 @@ def _determinism_problems(history: list[dict[str, Any]], partition: str) -> Iter
     if len(history) < 2:
         return
     current, previous = history[0], history[1]
-    if any(current.get(name) != previous.get(name) for name in _SAME_INPUTS):
+    if any(current.get(name) != previous.get(name) for name in RESULT_INPUTS):
         return  # inputs changed: a different result is expected
     if current.get("content_hash") != previous.get("content_hash"):
         yield (

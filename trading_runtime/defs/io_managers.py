@@ -7,8 +7,6 @@ when there is one, and ``result.json`` (metrics + provenance), written last.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -22,14 +20,17 @@ from dagster import (
 from pydantic import Field
 from upath import UPath
 
-from trading_runtime.backtest import RESULT_FILE, BacktestResult
-from trading_runtime.storage import (
-    load_results,
-    publish_directory,
-    read_parquet,
-    stored_result_keys,
-    write_parquet,
-)
+from trading_runtime.layout import RESULT_FILE
+from trading_runtime.results import BacktestResult
+from trading_runtime.service import publish_result
+from trading_runtime.storage import load_results, read_parquet, stored_result_keys, write_parquet
+
+__all__ = [
+    "ArrowParquetIOManager",
+    "BacktestResultsIOManager",
+    "BacktestResultsStore",
+    "ParquetTableStore",
+]
 
 
 class BacktestResultsIOManager(UPathIOManager):
@@ -42,12 +43,12 @@ class BacktestResultsIOManager(UPathIOManager):
 
     extension = None
 
+    def __init__(self, base_path: UPath) -> None:
+        super().__init__(base_path=base_path)
+        self.results_base = base_path  # the base class keeps it private
+
     def dump_to_path(self, context: OutputContext, obj: BacktestResult, path: UPath) -> None:
-        staging = obj.local_directory()
-        publish_directory(staging, path)
-        shutil.rmtree(staging, ignore_errors=True)
-        with contextlib.suppress(OSError):  # the run's scratch directory, once it is empty
-            staging.parent.rmdir()
+        publish_result(obj, path)
 
     def load_from_path(self, context: InputContext, path: UPath) -> BacktestResult:
         if not (path / RESULT_FILE).exists():
@@ -56,7 +57,12 @@ class BacktestResultsIOManager(UPathIOManager):
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if isinstance(obj, dict):
-            paths = self._get_paths_for_partitions(context)
+            # The base class stores one partition per output; a single-run step has many.
+            asset_path = self.results_base / self.get_asset_relative_path(context)
+            paths = {
+                key: self.get_path_for_partition(context, asset_path, key)
+                for key in context.asset_partition_keys
+            }
             missing = sorted(set(paths) - set(obj))
             if missing:
                 raise ValueError(f"no result for partitions {missing}")
@@ -72,13 +78,13 @@ class BacktestResultsIOManager(UPathIOManager):
         # Many partitions (the aggregate): one listing and one result.json read per stored
         # partition. The base class logs a line per partition, and each log line is an event-log
         # write. Partitions without a result are skipped; the aggregate reports them.
-        stored = set(stored_result_keys(self._base_path))
+        stored = set(stored_result_keys(self.results_base))
         return load_results(
-            self._base_path, [k for k in context.asset_partition_keys if k in stored]
+            self.results_base, [k for k in context.asset_partition_keys if k in stored]
         )
 
     def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:
-        return {"storage": MetadataValue.text(str(self._base_path))}
+        return {"storage": MetadataValue.text(str(self.results_base))}
 
 
 class ArrowParquetIOManager(UPathIOManager):

@@ -4,6 +4,8 @@ from typing import Any
 
 from dagster import AssetSelection, define_asset_job
 
+__all__ = ["build_jobs"]
+
 
 def build_jobs(backtest_run_tags: dict[str, Any] | None = None) -> list[Any]:
     """``backtest_run_tags`` reach the run launcher: on Kubernetes, the run pod's resources."""

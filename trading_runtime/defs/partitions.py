@@ -1,8 +1,17 @@
-"""Partitions: one per part file, registered at run time (see sensors.py)."""
+"""Partitions: one per part file, registered when the file appears (see sensors.py)."""
 
-from dagster import DynamicPartitionsDefinition
+from collections.abc import Iterable
+
+from dagster import DagsterInstance, DynamicPartitionsDefinition
+
+__all__ = ["PARTS_PARTITIONS", "part_partitions", "unregistered_part_keys"]
 
 # Dynamic so a part dropped into the parts directory becomes a partition with no code change.
-# A parameter sweep later becomes a second dimension: MultiPartitionsDefinition(part x sweep).
 PARTS_PARTITIONS = "parts"
 part_partitions = DynamicPartitionsDefinition(name=PARTS_PARTITIONS)
+
+
+def unregistered_part_keys(instance: DagsterInstance, keys: Iterable[str]) -> list[str]:
+    """The keys, in their order, that are not partitions yet."""
+    known = set(instance.get_dynamic_partitions(PARTS_PARTITIONS))
+    return [key for key in keys if key not in known]

@@ -8,8 +8,10 @@ from dagster import (
     sensor,
 )
 
-from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
+from trading_runtime.defs.partitions import part_partitions, unregistered_part_keys
 from trading_runtime.defs.resources import PartsDirectory
+
+__all__ = ["register_part_files"]
 
 
 @sensor(
@@ -21,8 +23,7 @@ from trading_runtime.defs.resources import PartsDirectory
 def register_part_files(
     context: SensorEvaluationContext, parts_dir: PartsDirectory
 ) -> SensorResult | SkipReason:
-    known = set(context.instance.get_dynamic_partitions(PARTS_PARTITIONS))
-    new_keys = [key for key in parts_dir.partition_keys() if key not in known]
+    new_keys = unregistered_part_keys(context.instance, parts_dir.partition_keys())
     if not new_keys:
         return SkipReason(f"no new part files in {parts_dir.path}")
     context.log.info(f"registering {len(new_keys)} new part(s): {', '.join(new_keys[:10])}")

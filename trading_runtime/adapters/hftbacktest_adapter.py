@@ -10,16 +10,16 @@ import hftbacktest
 import numpy as np
 from hftbacktest import BacktestAsset, Recorder, ROIVectorMarketDepthBacktest
 
-from trading_runtime.config import BacktestConfig, EngineSection
-from trading_runtime.data.npz import write_npz_deterministic
-from trading_runtime.data.validate import PartInfo
-from trading_runtime.engines.base import (
-    STATS_FILE,
+from trading_runtime.adapters.base import (
     EngineError,
     EngineOutput,
     StrategyLoadError,
     import_class_path,
 )
+from trading_runtime.config import BacktestConfig, EngineSection
+from trading_runtime.data.npz import write_npz_deterministic
+from trading_runtime.data.validate import PartInfo
+from trading_runtime.layout import STATS_FILE
 
 # Filled by the runtime when the strategy declares a parameter of this name.
 END_TS_PARAMETER = "end_ts"

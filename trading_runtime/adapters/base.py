@@ -1,4 +1,8 @@
-"""The engine port: what every adapter receives and returns."""
+"""The engine port: what every adapter receives and returns.
+
+An *engine* is what runs a backtest (hftbacktest, or trading-platform on top of it); an *adapter*
+is the runtime's code that drives one engine behind this port.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,15 @@ if TYPE_CHECKING:
     from trading_runtime.data.validate import PartInfo
 
 
-# hftbacktest's record format, one array per asset number; every adapter writes it here.
-STATS_FILE = "stats.npz"
+__all__ = [
+    "EngineAdapter",
+    "EngineError",
+    "EngineNotInstalledError",
+    "EngineOutput",
+    "EngineTimeoutError",
+    "StrategyLoadError",
+    "import_class_path",
+]
 
 
 class EngineError(RuntimeError):

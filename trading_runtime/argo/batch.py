@@ -1,12 +1,10 @@
-"""Batch backtests on Argo Workflows: the Workflow that runs the WorkflowTemplate
-``argo/workflowtemplate-backtest.yaml`` over parts and config variants, and its submission.
+"""A batch of backtests for Argo Workflows: parts x config variants, validated from command-line
+inputs. See ``workflow`` for the Workflow it becomes and ``client`` for its submission.
 
 Results layout (each variant is a complete results base, the layout Dagster uses):
 ``<results-url>/<variant>/backtest_results/<part>/`` and
 ``<results-url>/<variant>/aggregate_metrics.parquet``. A variant id is the first 12 hex digits of
 the effective config's hash, so one directory only ever holds results of one config.
-
-hera is imported inside the functions that need it, so ``trading-runtime --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -14,37 +12,47 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
-import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trading_runtime.config import BacktestConfig, ConfigError, apply_overrides
+from trading_runtime.layout import DEFAULT_TIMEOUT_S, PART_SUFFIX
 
-if TYPE_CHECKING:
-    from hera.workflows.models import Workflow
+__all__ = [
+    "BACKTEST_TEMPLATE",
+    "DEFAULT_IMAGE_REPOSITORY",
+    "DEFAULT_NAMESPACE",
+    "DEFAULT_PARALLELISM",
+    "DEFAULT_SERVICE_ACCOUNT",
+    "ArgoError",
+    "ArgoUnreachableError",
+    "Batch",
+    "Variant",
+    "image_reference",
+    "load_sweep",
+    "object_store_url",
+    "part_keys",
+    "plan_variants",
+    "prepare_batch",
+    "strategy_parameter_problem",
+]
 
-API_VERSION = "argoproj.io/v1alpha1"
 BACKTEST_TEMPLATE = "trading-runtime-backtest"
 DEFAULT_IMAGE_REPOSITORY = "ghcr.io/trading-engineering/trading-runtime"
 DEFAULT_NAMESPACE = "argo"
 DEFAULT_SERVICE_ACCOUNT = "argo-workflow"
 DEFAULT_PARALLELISM = 10
-DEFAULT_TIMEOUT_S = 900.0
 # Around the backtest's own timeout a pod downloads the part, compiles the strategy (numba) and
 # uploads the results; the pod's hard deadline (activeDeadlineSeconds) allows for that.
 POD_DEADLINE_MARGIN_S = 900
 VARIANT_ID_LENGTH = 12
-TERMINAL_PHASES = ("Succeeded", "Failed", "Error")
-DEFAULT_REQUEST_TIMEOUT_S = 30.0
 
 # Docker's tag grammar; a part key becomes an object key and a pod argument.
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _PART_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*")
-PART_SUFFIX = ".npz"
 
 
 class ArgoError(Exception):
@@ -118,9 +126,6 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-# --------------------------------------------------------------------------- inputs
-
-
 def image_reference(image: str | None = None, image_tag: str | None = None) -> str:
     """The runtime image: ``--image`` (a full reference with a tag or digest) or ``--image-tag``
     (on the project's repository); exactly one."""
@@ -167,7 +172,7 @@ def object_store_url(url: str, option: str) -> str:
 def part_keys(parts: Iterable[str], parts_dir: str | Path | None = None) -> tuple[str, ...]:
     """Partition keys, sorted and unique: the given ones (``p0001`` or ``p0001.npz``), or every
     part file in ``parts_dir``."""
-    keys = {part.strip().removesuffix(PART_SUFFIX) for part in parts}
+    keys = {part.strip().removesuffix(PART_SUFFIX) for part in parts}  # keys, not paths
     if not keys:
         if parts_dir is None:
             raise ArgoError("no parts given (--parts) and no parts directory")
@@ -246,8 +251,8 @@ def strategy_parameter_problem(config: BacktestConfig) -> str | None:
     only in the pods). Checked for the hftbacktest adapter when the strategy imports here."""
     if config.adapter != "hftbacktest":
         return None
-    from trading_runtime.engines.base import EngineError
-    from trading_runtime.engines.hftbacktest_engine import HftbacktestAdapter, strategy_arguments
+    from trading_runtime.adapters.base import EngineError
+    from trading_runtime.adapters.hftbacktest_adapter import HftbacktestAdapter, strategy_arguments
 
     try:
         strategy = HftbacktestAdapter().load_strategy(config)
@@ -314,245 +319,3 @@ def prepare_batch(
         template_name=template_name,
         service_account=service_account or None,
     )
-
-
-# --------------------------------------------------------------------------- the Workflow
-
-
-def build_workflow(batch: Batch) -> Workflow:
-    """The Workflow that runs the backtest WorkflowTemplate with this batch's arguments."""
-    from hera.workflows.models import (
-        Arguments,
-        ObjectMeta,
-        Parameter,
-        Workflow,
-        WorkflowSpec,
-        WorkflowTemplateRef,
-    )
-
-    labels = {
-        "app.kubernetes.io/name": "trading-runtime",
-        "app.kubernetes.io/component": "backtest",
-    }
-    return Workflow(
-        api_version=API_VERSION,
-        kind="Workflow",
-        metadata=ObjectMeta(
-            generate_name=f"{batch.template_name}-",
-            namespace=batch.namespace,
-            labels=labels,
-        ),
-        spec=WorkflowSpec(
-            workflow_template_ref=WorkflowTemplateRef(name=batch.template_name),
-            arguments=Arguments(
-                parameters=[
-                    Parameter(name=name, value=value) for name, value in batch.parameters().items()
-                ]
-            ),
-            # Workflow-level: the only place Argo honours a fan-out limit for a DAG.
-            parallelism=batch.parallelism,
-            service_account_name=batch.service_account,
-        ),
-    )
-
-
-def workflow_document(workflow: Workflow) -> dict[str, Any]:
-    document: dict[str, Any] = workflow.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return document
-
-
-def render_yaml(batch: Batch) -> str:
-    """The Workflow as YAML: same batch, same bytes."""
-    import yaml
-
-    return str(
-        yaml.safe_dump(
-            workflow_document(build_workflow(batch)),
-            sort_keys=False,
-            default_flow_style=False,
-            width=1_000_000,  # one line per value: long JSON parameters are not folded
-        )
-    )
-
-
-# --------------------------------------------------------------------------- the Argo server
-
-
-def server_url(host: str, secure: bool = True) -> str:
-    """The Argo server's base URL, with a trailing slash (hera joins API paths onto it). Accepts
-    the argo CLI's ARGO_SERVER form ``host:port`` (https unless ``secure`` is false)."""
-    host = host.strip()
-    if not host:
-        raise ArgoError("no Argo server: pass --host or set ARGO_SERVER")
-    if "://" not in host:
-        host = f"{'https' if secure else 'http'}://{host}"
-    if not host.startswith(("http://", "https://")):
-        raise ArgoError(f"Argo server {host!r}: expected an http:// or https:// URL")
-    return host.rstrip("/") + "/"
-
-
-def bare_token(token: str | None) -> str | None:
-    """The token without a ``Bearer`` prefix (``argo auth token`` prints it with one)."""
-    if token is None:
-        return None
-    token = token.strip()
-    if token[:7].lower() == "bearer ":
-        token = token[7:].strip()
-    return token or None
-
-
-def workflow_link(host: str, namespace: str, name: str) -> str:
-    return f"{host.rstrip('/')}/workflows/{namespace}/{name}"
-
-
-_HTTP_HINTS = {
-    400: "the server rejected the workflow",
-    401: "the token was not accepted (set ARGO_TOKEN, e.g. from `argo auth token`)",
-    403: "the token's service account may not do this in that namespace",
-    404: "not found (is the host the Argo server's URL, and the namespace right?)",
-    409: "a workflow of that name exists already",
-}
-
-
-@dataclass
-class ArgoClient:
-    """A small client over hera's WorkflowsService: timeouts on every request, and errors that
-    name the server and the HTTP status but never the token."""
-
-    host: str
-    namespace: str = DEFAULT_NAMESPACE
-    token: str | None = None
-    verify_ssl: bool = True
-    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
-
-    def __post_init__(self) -> None:
-        self.host = server_url(self.host)
-        self.token = bare_token(self.token)
-
-    def _service(self) -> Any:
-        import requests
-        from hera.workflows.service import WorkflowsService
-
-        timeout = self.request_timeout_s
-
-        class _TimeoutSession(requests.Session):
-            # hera sets no timeout: a silent server would hang the command for ever.
-            def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
-                kwargs.setdefault("timeout", timeout)
-                return super().request(method, url, *args, **kwargs)
-
-        return WorkflowsService(
-            host=self.host,
-            token=self.token,
-            namespace=self.namespace,
-            verify_ssl=self.verify_ssl,
-            session=_TimeoutSession(),
-        )
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self.token, "***") if self.token else text
-
-    def _call(self, action: str, function: Callable[[Any], Any]) -> Any:
-        import requests
-        from hera.exceptions import HeraException
-        from pydantic import ValidationError
-
-        where = f"Argo server {self.host.rstrip('/')}"
-        service = self._service()
-        try:
-            with warnings.catch_warnings():
-                # hera 7.1 serialises requests with pydantic's deprecated .json(): not ours to fix.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                return function(service)
-        except ValidationError as exc:
-            raise ArgoError(
-                f"{where} answered {action} with an unexpected document"
-                f" ({exc.error_count()} problem(s), first: {exc.errors()[0]['loc']})"
-            ) from None
-        except HeraException as exc:
-            message = self._scrub(str(exc))
-            status = getattr(exc, "status_code", None)
-            if status is None:
-                found = re.search(r"status code (\d{3})", message)
-                status = int(found.group(1)) if found else None
-            hint = _HTTP_HINTS.get(status or 0, "request failed")
-            raise ArgoError(
-                f"{where} answered HTTP {status} to {action} in namespace {self.namespace}:"
-                f" {hint}. {message}"
-            ) from None
-        except requests.exceptions.SSLError as exc:
-            raise ArgoUnreachableError(
-                f"{where}: TLS failed ({self._scrub(str(exc))}); for a self-signed certificate"
-                " pass --insecure"
-            ) from None
-        except requests.exceptions.Timeout:
-            raise ArgoUnreachableError(
-                f"{where} did not answer within {self.request_timeout_s:g} s ({action})"
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            raise ArgoUnreachableError(
-                f"cannot connect to {where} ({type(exc).__name__})"
-            ) from None
-        finally:
-            service.close()
-
-    def create(self, workflow: Workflow) -> str:
-        """Create the workflow; its generated name."""
-        from hera.workflows.models import WorkflowCreateRequest
-
-        created = self._call(
-            "create a workflow",
-            lambda service: service.create_workflow(
-                WorkflowCreateRequest(workflow=workflow), namespace=self.namespace
-            ),
-        )
-        name = created.metadata.name if created.metadata is not None else None
-        if not name:
-            raise ArgoError(f"Argo server {self.host.rstrip('/')} created a workflow without name")
-        return str(name)
-
-    def status(self, name: str) -> tuple[str, str]:
-        """(phase, message) of a workflow; phase "" before the controller has seen it."""
-        workflow = self._call(
-            f"read workflow {name}",
-            lambda service: service.get_workflow(name, namespace=self.namespace),
-        )
-        status = workflow.status
-        if status is None:
-            return "", ""
-        return status.phase or "", status.message or ""
-
-    def wait(
-        self,
-        name: str,
-        timeout_s: float,
-        poll_interval_s: float,
-        on_phase: Callable[[str, str], None] | None = None,
-        transient_errors: int = 3,
-    ) -> tuple[str, str]:
-        """Poll until the workflow ends (Succeeded, Failed or Error); ArgoError past the
-        timeout. A few consecutive failures to reach the server are tolerated; an HTTP error
-        (401, 404, ...) is not."""
-        deadline = time.monotonic() + timeout_s
-        last = None
-        failures = 0
-        while True:
-            try:
-                phase, message = self.status(name)
-                failures = 0
-            except ArgoUnreachableError:
-                failures += 1
-                if failures > transient_errors:
-                    raise
-                phase, message = last or ("", "")
-            if (phase, message) != last and on_phase is not None:
-                on_phase(phase, message)
-            last = (phase, message)
-            if phase in TERMINAL_PHASES:
-                return phase, message
-            if time.monotonic() + poll_interval_s > deadline:
-                raise ArgoError(
-                    f"workflow {name} still {phase or 'pending'} after {timeout_s:g} s;"
-                    f" follow it with `argo -n {self.namespace} watch {name}`"
-                )
-            time.sleep(poll_interval_s)

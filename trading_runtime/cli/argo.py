@@ -1,7 +1,7 @@
 """``trading-runtime argo``: render or submit a batch of backtests on Argo Workflows.
 
 The batch runs the WorkflowTemplate ``argo/workflowtemplate-backtest.yaml`` (apply it first); the
-logic lives in :mod:`trading_runtime.argo`, imported when a command runs.
+logic lives in :mod:`trading_runtime.argo` (hera is imported only when a command runs).
 """
 
 from __future__ import annotations
@@ -13,6 +13,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from trading_runtime.argo.batch import (
+    BACKTEST_TEMPLATE,
+    DEFAULT_IMAGE_REPOSITORY,
+    DEFAULT_NAMESPACE,
+    DEFAULT_PARALLELISM,
+    DEFAULT_SERVICE_ACCOUNT,
+)
+from trading_runtime.layout import DEFAULT_TIMEOUT_S
+
+__all__ = ["argo"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,9 +47,7 @@ def _batch_options(function: F) -> F:
             help="Part key (file stem, e.g. p0001), repeatable. Default: every *.npz in"
             " TRADING_RUNTIME_PARTS_DIR (data/parts).",
         ),
-        click.option(
-            "--image-tag", default=None, help="Tag of ghcr.io/trading-engineering/trading-runtime."
-        ),
+        click.option("--image-tag", default=None, help=f"Tag of {DEFAULT_IMAGE_REPOSITORY}."),
         click.option(
             "--image", default=None, help="Full image reference with tag or digest instead."
         ),
@@ -59,7 +68,7 @@ def _batch_options(function: F) -> F:
         click.option(
             "--parallelism",
             type=click.IntRange(min=1),
-            default=10,
+            default=DEFAULT_PARALLELISM,
             show_default=True,
             help="Pods at once (the workflow's spec.parallelism).",
         ),
@@ -67,7 +76,7 @@ def _batch_options(function: F) -> F:
             "--timeout",
             "timeout_s",
             type=click.FloatRange(min=0, min_open=True),
-            default=900.0,
+            default=DEFAULT_TIMEOUT_S,
             show_default=True,
             help="Seconds per part backtest.",
         ),
@@ -75,18 +84,18 @@ def _batch_options(function: F) -> F:
             "--namespace",
             envvar="ARGO_NAMESPACE",
             show_envvar=True,
-            default="argo",
+            default=DEFAULT_NAMESPACE,
             show_default=True,
         ),
         click.option(
             "--template-name",
-            default="trading-runtime-backtest",
+            default=BACKTEST_TEMPLATE,
             show_default=True,
             help="Name of the applied backtest WorkflowTemplate.",
         ),
         click.option(
             "--service-account",
-            default="argo-workflow",
+            default=DEFAULT_SERVICE_ACCOUNT,
             show_default=True,
             help="Service account of the pods ('' for the template's).",
         ),

@@ -13,15 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from trading_runtime.config import BacktestConfig
-from trading_runtime.data.npz import write_npz_deterministic
-from trading_runtime.data.validate import PartInfo
-from trading_runtime.engines.base import (
-    STATS_FILE,
+from trading_runtime.adapters.base import (
     EngineError,
     EngineNotInstalledError,
     EngineOutput,
 )
+from trading_runtime.config import BacktestConfig
+from trading_runtime.data.npz import write_npz_deterministic
+from trading_runtime.data.validate import PartInfo
+from trading_runtime.layout import STATS_FILE
 from trading_runtime.pins import framework_pin
 
 DISTRIBUTION = "trading-platform"

@@ -1,8 +1,8 @@
-"""Engine adapters behind one port; see ``trading_runtime.backtest.run_backtest``."""
+"""Engine adapters behind one port (``base.EngineAdapter``), chosen by ``config.adapter``."""
 
 from __future__ import annotations
 
-from trading_runtime.engines.base import (
+from trading_runtime.adapters.base import (
     EngineAdapter,
     EngineError,
     EngineNotInstalledError,
@@ -10,8 +10,8 @@ from trading_runtime.engines.base import (
     EngineTimeoutError,
     StrategyLoadError,
 )
-from trading_runtime.engines.hftbacktest_engine import HftbacktestAdapter
-from trading_runtime.engines.trading_platform_engine import TradingPlatformAdapter
+from trading_runtime.adapters.hftbacktest_adapter import HftbacktestAdapter
+from trading_runtime.adapters.trading_platform_adapter import TradingPlatformAdapter
 
 ADAPTERS: dict[str, type[EngineAdapter]] = {
     HftbacktestAdapter.name: HftbacktestAdapter,

@@ -1,0 +1,105 @@
+"""The aggregate: one row per part (metrics and provenance) plus a TOTAL row, from stored or
+fresh results. The ``aggregate_metrics`` asset and ``trading-runtime aggregate`` both write it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from trading_runtime.metrics import METRIC_COLUMNS
+from trading_runtime.results import CODE_INPUTS, BacktestResult
+
+__all__ = [
+    "PROVENANCE_COLUMNS",
+    "aggregate_results",
+    "aggregate_table",
+    "markdown_table",
+    "mixed_provenance",
+]
+
+# Provenance per row: results aggregated together should come from the same code inputs.
+PROVENANCE_COLUMNS = (*CODE_INPUTS, "content_hash")
+ADDITIVE_COLUMNS = ("pnl", "trades", "volume", "trading_value", "fees", "records", "n_events")
+
+
+def aggregate_results(results: Mapping[str, BacktestResult]) -> pa.Table:
+    """The aggregate table of results keyed by partition."""
+    rows = [
+        {
+            "partition": key,
+            **{name: result.provenance[name] for name in ("n_events", *PROVENANCE_COLUMNS)},
+            **result.metrics,
+        }
+        for key, result in results.items()
+    ]
+    return aggregate_table(rows)
+
+
+def mixed_provenance(table: pa.Table) -> list[str]:
+    """Code inputs on which an aggregate's parts disagree (config, engine, strategy, ...)."""
+    total = table.slice(table.num_rows - 1).select(list(CODE_INPUTS)).to_pylist()[0]
+    return [name for name in CODE_INPUTS if total[name] == "mixed"]
+
+
+def aggregate_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """One row per part (sorted by partition key) plus a ``TOTAL`` row.
+
+    Additive columns are summed; max_drawdown's total is the worst part; ratios have no total.
+    A provenance column's total is its value when all parts agree, else ``mixed``.
+    """
+    ordered = sorted(rows, key=lambda row: str(row["partition"]))
+    names = ["partition", "n_events", *METRIC_COLUMNS, *PROVENANCE_COLUMNS]
+    total: dict[str, Any] = dict.fromkeys(names)
+    total["partition"] = "TOTAL"
+    for column in CODE_INPUTS:
+        distinct = {row.get(column) for row in ordered}
+        total[column] = distinct.pop() if len(distinct) == 1 else "mixed"
+    for column in ADDITIVE_COLUMNS:
+        values = [row.get(column) for row in ordered if row.get(column) is not None]
+        total[column] = sum(values) if values else None
+    drawdowns = [row["max_drawdown"] for row in ordered if row.get("max_drawdown") is not None]
+    total["max_drawdown"] = max(drawdowns) if drawdowns else None
+    coverages = [row["data_coverage"] for row in ordered if row.get("data_coverage") is not None]
+    total["data_coverage"] = min(coverages) if coverages else None  # the least-covered part
+    all_rows = [*ordered, total]
+    schema = pa.schema(
+        [
+            ("partition", pa.string()),
+            ("n_events", pa.int64()),
+            *[
+                (name, pa.int64() if name in ("trades", "records") else pa.float64())
+                for name in METRIC_COLUMNS
+            ],
+            *[(name, pa.string()) for name in PROVENANCE_COLUMNS],
+        ]
+    )
+    return pa.Table.from_pylist([{n: row.get(n) for n in names} for row in all_rows], schema=schema)
+
+
+def markdown_table(table: pa.Table, max_rows: int = 50) -> str:
+    """A compact markdown rendering of the aggregate table for Dagster metadata: the first
+    ``max_rows`` parts and TOTAL (the parquet file has every row)."""
+    columns = ("partition", "n_events", "pnl", "sharpe", "max_drawdown", "trades", "volume")
+    header = "| " + " | ".join(columns) + " |"
+    rule = "|" + "|".join("---" for _ in columns) + "|"
+    lines = [header, rule]
+    n_parts = table.num_rows - 1
+    shown = table.select(columns)
+    if n_parts > max_rows:
+        shown = pa.concat_tables([shown.slice(0, max_rows), shown.slice(n_parts)])
+    for index, row in enumerate(shown.to_pylist()):
+        if n_parts > max_rows and index == max_rows:
+            lines.append(f"| … {n_parts - max_rows} more parts |" + " |" * (len(columns) - 1))
+        cells = []
+        for name in columns:
+            value = row.get(name)
+            if value is None:
+                cells.append("")
+            elif isinstance(value, float):
+                cells.append(f"{value:.6g}")
+            else:
+                cells.append(str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,117 @@
+"""The batch runner: many local parts through the worker pool, one outcome per part.
+
+Each task ends as a result or an exception that names its part; one failure never stops the
+others. Output stays in each task's local directory; ``service`` publishes it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from dataclasses import dataclass
+from pathlib import Path
+
+from pebble import ProcessExpired
+
+from trading_runtime.adapters import EngineError, EngineTimeoutError
+from trading_runtime.config import BacktestConfig
+from trading_runtime.data.validate import PartValidationError
+from trading_runtime.execution import prepare_out_dir
+from trading_runtime.layout import DEFAULT_TIMEOUT_S, part_key
+from trading_runtime.results import BacktestResult
+from trading_runtime.workers import WorkerPool, shared_pool
+
+__all__ = ["BacktestTask", "Outcome", "run_backtest", "run_backtests"]
+
+Outcome = BacktestResult | Exception
+
+
+@dataclass(frozen=True)
+class BacktestTask:
+    partition: str
+    part_path: Path
+    out_dir: Path
+
+
+def _precheck(config: BacktestConfig, task: BacktestTask) -> Path:
+    """The task's fresh output directory; a missing file is reported without using a worker
+    (the worker validates the part itself before the engine opens it)."""
+    if not Path(task.part_path).is_file():
+        raise PartValidationError(f"part {task.part_path}: file does not exist")
+    snapshot = config.engine.initial_snapshot
+    if snapshot is not None and not Path(snapshot).is_file():
+        raise PartValidationError(f"engine.initial_snapshot {snapshot}: file does not exist")
+    return prepare_out_dir(task.out_dir)
+
+
+def _failure(partition: str, exc: BaseException, timeout_s: float) -> Exception:
+    if isinstance(exc, FutureTimeoutError):
+        return EngineTimeoutError(
+            f"part {partition}: backtest exceeded the {timeout_s:g} s timeout and was"
+            " stopped (raise the timeout or check the strategy loop ends at end_ts)"
+        )
+    if isinstance(exc, ProcessExpired):
+        return EngineError(f"part {partition}: the engine worker died (exit code {exc.exitcode})")
+    if isinstance(exc, EngineError | PartValidationError):
+        return exc
+    return EngineError(f"part {partition}: {type(exc).__name__}: {exc}")
+
+
+def run_backtests(
+    config: BacktestConfig,
+    tasks: Sequence[BacktestTask],
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    pool: WorkerPool | None = None,
+    workers: int | None = None,
+) -> dict[str, Outcome]:
+    """Run many parts in parallel. Without a pool, the shared pool of
+    ``min(workers or cores, len(tasks))`` workers runs them."""
+    counts = Counter(task.partition for task in tasks)
+    duplicates = sorted(key for key, count in counts.items() if count > 1)
+    if duplicates:
+        raise ValueError(f"parts with the same name (partition key): {', '.join(duplicates)}")
+    if pool is None:
+        pool = shared_pool(min(workers or os.cpu_count() or 1, max(1, len(tasks))))
+    outcomes: dict[str, Outcome] = {}
+    pending = []
+    for task in tasks:
+        try:
+            out_dir = _precheck(config, task)
+        except (PartValidationError, EngineError) as exc:
+            outcomes[task.partition] = exc
+            continue
+        pending.append((task, out_dir, pool.submit(config, task.part_path, out_dir, timeout_s)))
+    for task, out_dir, future in pending:
+        try:
+            document, wall_time_s = future.result()
+        except Exception as exc:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            outcomes[task.partition] = _failure(task.partition, exc, timeout_s)
+            continue
+        outcomes[task.partition] = BacktestResult(
+            partition=task.partition,
+            directory=out_dir,
+            metrics=document["metrics"],
+            provenance=document["provenance"],
+            wall_time_s=wall_time_s,
+        )
+    return outcomes
+
+
+def run_backtest(
+    config: BacktestConfig,
+    part_path: Path,
+    out_dir: Path,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    pool: WorkerPool | None = None,
+) -> BacktestResult:
+    """One part: a result, or the part's error raised."""
+    partition = part_key(part_path)
+    task = BacktestTask(partition, Path(part_path), Path(out_dir))
+    outcome = run_backtests(config, [task], timeout_s, pool)[partition]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome

@@ -1,0 +1,36 @@
+"""`trading-runtime`: backtests without Dagster, data generation, the main local job, and Argo
+batches. Each command group lives in its own module and imports its heavy parts when it runs."""
+
+from __future__ import annotations
+
+import click
+
+from trading_runtime.cli.argo import argo
+from trading_runtime.cli.backtest import aggregate, backtest
+from trading_runtime.cli.data import data
+from trading_runtime.cli.materialize import materialize
+from trading_runtime.config import example_config_path
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="trading-runtime")
+def main() -> None:
+    """Deterministic trading backtests: parts in, per-part results and aggregate metrics out."""
+
+
+@main.command("example-config")
+@click.option(
+    "--adapter",
+    type=click.Choice(["hftbacktest", "trading-platform"]),
+    default="hftbacktest",
+    show_default=True,
+)
+def example_config(adapter: str) -> None:
+    """Print the path of a packaged example config."""
+    click.echo(str(example_config_path(adapter)))
+
+
+for command in (data, backtest, aggregate, materialize, argo):
+    main.add_command(command)

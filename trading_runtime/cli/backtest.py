@@ -1,0 +1,155 @@
+"""`trading-runtime backtest` and `aggregate`: the per-partition entrypoint without Dagster (what
+Argo pods run) and the aggregate table over stored results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from trading_runtime.cli.common import echo_error, format_metrics
+from trading_runtime.config import ConfigError, load_config
+
+if TYPE_CHECKING:
+    from upath import UPath
+
+__all__ = ["aggregate", "backtest"]
+
+
+def _parse_overrides(sets: tuple[str, ...], overrides_json: str | None) -> dict[str, Any]:
+    """``--overrides '{"k": v}'`` and ``--set k=v`` (value read as JSON, else as a string)."""
+    overrides: dict[str, Any] = {}
+    if overrides_json:
+        try:
+            loaded = json.loads(overrides_json)
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(
+                f"not valid JSON ({exc.msg})", param_hint="--overrides"
+            ) from None
+        if not isinstance(loaded, dict):
+            raise click.BadParameter(
+                'expected a JSON object of dotted keys, e.g. {"strategy.skew": 0.5}',
+                param_hint="--overrides",
+            )
+        overrides.update(loaded)
+    for item in sets:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--set")
+        try:
+            overrides[key] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[key] = text
+    return overrides
+
+
+@click.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config field by dotted key, e.g. --set strategy.quote_offset_ticks=2"
+    " (repeatable; VALUE is read as JSON when it parses).",
+)
+@click.option(
+    "--overrides",
+    "overrides_json",
+    metavar="JSON",
+    help="Overrides as one JSON object of dotted keys (what Argo sweeps pass).",
+)
+@click.option(
+    "--part",
+    "parts",
+    multiple=True,
+    help="A part file or URL (repeatable). Default: every part in TRADING_RUNTIME_PARTS_DIR.",
+)
+@click.option(
+    "--out",
+    default="results/cli",
+    show_default=True,
+    help="Directory or URL (s3://…); results go to OUT/<part>/. Dagster's layout is"
+    " <results>/backtest_results.",
+)
+@click.option("--timeout", "timeout_s", type=float, default=None, help="Seconds per part.")
+@click.option("--workers", type=click.IntRange(min=1), default=None)
+def backtest(
+    config_path: Path,
+    sets: tuple[str, ...],
+    overrides_json: str | None,
+    parts: tuple[str, ...],
+    out: str,
+    timeout_s: float | None,
+    workers: int | None,
+) -> None:
+    """Run a backtest config on parts directly (no Dagster): the per-partition entrypoint that
+    Dagster runs for each partition and Argo runs in each pod."""
+    from trading_runtime.config import apply_overrides
+    from trading_runtime.results import BacktestResult
+    from trading_runtime.service import backtest_and_publish
+    from trading_runtime.settings import load_settings
+    from trading_runtime.storage import list_part_keys, part_location
+
+    settings = load_settings()
+    try:
+        config = load_config(config_path)
+        overrides = _parse_overrides(sets, overrides_json)
+        if overrides:
+            config = apply_overrides(config, overrides, str(config_path))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    locations: list[str | UPath] = list(parts) or [
+        part_location(settings.parts_dir, key) for key in list_part_keys(settings.parts_dir)
+    ]
+    if not locations:
+        raise click.ClickException(f"no part files given and none in {settings.parts_dir}")
+    click.echo(f"backtesting {len(locations)} part(s) with {config.id} ({config.adapter})")
+    try:
+        outcomes = backtest_and_publish(
+            config,
+            locations,
+            out,
+            timeout_s=timeout_s or settings.timeout_s,
+            workers=workers or settings.workers,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for key, outcome in outcomes.items():
+        if isinstance(outcome, BacktestResult):
+            click.echo(f"ok     {key}: {format_metrics(outcome.metrics)} -> {outcome.directory}")
+        else:
+            echo_error(f"FAILED {key}: {outcome}")
+    sys.exit(1 if any(isinstance(o, Exception) for o in outcomes.values()) else 0)
+
+
+@click.command()
+@click.option(
+    "--results",
+    default=None,
+    help="Results base (directory or URL) holding backtest_results/<part>/. Default:"
+    " TRADING_RUNTIME_RESULTS.",
+)
+def aggregate(results: str | None) -> None:
+    """Aggregate stored results into <results>/aggregate_metrics.parquet (the same table as the
+    Dagster asset aggregate_metrics), e.g. the last step of an Argo batch."""
+    from trading_runtime.aggregate import aggregate_results, markdown_table, mixed_provenance
+    from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
+    from trading_runtime.settings import load_settings
+    from trading_runtime.storage import as_upath, load_results, write_parquet
+
+    base = results or load_settings().results
+    stored = load_results(base)
+    if not stored:
+        raise click.ClickException(f"no stored results under {base}/{RESULTS_DIR}/")
+    table = aggregate_results(stored)
+    destination = as_upath(base) / AGGREGATE_FILE
+    write_parquet(table, destination)
+    click.echo(markdown_table(table))
+    mixed = mixed_provenance(table)
+    if mixed:
+        echo_error(f"warning: parts come from different {', '.join(mixed)}")
+    click.echo(f"{len(stored)} part(s) -> {destination}")

@@ -1,0 +1,98 @@
+"""`trading-runtime materialize`: the main local job, through Dagster in this process."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from trading_runtime.cli.common import echo_error
+from trading_runtime.config import ConfigError, load_config
+
+__all__ = ["materialize"]
+
+
+@click.command()
+@click.option(
+    "--single-run",
+    is_flag=True,
+    help="Backtest all partitions in one run (fastest for many parts; one failure fails"
+    " the run). Default: one run per partition, so failures stay isolated.",
+)
+def materialize(single_run: bool) -> None:
+    """The main local job: register parts, backtest every partition, aggregate."""
+    from dagster import DagsterInstance
+
+    from trading_runtime.defs import build_definitions
+    from trading_runtime.defs.partitions import PARTS_PARTITIONS
+    from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
+    from trading_runtime.local_runs import (
+        QUIET_RUN_CONFIG,
+        dagster_home,
+        failure_messages,
+        register_parts,
+        run_partition,
+        run_partition_range,
+    )
+    from trading_runtime.settings import load_settings
+    from trading_runtime.storage import as_upath, is_local, list_part_keys
+
+    started = time.perf_counter()
+    settings = load_settings()
+    home = dagster_home()
+    try:
+        load_config(settings.config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    instance = DagsterInstance.get()
+    defs = build_definitions(settings)
+    keys = list_part_keys(settings.parts_dir)
+    if not keys:
+        raise click.ClickException(f"no part files in {settings.parts_dir}")
+    new_keys = register_parts(instance, keys)
+    click.echo(
+        f"{len(keys)} part(s) in {settings.parts_dir} ({len(new_keys)} newly registered);"
+        f" config {settings.config}; Dagster instance {home}"
+    )
+    job = defs.resolve_job_def("backtest_parts")
+    failed: list[str] = []
+    if single_run:
+        # A run covers a range of partitions in the order they were registered: all of them.
+        keys = list(instance.get_dynamic_partitions(PARTS_PARTITIONS))
+        click.echo(f"backtesting all {len(keys)} partitions ({keys[0]}..{keys[-1]}) in one run")
+        result = run_partition_range(job, instance, keys)
+        if not result.success:
+            failed = list(keys)
+            for message in failure_messages(result):
+                echo_error(f"FAILED {message}")
+    else:
+        for index, key in enumerate(keys, start=1):
+            run_started = time.perf_counter()
+            result = run_partition(job, instance, key)
+            elapsed = time.perf_counter() - run_started
+            if result.success:
+                click.echo(f"[{index}/{len(keys)}] ok     {key} ({elapsed:.1f} s)")
+            else:
+                failed.append(key)
+                for message in failure_messages(result):
+                    echo_error(f"[{index}/{len(keys)}] FAILED {key} {message}")
+    click.echo("aggregating")
+    aggregate = defs.resolve_job_def("aggregate").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
+    )
+    if not aggregate.success:
+        for message in failure_messages(aggregate):
+            echo_error(f"FAILED {message}")
+        sys.exit(1)
+    table_md = aggregate.asset_materializations_for_node("aggregate_metrics")[0].metadata["table"]
+    click.echo(str(table_md.value))
+    base = as_upath(settings.results)
+    results = base.resolve() if is_local(base) else base
+    click.echo(
+        f"results: {results}/{RESULTS_DIR}/<part>/ and {results}/{AGGREGATE_FILE}"
+        f" ({time.perf_counter() - started:.1f} s). Browse them with `make dev`."
+    )
+    if failed:
+        echo_error(f"{len(failed)} partition(s) failed: {', '.join(failed)}")
+        sys.exit(1)

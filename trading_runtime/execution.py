@@ -1,0 +1,72 @@
+"""One backtest inside the current process: adapter, curve, metrics and ``result.json``.
+
+Runs in a worker process (see ``workers``): a timeout cannot interrupt numba code from inside the
+process that runs it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from trading_runtime.adapters import EngineError, get_adapter
+from trading_runtime.config import BacktestConfig
+from trading_runtime.data.validate import PartInfo
+from trading_runtime.layout import CURVE_FILE, RESULT_FILE
+from trading_runtime.metrics import compute_metrics, curve_from_record
+from trading_runtime.results import code_inputs, content_hash, file_hashes, runtime_git_commit
+
+__all__ = ["execute_backtest", "prepare_out_dir"]
+
+
+def prepare_out_dir(out_dir: Path) -> Path:
+    """A fresh, empty directory: engines append to files they find (trading-platform's events)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        if any(out_dir.iterdir()):
+            raise EngineError(
+                f"output directory {out_dir} is not empty; each run needs a fresh one"
+            )
+    else:
+        out_dir.mkdir(parents=True)
+    return out_dir
+
+
+def _write_curve(record: np.ndarray, contract_size: float, path: Path) -> None:
+    table = curve_from_record(record, contract_size)
+    # Fixed writer options so the same table gives the same bytes.
+    pq.write_table(table, path, compression="zstd", use_dictionary=False, write_statistics=True)
+
+
+def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> dict[str, Any]:
+    """Engine + curve + metrics for one part, inside the current process. Writes ``out_dir``
+    and returns what it wrote to ``result.json``."""
+    output = get_adapter(config.adapter).run_inline(config, part, out_dir)
+    with np.load(output.stats_path) as archive:
+        record = archive["0"]
+    _write_curve(record, config.engine.contract_size, out_dir / CURVE_FILE)
+    book_size = None
+    if config.risk.notional_limits is not None:
+        book_size = config.risk.notional_limits.max_gross_notional
+    metrics = compute_metrics(
+        record, config.engine.contract_size, book_size, (part.first_local_ts, part.last_local_ts)
+    )
+    hashes = file_hashes(out_dir)
+    provenance = {
+        **code_inputs(config, output.engine, output.engine_version, output.framework_sha),
+        "runtime_git_commit": runtime_git_commit(),
+        "config_id": config.id,
+        "strategy": config.strategy.class_path,
+        "part": part.name,
+        "part_sha256": part.sha256,
+        "n_events": part.n_events,
+        "files": hashes,
+        "content_hash": content_hash(hashes),
+    }
+    document = {"metrics": metrics, "provenance": provenance}
+    (out_dir / RESULT_FILE).write_text(json.dumps(document, sort_keys=True, indent=1) + "\n")
+    return document

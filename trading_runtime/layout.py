@@ -1,0 +1,45 @@
+"""Names every part of the runtime agrees on: files, directories, defaults, and the part key.
+
+One layout wherever parts and results live (a directory or an object-store URL)::
+
+    <parts>/<part>.npz
+    <results>/backtest_results/<part>/{curve.parquet, stats.npz, [events.jsonl], result.json}
+    <results>/aggregate_metrics.parquet
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import PurePosixPath
+
+__all__ = [
+    "AGGREGATE_FILE",
+    "CURVE_FILE",
+    "DEFAULT_TIMEOUT_S",
+    "PART_SUFFIX",
+    "RESULTS_DIR",
+    "RESULT_FILE",
+    "STATS_FILE",
+    "part_file_name",
+    "part_key",
+]
+
+PART_SUFFIX = ".npz"
+# The asset's name: Dagster's IO manager and the CLI store results under the same directory.
+RESULTS_DIR = "backtest_results"
+AGGREGATE_FILE = "aggregate_metrics.parquet"
+# One result directory: metrics + provenance (written last), the curve, hftbacktest's record.
+RESULT_FILE = "result.json"
+CURVE_FILE = "curve.parquet"
+STATS_FILE = "stats.npz"
+# Wall-clock limit of one part's backtest, seconds (settings, CLI and Argo default to it).
+DEFAULT_TIMEOUT_S = 900.0
+
+
+def part_key(location: str | PathLike[str]) -> str:
+    """The partition key of a part file, path or URL: its name without ``.npz``."""
+    return PurePosixPath(str(location)).name.removesuffix(PART_SUFFIX)
+
+
+def part_file_name(key: str) -> str:
+    return f"{key}{PART_SUFFIX}"

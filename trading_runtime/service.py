@@ -1,0 +1,190 @@
+"""Run and publish: the one path a backtest takes, whoever asks for it.
+
+    part file or URL -> local copy -> validated in a worker -> engine in that worker
+    -> result files in local staging -> published to <destination>/<part>/
+
+The Dagster asset stages (``stage_backtests``) and lets its IO manager publish each result
+(``publish_result``); the CLI and the Argo pods stage and publish in one call
+(``backtest_and_publish``). The ``parts`` asset validates through the same local copies and
+workers (``validate_parts``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from upath import UPath
+
+from trading_runtime.batch import BacktestTask, Outcome, run_backtests
+from trading_runtime.config import BacktestConfig
+from trading_runtime.data.validate import PartInfo, PartValidationError
+from trading_runtime.layout import DEFAULT_TIMEOUT_S, part_key
+from trading_runtime.results import BacktestResult
+from trading_runtime.storage import as_upath, is_local, localize, publish_directory
+from trading_runtime.workers import WorkerPool, shared_pool
+
+__all__ = [
+    "PartLocation",
+    "StagedBacktests",
+    "backtest_and_publish",
+    "publish_result",
+    "stage_backtests",
+    "validate_parts",
+]
+
+PartLocation = str | Path | UPath
+# Inside a staging directory: parts downloaded from an object store (hftbacktest reads files).
+_DOWNLOADS = ".parts"
+
+
+@dataclass
+class StagedBacktests:
+    """Outcomes of one batch, each result still in the local ``staging`` directory. Leaving the
+    ``with`` block removes whatever was not published."""
+
+    staging: Path
+    outcomes: dict[str, Outcome]
+
+    @property
+    def results(self) -> dict[str, BacktestResult]:
+        return {k: v for k, v in self.outcomes.items() if isinstance(v, BacktestResult)}
+
+    @property
+    def failures(self) -> dict[str, Exception]:
+        return {k: v for k, v in self.outcomes.items() if isinstance(v, Exception)}
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def __enter__(self) -> StagedBacktests:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.discard()
+
+
+def _keyed(locations: Sequence[PartLocation]) -> dict[str, UPath]:
+    """Partition key -> location, refusing two parts with one name (one result directory)."""
+    keys = [part_key(str(location)) for location in locations]
+    duplicates = sorted(key for key, count in Counter(keys).items() if count > 1)
+    if duplicates:
+        raise ValueError(f"parts with the same name (partition key): {', '.join(duplicates)}")
+    return {key: as_upath(location) for key, location in sorted(zip(keys, locations, strict=True))}
+
+
+def _local_copies(
+    parts: dict[str, UPath], scratch: Path
+) -> tuple[dict[str, Path], dict[str, Exception]]:
+    """Local paths of the parts (remote ones downloaded into ``scratch``); missing ones fail."""
+    local: dict[str, Path] = {}
+    missing: dict[str, Exception] = {}
+    for key, location in parts.items():
+        try:
+            local[key] = localize(location, scratch)
+        except FileNotFoundError as exc:
+            missing[key] = PartValidationError(str(exc))
+    return local, missing
+
+
+def stage_backtests(
+    config: BacktestConfig,
+    locations: Sequence[PartLocation],
+    *,
+    staging_base: Path | None = None,
+    staging_prefix: str = ".staging-",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    workers: int | None = None,
+    pool: WorkerPool | None = None,
+) -> StagedBacktests:
+    """Backtest parts (files or URLs) into a fresh local staging directory under
+    ``staging_base`` (the system temp directory when None). One outcome per part key."""
+    parts = _keyed(locations)
+    if staging_base is not None:
+        staging_base.mkdir(parents=True, exist_ok=True)
+    staged = StagedBacktests(Path(tempfile.mkdtemp(prefix=staging_prefix, dir=staging_base)), {})
+    downloads = staged.staging / _DOWNLOADS
+    try:
+        local, missing = _local_copies(parts, downloads)
+        tasks = [BacktestTask(key, path, staged.staging / key) for key, path in local.items()]
+        outcomes = {**missing, **run_backtests(config, tasks, timeout_s, pool, workers)}
+    except BaseException:
+        staged.discard()
+        raise
+    finally:
+        shutil.rmtree(downloads, ignore_errors=True)
+    staged.outcomes = dict(sorted(outcomes.items()))
+    return staged
+
+
+def publish_result(result: BacktestResult, destination: UPath) -> BacktestResult:
+    """Move a staged result to ``destination`` (see ``storage.publish_directory``); the stored
+    result. The staging directory goes once its last result is published."""
+    staging = result.local_directory()
+    publish_directory(staging, destination)
+    shutil.rmtree(staging, ignore_errors=True)  # left only when it was copied across filesystems
+    with contextlib.suppress(OSError):  # the batch's staging directory, once it is empty
+        staging.parent.rmdir()
+    return dataclasses.replace(result, directory=destination)
+
+
+def backtest_and_publish(
+    config: BacktestConfig,
+    locations: Sequence[PartLocation],
+    out: PartLocation,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    workers: int | None = None,
+) -> dict[str, Outcome]:
+    """Backtest parts and publish each result to ``<out>/<part>/``, failures aside. Output is
+    built beside ``out`` when it is a directory (publishing is a rename), else in the system
+    temp directory."""
+    destination = as_upath(out)
+    staging_base = Path(destination.path) if is_local(destination) else None
+    with stage_backtests(
+        config, locations, staging_base=staging_base, timeout_s=timeout_s, workers=workers
+    ) as staged:
+        return {
+            key: publish_result(outcome, destination / key)
+            if isinstance(outcome, BacktestResult)
+            else outcome
+            for key, outcome in staged.outcomes.items()
+        }
+
+
+def validate_parts(
+    locations: Sequence[PartLocation],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    workers: int | None = None,
+) -> dict[str, PartInfo | PartValidationError]:
+    """Validate parts (files or URLs) on the engine workers, in parallel; each outcome names
+    the part's location, not a local copy."""
+    parts = _keyed(locations)
+    with tempfile.TemporaryDirectory(prefix="parts-") as scratch:
+        local, missing = _local_copies(parts, Path(scratch))
+        pool = shared_pool(min(workers or os.cpu_count() or 1, max(1, len(local))))
+        checked = pool.validate(list(local.values()), timeout=timeout_s)
+    outcomes: dict[str, PartInfo | PartValidationError] = {
+        key: PartValidationError(str(exc)) for key, exc in missing.items()
+    }
+    for (key, path), outcome in zip(local.items(), checked, strict=True):
+        location = str(parts[key])
+        if isinstance(outcome, PartInfo):
+            outcomes[key] = dataclasses.replace(outcome, path=location)
+        else:
+            outcomes[key] = PartValidationError(str(outcome).replace(str(path), location))
+    return dict(sorted(outcomes.items()))
