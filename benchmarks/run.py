@@ -398,7 +398,6 @@ def child_screen(spec: Spec) -> dict[str, Any]:
     """Run the port once over the generated parts; link the first ``wanted`` that succeed into
     ``target`` (the benchmark's parts directory) and report the ones that fail."""
     from trading_runtime.backtest import run_backtests
-
     from trading_runtime.config import example_config_path, load_config
 
     config = load_config(example_config_path("hftbacktest"))
@@ -442,7 +441,6 @@ def _coverage(result_dir: Path, part: Path) -> float:
 def child_floor(spec: Spec) -> dict[str, Any]:
     """The engine port alone: run_backtests cold (fresh process) then warm (same pool)."""
     from trading_runtime.backtest import BacktestResult, run_backtests
-
     from trading_runtime.config import example_config_path, load_config
 
     config = load_config(example_config_path("hftbacktest"))
@@ -659,8 +657,8 @@ def child_prepare_many(spec: Spec) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
     from dagster import AssetMaterialization
-    from trading_runtime.backtest import run_backtest
 
+    from trading_runtime.backtest import run_backtest
     from trading_runtime.config import example_config_path, load_config
     from trading_runtime.data.npz import write_npz_deterministic
 
@@ -804,12 +802,12 @@ def child_engine(spec: Spec) -> dict[str, Any]:
     import numpy as np
     import pyarrow.parquet as pq
     from hftbacktest import Recorder, ROIVectorMarketDepthBacktest
-    from trading_runtime.backtest import RESULT_FILE
-    from trading_runtime.engines import get_adapter
-    from trading_runtime.engines.hftbacktest_engine import build_asset
 
+    from trading_runtime.backtest import RESULT_FILE
     from trading_runtime.config import example_config_path, load_config
     from trading_runtime.data.validate import check_events, load_part_events, sha256_file
+    from trading_runtime.engines import get_adapter
+    from trading_runtime.engines.hftbacktest_engine import build_asset
     from trading_runtime.metrics import compute_metrics, curve_from_record
 
     config = load_config(example_config_path("hftbacktest"))
