@@ -15,6 +15,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+__all__ = [
+    "EXAMPLE_CONFIGS",
+    "BacktestConfig",
+    "ConfigError",
+    "EngineSection",
+    "MaxLoss",
+    "NotionalLimits",
+    "OrderRateLimits",
+    "PositionLimits",
+    "QuoteLimits",
+    "RiskSection",
+    "StrategySection",
+    "apply_overrides",
+    "example_config_path",
+    "load_config",
+    "parse_config",
+]
+
 # Keys the seed's config carried that now belong to the runtime.
 _RUNTIME_SUPPLIED = {"data_files", "stats_npz_path", "event_bus_path"}
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+__all__ = ["DEFAULT_REPOSITORY", "FrameworkPin", "framework_pin"]
+
 DEFAULT_REPOSITORY = "https://github.com/trading-engineering/trading-platform.git"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 

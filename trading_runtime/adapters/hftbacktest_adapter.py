@@ -21,6 +21,15 @@ from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.validate import PartInfo
 from trading_runtime.layout import STATS_FILE
 
+__all__ = [
+    "END_TS_PARAMETER",
+    "HFTBACKTEST_ERRORS",
+    "HftbacktestAdapter",
+    "build_asset",
+    "check_strategy_return",
+    "strategy_arguments",
+]
+
 # Filled by the runtime when the strategy declares a parameter of this name.
 END_TS_PARAMETER = "end_ts"
 

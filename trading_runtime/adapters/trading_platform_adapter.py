@@ -24,6 +24,16 @@ from trading_runtime.data.validate import PartInfo
 from trading_runtime.layout import STATS_FILE
 from trading_runtime.pins import framework_pin
 
+__all__ = [
+    "DISTRIBUTION",
+    "TradingPlatformAdapter",
+    "build_framework_config",
+    "deterministic_order_snapshots",
+    "import_framework",
+    "install_hint",
+    "installed_framework_sha",
+]
+
 DISTRIBUTION = "trading-platform"
 EVENT_LOG_FILE = "events.jsonl"
 _RAW_STATS_FILE = "stats.framework.npz"

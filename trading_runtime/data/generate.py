@@ -27,6 +27,8 @@ from hftbacktest.binding import event_dtype
 
 from trading_runtime.data.npz import write_npz_deterministic
 
+__all__ = ["GeneratorSpec", "generate_part", "generate_parts"]
+
 
 @dataclass(frozen=True)
 class GeneratorSpec:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["write_npz_deterministic"]
+
 # A fixed zip timestamp: numpy's savez stamps the current time into the archive, which would make
 # the same arrays give different bytes on each run.
 _ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)

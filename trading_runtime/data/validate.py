@@ -16,6 +16,15 @@ from hftbacktest.data.validation import validate_event_order
 
 from trading_runtime.layout import part_key
 
+__all__ = [
+    "PartInfo",
+    "PartValidationError",
+    "check_events",
+    "load_part_events",
+    "sha256_file",
+    "validate_part",
+]
+
 
 class PartValidationError(ValueError):
     """A part file that cannot be backtested; the message names the file and the problem."""

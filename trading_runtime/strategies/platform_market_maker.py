@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["PlatformMarketMaker"]
+
 try:
     from trading_platform import (
         NewOrderIntent,
