@@ -14,13 +14,13 @@ from hftbacktest.types import record_dtype
 
 from trading_runtime.adapters import EngineNotInstalledError
 from trading_runtime.adapters.trading_platform_adapter import (
-    EVENT_LOG_FILE,
     TradingPlatformAdapter,
     build_framework_config,
 )
 from trading_runtime.batch import run_backtest
 from trading_runtime.config import example_config_path, load_config
 from trading_runtime.data.validate import validate_part
+from trading_runtime.layout import EVENT_LOG_FILE
 from trading_runtime.pins import framework_pin
 
 FRAMEWORK_INSTALLED = importlib.util.find_spec("trading_platform") is not None

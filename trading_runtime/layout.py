@@ -16,6 +16,7 @@ __all__ = [
     "AGGREGATE_FILE",
     "CURVE_FILE",
     "DEFAULT_TIMEOUT_S",
+    "EVENT_LOG_FILE",
     "PART_SUFFIX",
     "RESULTS_DIR",
     "RESULT_FILE",
@@ -32,6 +33,8 @@ AGGREGATE_FILE = "aggregate_metrics.parquet"
 RESULT_FILE = "result.json"
 CURVE_FILE = "curve.parquet"
 STATS_FILE = "stats.npz"
+# trading-platform's event log, when the framework ran.
+EVENT_LOG_FILE = "events.jsonl"
 # Wall-clock limit of one part's backtest, seconds (settings, CLI and Argo default to it).
 DEFAULT_TIMEOUT_S = 900.0
 

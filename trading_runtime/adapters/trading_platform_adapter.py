@@ -21,7 +21,7 @@ from trading_runtime.adapters.base import (
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.validate import PartInfo
-from trading_runtime.layout import STATS_FILE
+from trading_runtime.layout import EVENT_LOG_FILE, STATS_FILE
 from trading_runtime.pins import framework_pin
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 DISTRIBUTION = "trading-platform"
-EVENT_LOG_FILE = "events.jsonl"
 _RAW_STATS_FILE = "stats.framework.npz"
 
 
