@@ -8,19 +8,20 @@ from trading_runtime.argo.batch import (
     DEFAULT_NAMESPACE,
     DEFAULT_PARALLELISM,
     DEFAULT_SERVICE_ACCOUNT,
-    ArgoError,
-    ArgoUnreachableError,
     Batch,
-    Variant,
     image_reference,
-    load_sweep,
     object_store_url,
     part_keys,
-    plan_variants,
     prepare_batch,
-    strategy_parameter_problem,
 )
 from trading_runtime.argo.client import ArgoClient, bare_token, server_url, workflow_link
+from trading_runtime.argo.errors import ArgoError, ArgoUnreachableError
+from trading_runtime.argo.sweep import (
+    Variant,
+    load_sweep,
+    plan_variants,
+    strategy_parameter_problem,
+)
 from trading_runtime.argo.workflow import (
     API_VERSION,
     build_workflow,

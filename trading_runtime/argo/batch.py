@@ -9,15 +9,15 @@ the effective config's hash, so one directory only ever holds results of one con
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from trading_runtime.config import BacktestConfig, ConfigError, apply_overrides
+from trading_runtime.argo.errors import ArgoError, ArgoUnreachableError
+from trading_runtime.argo.sweep import Variant, compact_json, load_sweep, plan_variants
+from trading_runtime.config import BacktestConfig, ConfigError
 from trading_runtime.layout import DEFAULT_TIMEOUT_S, PART_SUFFIX
 
 __all__ = [
@@ -29,14 +29,10 @@ __all__ = [
     "ArgoError",
     "ArgoUnreachableError",
     "Batch",
-    "Variant",
     "image_reference",
-    "load_sweep",
     "object_store_url",
     "part_keys",
-    "plan_variants",
     "prepare_batch",
-    "strategy_parameter_problem",
 ]
 
 BACKTEST_TEMPLATE = "trading-runtime-backtest"
@@ -47,33 +43,11 @@ DEFAULT_PARALLELISM = 10
 # Around the backtest's own timeout a pod downloads the part, compiles the strategy (numba) and
 # uploads the results; the pod's hard deadline (activeDeadlineSeconds) allows for that.
 POD_DEADLINE_MARGIN_S = 900
-VARIANT_ID_LENGTH = 12
 
 # Docker's tag grammar; a part key becomes an object key and a pod argument.
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _PART_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*")
-
-
-class ArgoError(Exception):
-    """A batch that cannot be rendered or submitted; the message says what to change."""
-
-
-class ArgoUnreachableError(ArgoError):
-    """No answer from the Argo server (connection refused, TLS, timeout): maybe transient."""
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One config of a sweep: the overrides applied to the base config, and the result."""
-
-    id: str
-    overrides: Mapping[str, Any]
-    config_hash: str
-
-    @property
-    def overrides_json(self) -> str:
-        return json.dumps(dict(self.overrides), sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -102,7 +76,7 @@ class Batch:
 
     def config_json(self) -> str:
         """The base config as the pods receive it: what was validated, in stable bytes."""
-        return _compact_json(self.config.model_dump(mode="json"))
+        return compact_json(self.config.model_dump(mode="json"))
 
     def parameters(self) -> dict[str, str]:
         """The WorkflowTemplate's parameters, in its declaration order."""
@@ -111,15 +85,11 @@ class Batch:
             "config": self.config_json(),
             "parts-url": self.parts_url,
             "results-url": self.results_url,
-            "items": _compact_json(self.items()),
-            "variants": _compact_json(sorted(v.id for v in self.variants)),
+            "items": compact_json(self.items()),
+            "variants": compact_json(sorted(v.id for v in self.variants)),
             "timeout-s": _number(self.timeout_s),
             "pod-deadline-s": str(math.ceil(self.timeout_s) + POD_DEADLINE_MARGIN_S),
         }
-
-
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _number(value: float) -> str:
@@ -188,81 +158,6 @@ def part_keys(parts: Iterable[str], parts_dir: str | Path | None = None) -> tupl
             " (letters, digits, . _ - = +)"
         )
     return tuple(sorted(keys))
-
-
-def load_sweep(path: str | Path) -> list[dict[str, Any]]:
-    """A sweep file: a JSON list of override objects with dotted keys, one variant each."""
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArgoError(f"sweep {path}: file does not exist") from None
-    except json.JSONDecodeError as exc:
-        raise ArgoError(
-            f"sweep {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
-    example = '[{"strategy.quote_offset_ticks": 1}, {"strategy.quote_offset_ticks": 2}]'
-    if not isinstance(raw, list) or not raw:
-        raise ArgoError(f"sweep {path}: expected a non-empty JSON list of objects, e.g. {example}")
-    for index, entry in enumerate(raw):
-        if not isinstance(entry, dict):
-            raise ArgoError(
-                f"sweep {path}: entry {index} is {type(entry).__name__}, expected an object of"
-                f" dotted keys, e.g. {example}"
-            )
-    return raw
-
-
-def plan_variants(
-    config: BacktestConfig,
-    sweep: Sequence[Mapping[str, Any]] | None = None,
-    source: str = "<config>",
-    sweep_source: str = "<sweep>",
-) -> tuple[Variant, ...]:
-    """The variants of a batch: the config itself without a sweep, else one per sweep entry,
-    each validated with its overrides applied (errors name the entry and the key)."""
-    entries: Sequence[Mapping[str, Any]] = sweep if sweep is not None else [{}]
-    variants: list[Variant] = []
-    seen: dict[str, int] = {}
-    for index, overrides in enumerate(entries):
-        where = f"sweep {sweep_source} entry {index}: " if sweep is not None else ""
-        try:
-            effective = apply_overrides(config, overrides, source) if overrides else config
-        except ConfigError as exc:
-            raise ArgoError(f"{where}{exc}") from None
-        problem = strategy_parameter_problem(effective)
-        if problem:
-            given = f"overrides {_compact_json(dict(overrides))}" if overrides else "config"
-            raise ArgoError(f"{where}backtest config {source} with {given}: {problem}")
-        config_hash = effective.config_hash()
-        variant_id = config_hash[:VARIANT_ID_LENGTH]
-        if variant_id in seen:
-            raise ArgoError(
-                f"sweep {sweep_source}: entries {seen[variant_id]} and {index} give the same"
-                " config; each variant must differ"
-            )
-        seen[variant_id] = index
-        variants.append(Variant(variant_id, dict(overrides), config_hash))
-    return tuple(variants)
-
-
-def strategy_parameter_problem(config: BacktestConfig) -> str | None:
-    """Strategy parameters the strategy does not take (a mistyped override would otherwise fail
-    only in the pods). Checked for the hftbacktest adapter when the strategy imports here."""
-    if config.adapter != "hftbacktest":
-        return None
-    from trading_runtime.adapters.base import EngineError
-    from trading_runtime.adapters.hftbacktest_adapter import HftbacktestAdapter, strategy_arguments
-
-    try:
-        strategy = HftbacktestAdapter().load_strategy(config)
-    except (EngineError, ImportError):
-        return None  # only in the image; the pods report it
-    try:
-        strategy_arguments(strategy, config.strategy.class_path, dict(config.strategy.params), 0)
-    except EngineError as exc:
-        return str(exc)
-    return None
 
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")

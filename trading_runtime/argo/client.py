@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trading_runtime.argo.batch import DEFAULT_NAMESPACE, ArgoError, ArgoUnreachableError
+from trading_runtime.argo.batch import DEFAULT_NAMESPACE
+from trading_runtime.argo.errors import ArgoError, ArgoUnreachableError
 
 if TYPE_CHECKING:
     from hera.workflows.models import Workflow
