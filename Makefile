@@ -37,7 +37,7 @@ dev: setup $(DAGSTER_HOME)/dagster.yaml
 
 ## The performance benchmark (about 15 min; writes benchmarks/results.md). BENCH_ARGS=--quick for a smoke run.
 bench: setup
-	$(BIN)/python -m benchmarks.run $(or $(BENCH_ARGS),--parts 100 --events 100000 --repeats 3)
+	$(BIN)/python -m benchmarks $(or $(BENCH_ARGS),--parts 100 --events 100000 --repeats 3)
 
 lock: setup
 	scripts/lock.sh

@@ -1,0 +1,226 @@
+"""The scenarios as run from the parent, one function each (``runner.run_all`` calls them in
+order): the child processes they start, with which specs and labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benchmarks.measure import clean_env
+from benchmarks.scenarios.common import Spec
+from benchmarks.scenarios.definitions import measure_definitions
+
+if TYPE_CHECKING:
+    from benchmarks.runner import Options, Runner
+
+
+@dataclass
+class Bench:
+    """What the scenarios of one run share: the runner, the work directory and the parts."""
+
+    runner: Runner
+    work: Path
+    parts_dir: Path
+    keys: list[str]
+
+    @property
+    def o(self) -> Options:
+        return self.runner.options
+
+    @property
+    def base(self) -> Spec:
+        """The spec entries every orchestration scenario gets."""
+        return {
+            "parts_dir": str(self.parts_dir),
+            "work": str(self.work),
+            "timeout_s": self.o.task_timeout,
+            "keys": self.keys,
+        }
+
+    @property
+    def workers_list(self) -> list[int]:
+        return sorted({self.o.workers, 1}, reverse=True)
+
+    @property
+    def sample(self) -> Path:
+        """Where the floor keeps one real result (the template of the synthetic ones)."""
+        return self.work / "sample-result"
+
+    @property
+    def many_home(self) -> Path:
+        return self.work / "home-many"
+
+    def first_part(self) -> str:
+        return str(sorted(self.parts_dir.glob("*.npz"))[0])
+
+
+def ensure_parts(runner: Runner, name: str, parts: int, events: int, seed: int) -> Path:
+    target = runner.options.cache_dir / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    spec = {"target": str(target), "parts": parts, "events": events, "seed": seed}
+    result = runner.child("generate", spec, name)
+    if result["generated"]:
+        print(f"    generated {parts} x {events:,} events in {result['seconds']:.1f} s -> {target}")
+    return target
+
+
+def prepare_parts(runner: Runner, work: Path, data: dict[str, Any]) -> tuple[Bench, Path | None]:
+    """Generate (or reuse) the parts, screen them into the work directory's ``parts`` and, for
+    the engine scenario, the large part; records ``screen``, ``parts_dir`` and ``parts_bytes``."""
+    o = runner.options
+    # Spare parts: the ones the runtime fails on are reported and replaced by the next ones.
+    generated = o.parts + max(2, o.parts // 10)
+    generated_dir = ensure_parts(
+        runner, f"parts-{generated}x{o.events}-seed{o.seed}", generated, o.events, o.seed
+    )
+    parts_dir = work / "parts"
+    data["screen"] = runner.child(
+        "screen",
+        {
+            "source": str(generated_dir),
+            "target": str(parts_dir),
+            "work": str(work),
+            "wanted": o.parts,
+            "workers": o.workers,
+            "timeout_s": o.task_timeout,
+        },
+    )
+    if data["screen"]["failed"]:
+        print(f"    parts the runtime fails on (excluded): {data['screen']['failed']}")
+    keys = sorted(p.stem for p in parts_dir.glob("*.npz"))
+    large_dir = None
+    if "engine" in o.only:
+        large_dir = ensure_parts(runner, f"large-{o.large_events}-seed{o.seed + 1}", 1,
+                                 o.large_events, o.seed + 1)  # fmt: skip
+    data["parts_dir"] = str(parts_dir)
+    data["parts_bytes"] = sum(p.stat().st_size for p in parts_dir.glob("*.npz"))
+    return Bench(runner, work, parts_dir, keys), large_dir
+
+
+def floor(bench: Bench) -> dict[int, list[dict[str, Any]]]:
+    print("1. floor (run_backtests, no Dagster)")
+    return {
+        w: [
+            bench.runner.child(
+                "floor",
+                {**bench.base, "workers": w, "keep_sample": str(bench.sample)},
+                f"w{w}-r{r}",
+            )
+            for r in range(bench.o.repeats)
+        ]
+        for w in bench.workers_list
+    }
+
+
+def engine(bench: Bench, large_dir: Path) -> dict[str, Any]:
+    print("6. engine throughput")
+    return bench.runner.child(
+        "engine",
+        {
+            "work": str(bench.work),
+            "standard_part": bench.first_part(),
+            "large_part": str(sorted(large_dir.glob("*.npz"))[0]),
+            "repeats": max(3, bench.o.repeats),
+        },
+    )
+
+
+def backfill(bench: Bench) -> dict[int, list[dict[str, Any]]]:
+    print("2. single-run backfill (+ aggregate over N)")
+    o, runs = bench.o, {}
+    for w in bench.workers_list:
+        runs[w] = [
+            bench.runner.child(
+                "backfill",
+                {
+                    **bench.base,
+                    "workers": w,
+                    "aggregate": True,
+                    "profile": o.profile and w == o.workers and r == 0,
+                },
+                f"w{w}-r{r}",
+            )
+            for r in range(o.repeats)
+        ]
+    if o.profile:
+        runs[o.workers].append(
+            bench.runner.child(
+                "backfill",
+                {**bench.base, "workers": o.workers, "aggregate": False, "profile_cold_only": True},
+                f"w{o.workers}-profile-cold",
+            )
+        )
+    return runs
+
+
+def perpart(bench: Bench) -> list[dict[str, Any]]:
+    print("3a. per-partition runs in one process")
+    o = bench.o
+    return [
+        bench.runner.child(
+            "perpart",
+            {**bench.base, "workers": o.workers, "profile": o.profile and r == 0},
+            f"r{r}",
+        )
+        for r in range(o.repeats)
+    ]
+
+
+def cli(bench: Bench) -> dict[str, Any]:
+    print("3b. per-partition runs in fresh processes (dagster asset materialize)")
+    o, keys = bench.o, bench.keys
+    step = max(1, len(keys) // max(1, o.cli_sample))
+    sample_keys = keys[::step][: o.cli_sample]
+    return bench.runner.child(
+        "cli", {**bench.base, "workers": o.workers, "sample_keys": sample_keys}
+    )
+
+
+def prepare_many(bench: Bench) -> dict[str, Any]:
+    print(f"4/5. {bench.o.many:,} synthetic stored results")
+    return bench.runner.child(
+        "prepare_many",
+        {
+            "work": str(bench.work),
+            "sample": str(bench.sample),
+            "part": bench.first_part(),
+            "timeout_s": bench.o.task_timeout,
+            "many": bench.o.many,
+            "results": str(bench.work / "results-many"),
+            "results_big": str(bench.work / "results-many-10x"),
+            "home": str(bench.many_home),
+        },
+    )
+
+
+def aggregate_many(bench: Bench) -> dict[str, list[dict[str, Any]]]:
+    o = bench.o
+    print(f"4. aggregate over {o.many:,} partitions")
+    return {
+        variant: [
+            bench.runner.child(
+                "aggregate",
+                {
+                    "home": str(bench.many_home),
+                    "parts_dir": str(bench.parts_dir),
+                    "results": str(bench.work / results),
+                    "expect_parts": o.many,
+                },
+                f"{variant}-r{r}",
+            )
+            for r in range(o.repeats)
+        ]
+        for variant, results in (("1x", "results-many"), ("10x", "results-many-10x"))
+    }
+
+
+def definitions(bench: Bench) -> dict[str, Any]:
+    print(f"5. definitions load with {bench.o.many:,} partitions")
+    env = clean_env(
+        DAGSTER_HOME=str(bench.many_home),
+        TRADING_RUNTIME_PARTS_DIR=str(bench.parts_dir),
+        TRADING_RUNTIME_RESULTS=str(bench.work / "results-many"),
+        PYTHONWARNINGS="ignore",
+    )
+    return measure_definitions(bench.runner, env, bench.o.repeats)

@@ -1,0 +1,346 @@
+"""The report's tables of numbers: results rows, ratios, targets and numba compiles."""
+
+from __future__ import annotations
+
+from benchmarks.measure import COMPILE_THRESHOLD_S
+from benchmarks.report_format import ReportData, Row, Target, fmt, med
+
+# --------------------------------------------------------------------------- results rows
+
+
+def result_rows(v: ReportData) -> list[Row]:
+    """The *Results* table's rows, scenario by scenario."""
+    return [
+        *_floor_rows(v),
+        *_backfill_rows(v),
+        *_perpart_rows(v),
+        *_cli_rows(v),
+        *_aggregate_rows(v),
+        *_defs_rows(v),
+        *_engine_rows(v),
+    ]
+
+
+def _floor_rows(v: ReportData) -> list[Row]:
+    rows: list[Row] = []
+    for workers in sorted(v.d["floor"], reverse=True):
+        for label, what in (
+            ("cold", "fresh process: pool spawn + worker imports + numba compile per worker"),
+            ("warm", "same pool, already compiled"),
+        ):
+            rows.append(
+                (
+                    f"1. floor, W={workers}, {label}",
+                    f"run_backtests over {v.o.parts} parts; {what}",
+                    v.seconds("floor", workers, label),
+                    "s",
+                )
+            )
+    return rows
+
+
+def _backfill_rows(v: ReportData) -> list[Row]:
+    rows: list[Row] = []
+    for workers in sorted(v.d["backfill"], reverse=True):
+        for label in ("cold", "warm"):
+            rows.append(
+                (
+                    f"2. single-run backfill, W={workers}, {label}",
+                    "execute_in_process of backtest_parts over the range (parts, checks,"
+                    " backtest_results)"
+                    + ("; first run in the process" if label == "cold" else "; warm pool"),
+                    v.seconds("backfill", workers, label),
+                    "s",
+                )
+            )
+    return rows
+
+
+def _perpart_rows(v: ReportData) -> list[Row]:
+    children = v.d.get("perpart", [])
+    if not children:
+        return []
+    totals = [sum(r["seconds"] for r in c["runs"]) for c in children]
+    first = [c["runs"][0]["seconds"] for c in children]
+    warm_runs = [r for c in children for r in c["runs"][1:]]
+    per_run = [r["seconds"] for r in warm_runs]
+    orchestration = [r["seconds"] - r["wall"] for r in warm_runs]
+    return [
+        (
+            f"3a. {v.o.parts} per-partition runs, one process",
+            "sum of N execute_in_process(partition_key) runs (first cold)",
+            totals,
+            "s",
+        ),
+        ("3a. first run (cold)", "includes the 1-worker pool spawn + compile", first, "s"),
+        ("3a. one warm run", "per run after the first (all runs pooled)", per_run, "s"),
+        ("3a. orchestration per warm run", "run wall - backtest wall_time_s", orchestration,
+         "s"),
+    ]  # fmt: skip
+
+
+def _cli_rows(v: ReportData) -> list[Row]:
+    cli = v.d.get("cli")
+    if not cli:
+        return []
+    warm = v.warm_task_s()
+    runs = cli["runs"]
+    return [
+        ("3b. one CLI run, fresh process", "dagster asset materialize, one partition",
+         [r["seconds"] for r in runs], "s"),
+        ("3b. backtest wall_time_s", "inside the worker; includes the compile",
+         [r["wall"] for r in runs], "s"),
+        ("3b. compile", "wall_time_s - warm per-part time of the floor",
+         [r["wall"] - warm for r in runs], "s"),
+        ("3b. orchestration", "run wall - wall_time_s",
+         [r["seconds"] - r["wall"] for r in runs], "s"),
+    ]  # fmt: skip
+
+
+def _aggregate_rows(v: ReportData) -> list[Row]:
+    rows: list[Row] = []
+    after_backfill = [
+        r["aggregate_s"]
+        for r in v.runs("backfill", v.o.workers, "cold") + v.runs("backfill", v.o.workers, "warm")
+        if "aggregate_s" in r
+    ]
+    if after_backfill:
+        rows.append(
+            (
+                f"4. aggregate over {v.o.parts} partitions",
+                "aggregate job after a backfill, same process",
+                after_backfill,
+                "s",
+            )
+        )
+    for variant, children in v.d.get("aggregate_many", {}).items():
+        rows += [
+            (f"4. aggregate over {v.o.many:,} partitions, curves {variant}",
+             "aggregate job, fresh process (imports excluded)",
+             [c["seconds"] for c in children], "s"),
+            (f"4. aggregate {variant}: RSS high-water growth",
+             "VmHWM after the run - VmRSS before it",
+             [c["peak_delta_mb"] for c in children], "MB"),
+            (f"4. aggregate {variant}: Python heap peak", "tracemalloc peak over a second run",
+             [c["traced_peak_mb"] for c in children], "MB"),
+        ]  # fmt: skip
+    return rows
+
+
+def _defs_rows(v: ReportData) -> list[Row]:
+    defs = v.d.get("defs")
+    if not defs:
+        return []
+    rows: list[Row] = [
+        (f"5. definitions load, {v.o.many:,} partitions",
+         "fresh python -c: import defs + repository def + RepositorySnap + UI partition reads",
+         defs["python_c_s"], "s"),
+        ("5. dagster definitions validate", "fresh process, loads the workspace in process",
+         defs["validate_s"], "s"),
+    ]  # fmt: skip
+    for label in ("import_defs_s", "repository_def_s", "repository_snap_s", "ui_partitions_s"):
+        values = [s[label] for s in defs["splits"] if s]
+        rows.append((f"5.   split: {label}", "inside the python -c above", values, "s"))
+    for label, values in defs["imports"].items():
+        rows.append((f"    import cost: {label}", "fresh process wall", values, "s"))
+    return rows
+
+
+def _engine_rows(v: ReportData) -> list[Row]:
+    engine = v.d.get("engine")
+    if not engine:
+        return []
+    events = engine["events"]
+    return [
+        (f"6. engine replay, {events:,} events", "hftbacktest elapse+record loop, warm",
+         engine["replay_s"], "s"),
+        ("6. engine replay throughput", "events / replay time (one core)",
+         [events / s / 1e6 for s in engine["replay_s"]], "M ev/s"),
+        (f"6. market maker (run_inline), {events:,} events", "configured strategy, warm",
+         engine["mm_s"], "s"),
+    ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- ratios, targets
+
+
+def ratio_table(v: ReportData) -> tuple[str, list[Target]]:
+    """The *Ratios* table and the backfill targets (ratio, speed-up, overhead; cold, warm)."""
+    n, w = v.o.parts, v.o.workers
+    lines: list[str] = []
+    targets: list[Target] = []
+    for label in ("cold", "warm"):
+        floor = med(v.seconds("floor", w, label))
+        backfill = med(v.seconds("backfill", w, label))
+        floor1 = med(v.seconds("floor", 1, label))
+        backfill1 = med(v.seconds("backfill", 1, label))
+        ratio = backfill / floor
+        overhead = (backfill - floor) / n
+        speedup = backfill1 / backfill
+        lines.append(
+            f"| {label} | {fmt(floor)} | {fmt(backfill)} | **{ratio:.2f}** |"
+            f" {fmt(overhead)} | {fmt(floor1)} | {fmt(backfill1)} | {floor1 / floor:.2f} |"
+            f" **{speedup:.2f}** |"
+        )
+        targets += _backfill_targets(label, w, ratio, speedup, overhead)
+    lines += _per_partition_ratio_lines(v)
+    table = (
+        f"| runs | floor W={w} | backfill W={w} | 2/1 | (2-1)/N | floor W=1 | backfill W=1 |"
+        f" floor speed-up | backfill speed-up W=1/W={w} |\n"
+        "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines)
+    )
+    return table, targets
+
+
+def _backfill_targets(
+    label: str, w: int, ratio: float, speedup: float, overhead: float
+) -> list[Target]:
+    return [
+        (
+            f"backfill <= 1.15 x floor ({label})",
+            "<= 1.15",
+            f"{ratio:.2f}",
+            ratio <= 1.15 if ratio == ratio else None,
+        ),
+        (
+            f"backfill W={w} >= 1.8 x faster than W=1 ({label})",
+            ">= 1.8",
+            f"{speedup:.2f}",
+            speedup >= 1.8 if speedup == speedup else None,
+        ),
+        (
+            f"orchestration per partition in the backfill ({label})",
+            "<= 0.1 s",
+            fmt(overhead),
+            overhead <= 0.1 if overhead == overhead else None,
+        ),
+    ]
+
+
+def _per_partition_ratio_lines(v: ReportData) -> list[str]:
+    """3a (all N runs in one process) and 3b (N fresh CLI runs, extrapolated) against the floor."""
+    w, lines = v.o.workers, []
+    perpart = v.d.get("perpart", [])
+    if perpart:
+        totals = [sum(r["seconds"] for r in c["runs"]) for c in perpart]
+        for label in ("cold", "warm"):
+            floor = med(v.seconds("floor", w, label))
+            lines.append(
+                f"| 3a/1 ({label} floor) | {fmt(floor)} | {fmt(med(totals))} |"
+                f" **{med(totals) / floor:.2f}** | | | | | |"
+            )
+    cli = v.d.get("cli")
+    if cli:
+        per_run = med([r["seconds"] for r in cli["runs"]])
+        floor = med(v.seconds("floor", w, "cold"))
+        lines.append(
+            f"| 3b/1 (N x median CLI run, extrapolated; cold floor) | {fmt(floor)} |"
+            f" {fmt(per_run * v.o.parts)} | **{per_run * v.o.parts / floor:.1f}** | | | | | |"
+        )
+    return lines
+
+
+def scenario_targets(v: ReportData) -> list[Target]:
+    """The targets after the compile one: aggregate, definitions, per-partition runs, engine."""
+    targets: list[Target] = []
+    many = v.d.get("aggregate_many", {})
+    if many:
+        agg = med([c["seconds"] for c in many.get("1x", [])])
+        targets.append((f"aggregate over {v.o.many:,} partitions", "<= 10 s", fmt(agg), agg <= 10))
+        small = med([c["peak_delta_mb"] for c in many.get("1x", [])])
+        big = med([c["peak_delta_mb"] for c in many.get("10x", [])])
+        flat = big <= small + max(10.0, 0.1 * small)
+        targets.append(
+            (
+                "aggregate memory flat in curve rows (10x curves)",
+                "growth <= +10 MB / +10 %",
+                f"{fmt(small, 'MB')} -> {fmt(big, 'MB')}",
+                flat,
+            )
+        )
+    defs = v.d.get("defs")
+    if defs:
+        load = med(defs["python_c_s"])
+        targets.append(
+            (
+                f"definitions load with {v.o.many:,} partitions (fresh python -c)",
+                "<= 3 s",
+                fmt(load),
+                load <= 3,
+            )
+        )
+    return targets + _orchestration_targets(v)
+
+
+def _orchestration_targets(v: ReportData) -> list[Target]:
+    targets: list[Target] = []
+    cli = v.d.get("cli")
+    if cli:
+        orchestration = med([r["seconds"] - r["wall"] for r in cli["runs"]])
+        targets.append(
+            (
+                "one-partition CLI run: orchestration (fresh process)",
+                "<= 2.5 s",
+                fmt(orchestration),
+                orchestration <= 2.5,
+            )
+        )
+    perpart = v.d.get("perpart", [])
+    if perpart:
+        warm = [r["seconds"] - r["wall"] for c in perpart for r in c["runs"][1:]]
+        targets.append(
+            (
+                "one-partition run in a warm process (3a): orchestration",
+                "<= 2.5 s",
+                fmt(med(warm)),
+                med(warm) <= 2.5,
+            )
+        )
+    engine = v.d.get("engine")
+    if engine:
+        rate = engine["events"] / med(engine["replay_s"]) / 1e6
+        targets.append(
+            ("engine throughput (replay, one core, warm)", ">= 2 M ev/s", f"{rate:.2f} M ev/s",
+             rate >= 2)
+        )  # fmt: skip
+    return targets
+
+
+# --------------------------------------------------------------------------- numba compiles
+
+
+def compile_table(v: ReportData) -> tuple[str, Target]:
+    """The *numba compiles* table and its target (at most once per worker)."""
+    lines: list[str] = []
+    ok = True
+    for kind in ("floor", "backfill"):
+        for workers in sorted(v.d.get(kind, {}), reverse=True):
+            for label in ("cold", "warm"):
+                counts = [r["compiles"] for r in v.runs(kind, workers, label)]
+                limit = min(workers, v.o.parts) if label == "cold" else 0
+                good = all(c <= limit for c in counts)
+                ok = ok and good
+                lines.append(
+                    f"| {kind} W={workers} {label} | {counts} | <= {limit} |"
+                    f" {'ok' if good else 'MORE'} |"
+                )
+    for index, child in enumerate(v.d.get("perpart", [])):
+        walls = [r["wall"] for r in child["runs"]]
+        slow = [i for i, wall in enumerate(walls) if wall > COMPILE_THRESHOLD_S]
+        good = slow in ([], [0])
+        ok = ok and good
+        lines.append(
+            f"| per-partition runs, repeat {index} | slow runs at {slow} | first only |"
+            f" {'ok' if good else 'MORE'} |"
+        )
+    table = (
+        "| runs | backtests that compiled (per repeat) | allowed | |\n|---|---|---|---|\n"
+        + "\n".join(lines)
+    )
+    target = (
+        f"numba compile at most once per worker (W={v.o.workers})",
+        "cold <= W, warm 0",
+        "see compile table",
+        ok,
+    )
+    return table, target

@@ -1,0 +1,123 @@
+"""Child scenario 2: single-run backfills of ``backtest_parts`` (+ the aggregate over N)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.measure import BenchmarkError, compile_count, memory_mb
+from benchmarks.scenarios.common import (
+    PARTITIONS_NAME,
+    QUIET_RUN_CONFIG,
+    Spec,
+    close_engine_pools,
+    failure_text,
+    fresh_instance,
+    materialization_walls,
+    range_tags,
+    run_breakdown,
+)
+from benchmarks.scenarios.profiling import profile_call
+
+
+def child_backfill(spec: Spec) -> dict[str, Any]:
+    """Single-run backfill: cold (first in the process), warm (new instance, warm pool)."""
+    if spec.get("profile_cold_only"):
+        run = _backfill_once({**spec, "profile_this": True}, "profiled-cold", False)
+        close_engine_pools()
+        return {"runs": [run], "memory": memory_mb()}
+    runs = [
+        _backfill_once({**spec, "profile_this": False}, "cold", spec["aggregate"]),
+        _backfill_once({**spec, "profile_this": False}, "warm", spec["aggregate"]),
+    ]
+    if spec.get("profile"):
+        runs.append(_backfill_once({**spec, "profile_this": True}, "profiled", False))
+    close_engine_pools()
+    return {"runs": runs, "memory": memory_mb()}
+
+
+def _backfill_once(spec: Spec, label: str, aggregate: bool) -> dict[str, Any]:
+    """One backfill over a fresh instance and results directory (+ the aggregate job after)."""
+    from trading_runtime.defs import build_definitions
+    from trading_runtime.settings import RuntimeSettings
+
+    work, keys = Path(spec["work"]), list(spec["keys"])
+    instance = fresh_instance(work / f"home-{label}")
+    results = work / f"results-{label}"
+    settings = RuntimeSettings(
+        parts_dir=spec["parts_dir"],
+        results=str(results),
+        workers=spec["workers"],
+        timeout_s=spec["timeout_s"],
+    )
+    started = time.perf_counter()
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def("backtest_parts")
+    defs_s = time.perf_counter() - started
+    started = time.perf_counter()
+    instance.add_dynamic_partitions(PARTITIONS_NAME, keys)
+    register_s = time.perf_counter() - started
+    elapsed, details = _timed_backfill(job, instance, keys, label, bool(spec.get("profile_this")))
+    record: dict[str, Any] = {
+        "label": label,
+        "seconds": elapsed,
+        "defs_s": defs_s,
+        "register_s": register_s,
+    }
+    record.update(details)
+    if aggregate:
+        record.update(_aggregate_after(defs, instance, keys, label))
+    instance.dispose()
+    shutil.rmtree(results, ignore_errors=True)
+    return record
+
+
+def _timed_backfill(
+    job: Any, instance: Any, keys: list[str], label: str, profile: bool
+) -> tuple[float, dict[str, Any]]:
+    """Run the backfill (under cProfile if ``profile``), check it stored every partition; its
+    wall time and what the event log and the materializations say."""
+
+    def backfill() -> Any:
+        return job.execute_in_process(
+            instance=instance,
+            tags=range_tags(keys),
+            raise_on_error=False,
+            run_config=QUIET_RUN_CONFIG,
+        )
+
+    profile_text: dict[str, Any] | None = None
+    started = time.perf_counter()
+    if profile:
+        result, profile_text = profile_call(backfill)
+    else:
+        result = backfill()
+    elapsed = time.perf_counter() - started
+    if not result.success:
+        raise BenchmarkError(f"backfill {label} failed: {failure_text(result)}")
+    walls = materialization_walls(result)
+    if sorted(walls) != sorted(keys):
+        raise BenchmarkError(f"backfill {label}: {len(walls)} of {len(keys)} partitions stored")
+    return elapsed, {
+        "breakdown": run_breakdown(instance, result.run_id),
+        "walls": list(walls.values()),
+        "compiles": compile_count(list(walls.values())),
+        "profile": profile_text,
+    }
+
+
+def _aggregate_after(defs: Any, instance: Any, keys: list[str], label: str) -> dict[str, Any]:
+    """The aggregate job over the backfill's N results, in the same process."""
+    started = time.perf_counter()
+    agg = defs.resolve_job_def("aggregate").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
+    )
+    aggregate_s = time.perf_counter() - started
+    if not agg.success:
+        raise BenchmarkError(f"aggregate after backfill {label}: {failure_text(agg)}")
+    parts = agg.asset_materializations_for_node("aggregate_metrics")[0].metadata["parts"]
+    if parts.value != len(keys):
+        raise BenchmarkError(f"aggregate saw {parts.value} parts, expected {len(keys)}")
+    return {"aggregate_s": aggregate_s, "aggregate_breakdown": run_breakdown(instance, agg.run_id)}

@@ -1,0 +1,176 @@
+"""Child scenarios 4-5 set-up and 4: ``many`` synthetic stored results, the aggregate over them."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.measure import BenchmarkError, memory_mb, reset_hwm
+from benchmarks.scenarios.common import (
+    PARTITIONS_NAME,
+    QUIET_RUN_CONFIG,
+    Spec,
+    close_engine_pools,
+    failure_text,
+    fresh_instance,
+    run_breakdown,
+)
+
+
+def child_prepare_many(spec: Spec) -> dict[str, Any]:
+    """``many`` stored results (1x and 10x curves) and an instance with them registered."""
+    work = Path(spec["work"])
+    sample = Path(spec["sample"])
+    timings: dict[str, float] = {}
+    if not (sample / "result.json").is_file():  # no floor run kept one: make one
+        timings["sample_backtest_s"] = _sample_backtest(spec, sample)
+    big = work / "sample-10x"
+    big.mkdir(exist_ok=True)
+    curve_rows = _write_10x_sample(sample, big)
+    document = json.loads((sample / "result.json").read_text())
+    width = max(5, len(str(spec["many"] - 1)))
+    keys = [f"part-{i:0{width}d}" for i in range(spec["many"])]
+    started = time.perf_counter()
+    for base, source in ((Path(spec["results"]), sample), (Path(spec["results_big"]), big)):
+        _write_results(base / "backtest_results", source, document, keys)
+    timings["write_results_s"] = time.perf_counter() - started
+    timings.update(_register_many(Path(spec["home"]), keys, document))
+    return {
+        "timings": timings,
+        "curve_rows": [curve_rows, curve_rows * 10],
+        "curve_bytes": [
+            (sample / "curve.parquet").stat().st_size,
+            (big / "curve.parquet").stat().st_size,
+        ],
+        "memory": memory_mb(),
+    }
+
+
+def _sample_backtest(spec: Spec, sample: Path) -> float:
+    """Backtest one part into ``sample`` (when no floor run kept a result); its seconds."""
+    from trading_runtime.backtest import run_backtest
+    from trading_runtime.config import example_config_path, load_config
+
+    started = time.perf_counter()
+    config = load_config(example_config_path("hftbacktest"))
+    run_backtest(config, Path(spec["part"]), sample, spec["timeout_s"])
+    close_engine_pools()
+    return time.perf_counter() - started
+
+
+def _write_10x_sample(sample: Path, big: Path) -> int:
+    """The sample result with its curve and record repeated 10x, into ``big``; the curve rows of
+    the sample."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trading_runtime.data.npz import write_npz_deterministic
+
+    curve = pq.read_table(sample / "curve.parquet")
+    pq.write_table(
+        pa.concat_tables([curve] * 10),
+        big / "curve.parquet",
+        compression="zstd",
+        use_dictionary=False,
+        write_statistics=True,
+    )
+    with np.load(sample / "stats.npz") as archive:
+        record = archive["0"]
+    write_npz_deterministic(big / "stats.npz", {"0": np.concatenate([record] * 10)})
+    return int(curve.num_rows)
+
+
+def _write_results(root: Path, source: Path, document: dict[str, Any], keys: list[str]) -> None:
+    """One result directory per key under ``root``: the source's files hard-linked,
+    ``result.json`` rewritten with the key as its part."""
+    for key in keys:
+        target = root / key
+        target.mkdir(parents=True)
+        for name in ("curve.parquet", "stats.npz"):
+            os.link(source / name, target / name)
+        document["provenance"]["part"] = key
+        (target / "result.json").write_text(json.dumps(document, sort_keys=True, indent=1))
+
+
+def _register_many(home: Path, keys: list[str], document: dict[str, Any]) -> dict[str, float]:
+    """A fresh instance at ``home`` with the keys registered and a materialization event each."""
+    from dagster import AssetMaterialization
+
+    timings: dict[str, float] = {}
+    instance = fresh_instance(home)
+    started = time.perf_counter()
+    instance.add_dynamic_partitions(PARTITIONS_NAME, keys)
+    timings["register_partitions_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    metadata = {
+        "content_hash": document["provenance"]["content_hash"],
+        "wall_time_s": 0.04,
+        "pnl": document["metrics"]["pnl"],
+    }
+    for key in keys:
+        instance.report_runless_asset_event(
+            AssetMaterialization("backtest_results", partition=key, metadata=metadata)
+        )
+    timings["materialization_events_s"] = time.perf_counter() - started
+    instance.dispose()
+    return timings
+
+
+def child_aggregate(spec: Spec) -> dict[str, Any]:
+    """The aggregate job over stored results, in a fresh process; time and RSS high-water."""
+    import tracemalloc
+
+    from dagster import DagsterInstance
+
+    from trading_runtime.defs import build_definitions
+    from trading_runtime.settings import RuntimeSettings
+
+    os.environ["DAGSTER_HOME"] = spec["home"]
+    instance = DagsterInstance.get()
+    settings = RuntimeSettings(parts_dir=spec["parts_dir"], results=spec["results"])
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def("aggregate")
+
+    def aggregate() -> Any:
+        return job.execute_in_process(
+            instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
+        )
+
+    hwm_reset = reset_hwm()
+    before = memory_mb()
+    started = time.perf_counter()
+    result = aggregate()
+    elapsed = time.perf_counter() - started
+    after = memory_mb()
+    _check_aggregate(result, spec["expect_parts"])
+    breakdown = run_breakdown(instance, result.run_id)
+    # A second run under tracemalloc: the Python heap's peak during the aggregate.
+    tracemalloc.start()
+    aggregate()
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    instance.dispose()
+    return {
+        "seconds": elapsed,
+        "breakdown": breakdown,
+        "rss_before_mb": before["rss_mb"],
+        "hwm_before_mb": before["hwm_mb"],
+        "hwm_after_mb": after["hwm_mb"],
+        "hwm_reset": hwm_reset,
+        "peak_delta_mb": after["hwm_mb"] - before["rss_mb"],
+        "traced_peak_mb": traced_peak / 2**20,
+        "memory": memory_mb(),
+    }
+
+
+def _check_aggregate(result: Any, expect_parts: int) -> None:
+    """Raise unless the aggregate run succeeded over ``expect_parts`` parts."""
+    if not result.success:
+        raise BenchmarkError(f"aggregate failed: {failure_text(result)}")
+    parts = result.asset_materializations_for_node("aggregate_metrics")[0].metadata["parts"]
+    if parts.value != expect_parts:
+        raise BenchmarkError(f"aggregate saw {parts.value} parts, expected {expect_parts}")
