@@ -26,24 +26,6 @@ PROG = "python -m benchmarks"
 DEFAULT_OUTPUT = Path(__file__).resolve().with_name("results.md")
 
 
-class _Command(click.Command):
-    """Long options may be abbreviated to a unique prefix (``--no-prof``), as with argparse."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        names = [o for p in self.get_params(ctx) for o in p.opts if o.startswith("--")]
-        expanded = []
-        for index, arg in enumerate(args):
-            if arg == "--":
-                expanded += args[index:]
-                break
-            name, equals, value = arg.partition("=")
-            matches = [n for n in names if n.startswith(name)]
-            if name.startswith("--") and name not in names and len(matches) == 1:
-                arg = matches[0] + equals + value
-            expanded.append(arg)
-        return super().parse_args(ctx, expanded)
-
-
 def _int(name: str, help: str | None = None, default: int | None = None) -> Any:
     return click.option(name, type=int, default=default, metavar=_metavar(name), help=help)
 
@@ -64,7 +46,6 @@ def _metavar(name: str) -> str:
 
 
 @click.command(
-    cls=_Command,
     help="Benchmark the engine floor against Dagster orchestration (see docstring).",
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -94,10 +94,11 @@ def add_partition_metadata(
     step._metadata_accumulator = accumulator
 
 
-def repository_snapshot(defs: Any) -> Any:
-    """What a code server serves the UI for these definitions (the benchmark times building it).
-    ``RepositorySnap`` is how ``dagster api grpc`` serialises a repository; there is no public
-    builder. Guarded by the benchmark's definitions-load scenario (``make bench``)."""
+def repository_snapshot(repository_def: Any) -> Any:
+    """What a code server serves the UI for a repository (``defs.get_repository_def()``); the
+    benchmark times building it. ``RepositorySnap`` is how ``dagster api grpc`` serialises a
+    repository; there is no public builder. Guarded by the benchmark's definitions-load scenario
+    (``make bench``)."""
     from dagster._core.remote_representation.external_data import RepositorySnap
 
-    return RepositorySnap.from_def(defs.get_repository_def())
+    return RepositorySnap.from_def(repository_def)

@@ -9,14 +9,11 @@ from typing import Any
 
 from benchmarks.measure import BenchmarkError, compile_count, memory_mb
 from benchmarks.scenarios.common import (
-    PARTITIONS_NAME,
-    QUIET_RUN_CONFIG,
     Spec,
     close_engine_pools,
     failure_text,
     fresh_instance,
     materialization_walls,
-    range_tags,
     run_breakdown,
 )
 from benchmarks.scenarios.profiling import profile_call
@@ -41,6 +38,7 @@ def child_backfill(spec: Spec) -> dict[str, Any]:
 def _backfill_once(spec: Spec, label: str, aggregate: bool) -> dict[str, Any]:
     """One backfill over a fresh instance and results directory (+ the aggregate job after)."""
     from trading_runtime.defs import build_definitions
+    from trading_runtime.local_runs import register_parts
     from trading_runtime.settings import RuntimeSettings
 
     work, keys = Path(spec["work"]), list(spec["keys"])
@@ -57,7 +55,7 @@ def _backfill_once(spec: Spec, label: str, aggregate: bool) -> dict[str, Any]:
     job = defs.resolve_job_def("backtest_parts")
     defs_s = time.perf_counter() - started
     started = time.perf_counter()
-    instance.add_dynamic_partitions(PARTITIONS_NAME, keys)
+    register_parts(instance, keys)
     register_s = time.perf_counter() - started
     elapsed, details = _timed_backfill(job, instance, keys, label, bool(spec.get("profile_this")))
     record: dict[str, Any] = {
@@ -80,13 +78,10 @@ def _timed_backfill(
     """Run the backfill (under cProfile if ``profile``), check it stored every partition; its
     wall time and what the event log and the materializations say."""
 
+    from trading_runtime.local_runs import run_partition_range
+
     def backfill() -> Any:
-        return job.execute_in_process(
-            instance=instance,
-            tags=range_tags(keys),
-            raise_on_error=False,
-            run_config=QUIET_RUN_CONFIG,
-        )
+        return run_partition_range(job, instance, keys)
 
     profile_text: dict[str, Any] | None = None
     started = time.perf_counter()
@@ -110,6 +105,8 @@ def _timed_backfill(
 
 def _aggregate_after(defs: Any, instance: Any, keys: list[str], label: str) -> dict[str, Any]:
     """The aggregate job over the backfill's N results, in the same process."""
+    from trading_runtime.local_runs import QUIET_RUN_CONFIG
+
     started = time.perf_counter()
     agg = defs.resolve_job_def("aggregate").execute_in_process(
         instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG

@@ -1,4 +1,6 @@
-"""What the child scenarios share: the spec type, run settings and Dagster helpers.
+"""What the child scenarios share: the spec type and measurement helpers around the project's
+own ways of running jobs (``trading_runtime.local_runs``, what ``trading-runtime materialize``
+uses).
 
 Used in child processes only; Dagster and trading-runtime imports stay inside the functions.
 """
@@ -6,14 +8,11 @@ Used in child processes only; Dagster and trading-runtime imports stay inside th
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 Spec = dict[str, Any]
 
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-PARTITIONS_NAME = "parts"
 DAGSTER_YAML = ""  # what `make run` creates (`touch dagster.yaml`): the defaults
 
 
@@ -68,33 +67,23 @@ def materialization_walls(result: Any) -> dict[str, float]:
 
 
 def failure_text(result: Any) -> str:
-    lines = []
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data is not None:
-            data = event.step_failure_data
-            description = data.user_failure_data.description if data.user_failure_data else ""
-            lines.append(f"{event.step_key}: {description or (data.error and data.error.message)}")
-    return "\n".join(lines) or "run failed"
+    from trading_runtime.local_runs import failure_messages
 
-
-def range_tags(keys: Sequence[str]) -> dict[str, str]:
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
-
-    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+    return "\n".join(failure_messages(result)) or "run failed"
 
 
 def close_engine_pools() -> None:
     """Stop the process's warm pools so their workers are reaped (and in RUSAGE_CHILDREN)."""
-    from trading_runtime import backtest
+    from trading_runtime.workers import close_shared_pools
 
-    backtest._close_pools()
+    close_shared_pools()
 
 
 def part_tasks(parts_dir: Path, out: Path) -> list[Any]:
     """One backtest task per part in ``parts_dir`` (sorted), writing under ``out``."""
-    from trading_runtime.backtest import BacktestTask
+    from trading_runtime.batch import BacktestTask
+    from trading_runtime.layout import part_key
+    from trading_runtime.storage import list_part_keys, part_location
 
-    return [BacktestTask(p.stem, p, out / p.stem) for p in sorted(parts_dir.glob("*.npz"))]
+    paths = [Path(part_location(parts_dir, key).path) for key in list_part_keys(parts_dir)]
+    return [BacktestTask(part_key(p), p, out / part_key(p)) for p in paths]

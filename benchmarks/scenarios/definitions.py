@@ -21,8 +21,8 @@ from trading_runtime.definitions import defs
 t1 = time.perf_counter()
 repo = defs.get_repository_def()
 t2 = time.perf_counter()
-from dagster._core.remote_representation.external_data import RepositorySnap
-snap = RepositorySnap.from_def(repo)
+from trading_runtime.dagster_compat import repository_snapshot
+snap = repository_snapshot(repo)
 t3 = time.perf_counter()
 from dagster import AssetKey, DagsterInstance
 instance = DagsterInstance.get()
@@ -37,8 +37,10 @@ print(json.dumps({"import_defs_s": t1 - t0, "repository_def_s": t2 - t1,
 IMPORT_PROBES = {
     "python -c pass": "pass",
     "import dagster": "import dagster",
-    "import dagster._cli (dagster CLI)": "import dagster._cli",
-    "import trading_runtime.backtest (engine worker)": "import trading_runtime.backtest",
+    # The module behind the `dagster` command, loaded through its console-script entry point.
+    "import dagster CLI": "from importlib.metadata import entry_points\n"
+    'entry_points(group="console_scripts")["dagster"].load()',
+    "import trading_runtime.workers (engine worker)": "import trading_runtime.workers",
     "import trading_runtime.definitions (code location)": "import trading_runtime.definitions",
 }
 

@@ -49,8 +49,8 @@ class EngineBench:
     """The configured engine and strategy in this process, timed on whole parts."""
 
     def __init__(self, work: Path) -> None:
+        from trading_runtime.adapters import get_adapter
         from trading_runtime.config import example_config_path, load_config
-        from trading_runtime.engines import get_adapter
 
         self.config = load_config(example_config_path("hftbacktest"))
         self.adapter = get_adapter(self.config.adapter)
@@ -61,7 +61,7 @@ class EngineBench:
         """hftbacktest replaying the whole part (elapse + record): seconds and steps."""
         from hftbacktest import Recorder, ROIVectorMarketDepthBacktest
 
-        from trading_runtime.engines.hftbacktest_engine import build_asset
+        from trading_runtime.adapters.hftbacktest_adapter import build_asset
 
         replay_fn = _replay_function()
         started = time.perf_counter()
@@ -92,13 +92,13 @@ class EngineBench:
 
     def port_pieces(self, part: Path) -> dict[str, float]:
         """The worker task's pieces, timed one by one (as execute_backtest runs them)."""
-        from trading_runtime.backtest import RESULT_FILE
         from trading_runtime.data.validate import (
             check_events,
             load_part_events,
             sha256_file,
             validate_part,
         )
+        from trading_runtime.layout import RESULT_FILE
         from trading_runtime.metrics import compute_metrics
 
         out = self.work / f"pieces-{time.perf_counter_ns()}"

@@ -10,8 +10,6 @@ from typing import Any
 
 from benchmarks.measure import BenchmarkError, memory_mb, reset_hwm
 from benchmarks.scenarios.common import (
-    PARTITIONS_NAME,
-    QUIET_RUN_CONFIG,
     Spec,
     close_engine_pools,
     failure_text,
@@ -51,7 +49,7 @@ def child_prepare_many(spec: Spec) -> dict[str, Any]:
 
 def _sample_backtest(spec: Spec, sample: Path) -> float:
     """Backtest one part into ``sample`` (when no floor run kept a result); its seconds."""
-    from trading_runtime.backtest import run_backtest
+    from trading_runtime.batch import run_backtest
     from trading_runtime.config import example_config_path, load_config
 
     started = time.perf_counter()
@@ -100,10 +98,12 @@ def _register_many(home: Path, keys: list[str], document: dict[str, Any]) -> dic
     """A fresh instance at ``home`` with the keys registered and a materialization event each."""
     from dagster import AssetMaterialization
 
+    from trading_runtime.local_runs import register_parts
+
     timings: dict[str, float] = {}
     instance = fresh_instance(home)
     started = time.perf_counter()
-    instance.add_dynamic_partitions(PARTITIONS_NAME, keys)
+    register_parts(instance, keys)
     timings["register_partitions_s"] = time.perf_counter() - started
     started = time.perf_counter()
     metadata = {
@@ -127,6 +127,7 @@ def child_aggregate(spec: Spec) -> dict[str, Any]:
     from dagster import DagsterInstance
 
     from trading_runtime.defs import build_definitions
+    from trading_runtime.local_runs import QUIET_RUN_CONFIG
     from trading_runtime.settings import RuntimeSettings
 
     os.environ["DAGSTER_HOME"] = spec["home"]

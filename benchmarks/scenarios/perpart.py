@@ -10,8 +10,6 @@ from typing import Any
 
 from benchmarks.measure import BenchmarkError, clean_env, memory_mb, run_logged
 from benchmarks.scenarios.common import (
-    PARTITIONS_NAME,
-    QUIET_RUN_CONFIG,
     Spec,
     close_engine_pools,
     failure_text,
@@ -25,6 +23,7 @@ from benchmarks.scenarios.profiling import profile_call
 def child_perpart(spec: Spec) -> dict[str, Any]:
     """N runs of one partition each in one process, as `trading-runtime materialize` does."""
     from trading_runtime.defs import build_definitions
+    from trading_runtime.local_runs import register_parts, run_partition
     from trading_runtime.settings import RuntimeSettings
 
     work, keys = Path(spec["work"]), list(spec["keys"])
@@ -36,16 +35,11 @@ def child_perpart(spec: Spec) -> dict[str, Any]:
         timeout_s=spec["timeout_s"],
     )
     defs = build_definitions(settings)
-    instance.add_dynamic_partitions(PARTITIONS_NAME, keys)
+    register_parts(instance, keys)
     job = defs.resolve_job_def("backtest_parts")
 
     def one(key: str) -> Any:
-        return job.execute_in_process(
-            instance=instance,
-            partition_key=key,
-            raise_on_error=False,
-            run_config=QUIET_RUN_CONFIG,
-        )
+        return run_partition(job, instance, key)
 
     runs = [_timed_partition_run(one, instance, key) for key in keys]
     profile_text: dict[str, Any] | None = None
@@ -73,8 +67,10 @@ def child_cli(spec: Spec) -> dict[str, Any]:
     """Fresh `dagster asset materialize` processes, one partition each."""
     work, keys = Path(spec["work"]), list(spec["keys"])
     home = work / "home-cli"
+    from trading_runtime.local_runs import register_parts
+
     instance = fresh_instance(home)
-    instance.add_dynamic_partitions(PARTITIONS_NAME, keys)
+    register_parts(instance, keys)
     instance.dispose()
     launches = _launch_cli_runs(spec, work, home)
     instance = fresh_instance(home)
