@@ -9,7 +9,12 @@ from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.layout import RESULT_FILE, part_file_name, part_key
 from trading_runtime.results import BacktestResult
-from trading_runtime.service import backtest_and_publish, stage_backtests, validate_parts
+from trading_runtime.service import (
+    backtest_and_publish,
+    keyed_locations,
+    stage_backtests,
+    validate_parts,
+)
 from trading_runtime.workers import WorkerPool
 
 
@@ -32,9 +37,8 @@ def test_publish_puts_results_under_out_and_reports_a_missing_part(
 ) -> None:
     out = tmp_path / "out"
     missing = tmp_path / "gone.npz"
-    outcomes = backtest_and_publish(
-        hft_config, [*generated_parts[:2], missing], out, timeout_s=120, workers=2
-    )
+    parts = keyed_locations([*generated_parts[:2], missing])
+    outcomes = backtest_and_publish(hft_config, parts, out, timeout_s=120, workers=2)
     assert list(outcomes) == ["gone", "part-00000", "part-00001"]
     assert isinstance(outcomes["gone"], PartValidationError)
     assert "gone.npz: file does not exist" in str(outcomes["gone"])
@@ -48,22 +52,20 @@ def test_publish_puts_results_under_out_and_reports_a_missing_part(
     assert sorted(p.name for p in out.iterdir()) == ["part-00000", "part-00001"]
 
 
-def test_two_parts_with_one_name_are_refused_before_anything_runs(
-    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig
-) -> None:
+def test_two_parts_with_one_name_are_refused(tmp_path: Path, generated_parts: list[Path]) -> None:
     twin = tmp_path / "elsewhere" / generated_parts[0].name
     twin.parent.mkdir()
     twin.write_bytes(generated_parts[0].read_bytes())
     with pytest.raises(ValueError, match="same name \\(partition key\\): part-00000"):
-        backtest_and_publish(hft_config, [generated_parts[0], twin], tmp_path / "out")
-    assert not (tmp_path / "out").exists()
+        keyed_locations([generated_parts[0], twin])
 
 
 def test_staged_results_are_removed_unless_published(
     tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: WorkerPool
 ) -> None:
+    parts = keyed_locations(generated_parts[:2])
     with stage_backtests(
-        hft_config, generated_parts[:2], staging_base=tmp_path, timeout_s=120, pool=pool
+        hft_config, parts, staging_base=tmp_path, timeout_s=120, pool=pool
     ) as staged:
         assert not staged.failures and sorted(staged.results) == ["part-00000", "part-00001"]
         assert staged.staging.parent == tmp_path and staged.staging.is_dir()
@@ -77,11 +79,33 @@ def test_validation_names_each_part_by_its_location(
 ) -> None:
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"not a zip")
-    outcomes = validate_parts(
-        [generated_parts[0], broken, tmp_path / "gone.npz"], timeout_s=60, workers=2
-    )
+    parts = keyed_locations([generated_parts[0], broken, tmp_path / "gone.npz"])
+    outcomes = validate_parts(parts, timeout_s=60, workers=2)
     assert list(outcomes) == ["broken", "gone", "part-00000"]
     info = outcomes["part-00000"]
     assert isinstance(info, PartInfo) and info.path == str(generated_parts[0])
     assert f"part {broken}: not a readable .npz file" in str(outcomes["broken"])
     assert f"part {tmp_path / 'gone.npz'}: file does not exist" in str(outcomes["gone"])
+
+
+def test_keys_given_by_the_caller_are_kept(
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: WorkerPool
+) -> None:
+    # A partition key is the caller's (Dagster's), not re-derived from the file name.
+    parts = {"day/one": generated_parts[0]}
+    with stage_backtests(hft_config, parts, staging_base=tmp_path, pool=pool) as staged:
+        assert list(staged.results) == ["day/one"]
+    assert list(validate_parts(parts, workers=2)) == ["day/one"]
+
+
+def test_a_batch_of_missing_parts_starts_no_worker(
+    tmp_path: Path, hft_config: BacktestConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trading_runtime.batch
+
+    def no_pool(*args: object) -> None:
+        raise AssertionError("a worker pool was started")
+
+    monkeypatch.setattr(trading_runtime.batch, "pool_for", no_pool)
+    outcomes = backtest_and_publish(hft_config, {"gone": tmp_path / "gone.npz"}, tmp_path / "out")
+    assert isinstance(outcomes["gone"], PartValidationError)

@@ -6,7 +6,6 @@ others. Output stays in each task's local directory; ``service`` publishes it.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections import Counter
 from collections.abc import Sequence
@@ -22,9 +21,9 @@ from trading_runtime.data.validate import PartValidationError
 from trading_runtime.execution import prepare_out_dir
 from trading_runtime.layout import DEFAULT_TIMEOUT_S, part_key
 from trading_runtime.results import BacktestResult
-from trading_runtime.workers import WorkerPool, shared_pool
+from trading_runtime.workers import WorkerPool, pool_for
 
-__all__ = ["BacktestTask", "Outcome", "run_backtest", "run_backtests"]
+__all__ = ["BacktestTask", "Outcome", "refuse_duplicate_keys", "run_backtest", "run_backtests"]
 
 Outcome = BacktestResult | Exception
 
@@ -34,6 +33,13 @@ class BacktestTask:
     partition: str
     part_path: Path
     out_dir: Path
+
+
+def refuse_duplicate_keys(keys: Sequence[str]) -> None:
+    """Two parts with one name would share one result directory."""
+    duplicates = sorted(key for key, count in Counter(keys).items() if count > 1)
+    if duplicates:
+        raise ValueError(f"parts with the same name (partition key): {', '.join(duplicates)}")
 
 
 def _precheck(config: BacktestConfig, task: BacktestTask) -> Path:
@@ -68,22 +74,22 @@ def run_backtests(
     workers: int | None = None,
 ) -> dict[str, Outcome]:
     """Run many parts in parallel. Without a pool, the shared pool of
-    ``min(workers or cores, len(tasks))`` workers runs them."""
-    counts = Counter(task.partition for task in tasks)
-    duplicates = sorted(key for key, count in counts.items() if count > 1)
-    if duplicates:
-        raise ValueError(f"parts with the same name (partition key): {', '.join(duplicates)}")
-    if pool is None:
-        pool = shared_pool(min(workers or os.cpu_count() or 1, max(1, len(tasks))))
+    ``min(workers or cores, len(tasks))`` workers runs them (``workers.pool_for``)."""
+    refuse_duplicate_keys([task.partition for task in tasks])
     outcomes: dict[str, Outcome] = {}
-    pending = []
+    ready = []
     for task in tasks:
         try:
-            out_dir = _precheck(config, task)
+            ready.append((task, _precheck(config, task)))
         except (PartValidationError, EngineError) as exc:
             outcomes[task.partition] = exc
-            continue
-        pending.append((task, out_dir, pool.submit(config, task.part_path, out_dir, timeout_s)))
+    if not ready:
+        return outcomes  # no worker starts for a batch with nothing to run
+    pool = pool or pool_for(len(tasks), workers)
+    pending = [
+        (task, out_dir, pool.submit(config, task.part_path, out_dir, timeout_s))
+        for task, out_dir in ready
+    ]
     for task, out_dir, future in pending:
         try:
             document, wall_time_s = future.result()

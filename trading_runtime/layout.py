@@ -16,10 +16,13 @@ __all__ = [
     "AGGREGATE_FILE",
     "CURVE_FILE",
     "DEFAULT_TIMEOUT_S",
+    "DOWNLOADS_DIR",
     "EVENT_LOG_FILE",
     "PART_SUFFIX",
     "RESULTS_DIR",
     "RESULT_FILE",
+    "STAGING_DIR",
+    "STAGING_PREFIX",
     "STATS_FILE",
     "part_file_name",
     "part_key",
@@ -35,6 +38,12 @@ CURVE_FILE = "curve.parquet"
 STATS_FILE = "stats.npz"
 # trading-platform's event log, when the framework ran.
 EVENT_LOG_FILE = "events.jsonl"
+# Local scratch, hidden (dot names are never parts or results): a run's output before it is
+# published, under ``<results>/.staging/`` (Dagster) or ``<out>/.staging-*`` (the CLI), and
+# parts downloaded from an object store inside it.
+STAGING_DIR = ".staging"
+STAGING_PREFIX = ".staging-"
+DOWNLOADS_DIR = ".parts"
 # Wall-clock limit of one part's backtest, seconds (settings, CLI and Argo default to it).
 DEFAULT_TIMEOUT_S = 900.0
 

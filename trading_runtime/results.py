@@ -127,11 +127,24 @@ def code_inputs(
     }
 
 
+# How each code input is spelled in the code version's hash: its labels and order are fixed, so
+# stored results keep their code version (Dagster would mark them all stale on any change).
+_CODE_VERSION_LABELS = {
+    "runtime_version": "runtime",
+    "engine": "engine",
+    "engine_version": "engine_version",
+    "framework_sha": "framework_sha",
+    "strategy_source_hash": "strategy",
+    "config_hash": "config",
+}
+assert set(_CODE_VERSION_LABELS) == set(CODE_INPUTS)
+
+
 def result_code_version(config: BacktestConfig) -> str:
     """A short hash of ``CODE_INPUTS``: Dagster marks results stale when it changes."""
     adapter = get_adapter(config.adapter)
     inputs = code_inputs(config, adapter.name, adapter.version(), adapter.framework_sha())
-    pieces = [f"{name}={inputs[name]}" for name in CODE_INPUTS]
+    pieces = [f"{label}={inputs[name]}" for name, label in _CODE_VERSION_LABELS.items()]
     return hashlib.sha256("|".join(pieces).encode()).hexdigest()[:16]
 
 

@@ -13,37 +13,34 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import shutil
 import tempfile
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from upath import UPath
 
-from trading_runtime.batch import BacktestTask, Outcome, run_backtests
+from trading_runtime.batch import BacktestTask, Outcome, refuse_duplicate_keys, run_backtests
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import PartInfo, PartValidationError
-from trading_runtime.layout import DEFAULT_TIMEOUT_S, part_key
+from trading_runtime.layout import DEFAULT_TIMEOUT_S, DOWNLOADS_DIR, STAGING_PREFIX, part_key
 from trading_runtime.results import BacktestResult
 from trading_runtime.storage import as_upath, is_local, localize, publish_directory
-from trading_runtime.workers import WorkerPool, shared_pool
+from trading_runtime.workers import WorkerPool, pool_for
 
 __all__ = [
     "PartLocation",
     "StagedBacktests",
     "backtest_and_publish",
+    "keyed_locations",
     "publish_result",
     "stage_backtests",
     "validate_parts",
 ]
 
 PartLocation = str | Path | UPath
-# Inside a staging directory: parts downloaded from an object store (hftbacktest reads files).
-_DOWNLOADS = ".parts"
 
 
 @dataclass
@@ -77,22 +74,20 @@ class StagedBacktests:
         self.discard()
 
 
-def _keyed(locations: Sequence[PartLocation]) -> dict[str, UPath]:
-    """Partition key -> location, refusing two parts with one name (one result directory)."""
+def keyed_locations(locations: Sequence[PartLocation]) -> dict[str, UPath]:
+    """Part files or URLs by partition key (``layout.part_key``), refusing two with one name."""
     keys = [part_key(str(location)) for location in locations]
-    duplicates = sorted(key for key, count in Counter(keys).items() if count > 1)
-    if duplicates:
-        raise ValueError(f"parts with the same name (partition key): {', '.join(duplicates)}")
-    return {key: as_upath(location) for key, location in sorted(zip(keys, locations, strict=True))}
+    refuse_duplicate_keys(keys)
+    return {key: as_upath(location) for key, location in zip(keys, locations, strict=True)}
 
 
 def _local_copies(
-    parts: dict[str, UPath], scratch: Path
+    parts: Mapping[str, PartLocation], scratch: Path
 ) -> tuple[dict[str, Path], dict[str, Exception]]:
     """Local paths of the parts (remote ones downloaded into ``scratch``); missing ones fail."""
     local: dict[str, Path] = {}
     missing: dict[str, Exception] = {}
-    for key, location in parts.items():
+    for key, location in sorted(parts.items()):
         try:
             local[key] = localize(location, scratch)
         except FileNotFoundError as exc:
@@ -102,21 +97,20 @@ def _local_copies(
 
 def stage_backtests(
     config: BacktestConfig,
-    locations: Sequence[PartLocation],
+    parts: Mapping[str, PartLocation],
     *,
     staging_base: Path | None = None,
-    staging_prefix: str = ".staging-",
+    staging_prefix: str = STAGING_PREFIX,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
     pool: WorkerPool | None = None,
 ) -> StagedBacktests:
-    """Backtest parts (files or URLs) into a fresh local staging directory under
-    ``staging_base`` (the system temp directory when None). One outcome per part key."""
-    parts = _keyed(locations)
+    """Backtest parts (files or URLs, by partition key) into a fresh local staging directory
+    under ``staging_base`` (the system temp directory when None). One outcome per key."""
     if staging_base is not None:
         staging_base.mkdir(parents=True, exist_ok=True)
     staged = StagedBacktests(Path(tempfile.mkdtemp(prefix=staging_prefix, dir=staging_base)), {})
-    downloads = staged.staging / _DOWNLOADS
+    downloads = staged.staging / DOWNLOADS_DIR
     try:
         local, missing = _local_copies(parts, downloads)
         tasks = [BacktestTask(key, path, staged.staging / key) for key, path in local.items()]
@@ -143,19 +137,20 @@ def publish_result(result: BacktestResult, destination: UPath) -> BacktestResult
 
 def backtest_and_publish(
     config: BacktestConfig,
-    locations: Sequence[PartLocation],
+    parts: Mapping[str, PartLocation],
     out: PartLocation,
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
 ) -> dict[str, Outcome]:
-    """Backtest parts and publish each result to ``<out>/<part>/``, failures aside. Output is
+    """Backtest parts (by key) and publish each result to ``<out>/<key>/``, failures aside.
+    Output is
     built beside ``out`` when it is a directory (publishing is a rename), else in the system
     temp directory."""
     destination = as_upath(out)
     staging_base = Path(destination.path) if is_local(destination) else None
     with stage_backtests(
-        config, locations, staging_base=staging_base, timeout_s=timeout_s, workers=workers
+        config, parts, staging_base=staging_base, timeout_s=timeout_s, workers=workers
     ) as staged:
         return {
             key: publish_result(outcome, destination / key)
@@ -166,23 +161,21 @@ def backtest_and_publish(
 
 
 def validate_parts(
-    locations: Sequence[PartLocation],
+    parts: Mapping[str, PartLocation],
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
 ) -> dict[str, PartInfo | PartValidationError]:
-    """Validate parts (files or URLs) on the engine workers, in parallel; each outcome names
-    the part's location, not a local copy."""
-    parts = _keyed(locations)
+    """Validate parts (files or URLs, by key) on the backtest workers, in parallel; each
+    outcome names the part's location, not a local copy."""
     with tempfile.TemporaryDirectory(prefix="parts-") as scratch:
         local, missing = _local_copies(parts, Path(scratch))
-        pool = shared_pool(min(workers or os.cpu_count() or 1, max(1, len(local))))
-        checked = pool.validate(list(local.values()), timeout=timeout_s)
+        checked = pool_for(len(local), workers).validate(list(local.values()), timeout=timeout_s)
     outcomes: dict[str, PartInfo | PartValidationError] = {
         key: PartValidationError(str(exc)) for key, exc in missing.items()
     }
     for (key, path), outcome in zip(local.items(), checked, strict=True):
-        location = str(parts[key])
+        location = str(as_upath(parts[key]))
         if isinstance(outcome, PartInfo):
             outcomes[key] = dataclasses.replace(outcome, path=location)
         else:

@@ -20,7 +20,6 @@ from trading_runtime.results import BacktestResult
 __all__ = [
     "as_upath",
     "is_local",
-    "is_url",
     "list_part_keys",
     "load_results",
     "localize",
@@ -34,10 +33,6 @@ __all__ = [
 _LOCAL_PROTOCOLS = ("", "file", "local")
 # Object stores answer small reads with latency, not bandwidth: read many result.json at once.
 _REMOTE_READ_THREADS = 16
-
-
-def is_url(location: str | Path) -> bool:
-    return "://" in str(location)
 
 
 def as_upath(location: str | Path | UPath) -> UPath:

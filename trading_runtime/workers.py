@@ -25,7 +25,7 @@ from trading_runtime.data.validate import PartInfo, PartValidationError, validat
 from trading_runtime.execution import execute_backtest
 from trading_runtime.layout import DEFAULT_TIMEOUT_S
 
-__all__ = ["WorkerPool", "close_shared_pools", "shared_pool"]
+__all__ = ["WorkerPool", "close_shared_pools", "pool_for", "shared_pool"]
 
 
 def _backtest_task(config_json: str, part_path: str, out_dir: str) -> tuple[dict[str, Any], float]:
@@ -100,6 +100,11 @@ def shared_pool(workers: int | None = None) -> WorkerPool:
         if size not in _pools:
             _pools[size] = WorkerPool(size)
         return _pools[size]
+
+
+def pool_for(tasks: int, workers: int | None = None) -> WorkerPool:
+    """The shared pool for a batch: ``workers`` (default: cores), never more than the tasks."""
+    return shared_pool(min(workers or os.cpu_count() or 1, max(1, tasks)))
 
 
 @atexit.register

@@ -90,7 +90,7 @@ def backtest(
     Dagster runs for each partition and Argo runs in each pod."""
     from trading_runtime.config import apply_overrides
     from trading_runtime.results import BacktestResult
-    from trading_runtime.service import backtest_and_publish
+    from trading_runtime.service import backtest_and_publish, keyed_locations
     from trading_runtime.settings import load_settings
     from trading_runtime.storage import list_part_keys, part_location
 
@@ -111,7 +111,7 @@ def backtest(
     try:
         outcomes = backtest_and_publish(
             config,
-            locations,
+            keyed_locations(locations),
             out,
             timeout_s=timeout_s or settings.timeout_s,
             workers=workers or settings.workers,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from upath import UPath
 from trading_runtime.config import BacktestConfig, load_config
 from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.defs.io_managers import BacktestResultsStore, ParquetTableStore
+from trading_runtime.layout import STAGING_DIR
 from trading_runtime.service import StagedBacktests, stage_backtests, validate_parts
 from trading_runtime.settings import RuntimeSettings
 from trading_runtime.storage import list_part_keys, part_location
@@ -28,8 +29,8 @@ class PartsDirectory(ConfigurableResource):
     def location(self, partition_key: str) -> UPath:
         return part_location(self.path, partition_key)
 
-    def locations(self, partition_keys: Sequence[str]) -> list[UPath]:
-        return [self.location(key) for key in partition_keys]
+    def locations(self, partition_keys: Sequence[str]) -> dict[str, UPath]:
+        return {key: self.location(key) for key in partition_keys}
 
     def partition_keys(self) -> list[str]:
         return list_part_keys(self.path)
@@ -47,10 +48,14 @@ class BacktestRunner(ConfigurableResource):
     def load_config(self) -> BacktestConfig:
         return load_config(self.config_path)
 
-    def validate_parts(self, parts: Sequence[UPath]) -> dict[str, PartInfo | PartValidationError]:
+    def validate_parts(
+        self, parts: Mapping[str, UPath]
+    ) -> dict[str, PartInfo | PartValidationError]:
         return validate_parts(parts, timeout_s=self.timeout_s, workers=self.workers)
 
-    def stage(self, config: BacktestConfig, parts: Sequence[UPath], run_id: str) -> StagedBacktests:
+    def stage(
+        self, config: BacktestConfig, parts: Mapping[str, UPath], run_id: str
+    ) -> StagedBacktests:
         return stage_backtests(
             config,
             parts,
@@ -62,9 +67,9 @@ class BacktestRunner(ConfigurableResource):
 
 
 def build_resources(settings: RuntimeSettings) -> dict[str, Any]:
-    # Local: results in a directory, engine scratch beside them. k8s: results in the object
-    # store named by the settings, scratch in the pod's own temp directory.
-    staging = str(Path(settings.results) / ".staging") if settings.is_local else None
+    # Local: results in a directory, run output staged beside them. k8s: results in the object
+    # store named by the settings, staging in the pod's own temp directory.
+    staging = str(Path(settings.results) / STAGING_DIR) if settings.is_local else None
     return {
         "parts_dir": PartsDirectory(path=settings.parts_dir),
         "backtest_runner": BacktestRunner(

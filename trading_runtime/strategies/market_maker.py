@@ -13,8 +13,6 @@ import numpy as np
 from hftbacktest import BUY, GTX, LIMIT
 from numba import njit
 
-__all__ = ["market_maker"]
-
 
 @njit
 def market_maker(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PlatformMarketMaker"]
-
 try:
     from trading_platform import (
         NewOrderIntent,
