@@ -37,7 +37,7 @@ Scenarios
        materialize --single-run`` does (``RuntimeSettings(parts_dir, results, workers)`` and
        ``build_definitions``). Timed: ``execute_in_process`` only (definitions, instance and
        partition registration are reported separately). *cold* = first run in the process, *warm*
-       = a second run over a new instance and results directory (same warm engine pool). The step
+       = a second run over a new instance and results directory (same warm worker pool). The step
        breakdown comes from the run's event log. Then the ``aggregate`` job over the N results.
        Overhead per partition = (backfill - floor) / N, cold against cold and warm against warm.
     3. per-partition runs: (a) N runs of one partition in one process (``execute_in_process`` per

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from benchmarks.measure import clean_env
 from benchmarks.scenarios.common import Spec
 from benchmarks.scenarios.definitions import measure_definitions
+from trading_runtime.layout import PART_SUFFIX, part_key
 
 if TYPE_CHECKING:
     from benchmarks.runner import Options, Runner
@@ -52,7 +53,7 @@ class Bench:
         return self.work / "home-many"
 
     def first_part(self) -> str:
-        return str(sorted(self.parts_dir.glob("*.npz"))[0])
+        return str(sorted(self.parts_dir.glob(f"*{PART_SUFFIX}"))[0])
 
 
 def ensure_parts(runner: Runner, name: str, parts: int, events: int, seed: int) -> Path:
@@ -88,13 +89,13 @@ def prepare_parts(runner: Runner, work: Path, data: dict[str, Any]) -> tuple[Ben
     )
     if data["screen"]["failed"]:
         print(f"    parts the runtime fails on (excluded): {data['screen']['failed']}")
-    keys = sorted(p.stem for p in parts_dir.glob("*.npz"))
+    keys = sorted(part_key(p) for p in parts_dir.glob(f"*{PART_SUFFIX}"))
     large_dir = None
     if "engine" in o.only:
         large_dir = ensure_parts(runner, f"large-{o.large_events}-seed{o.seed + 1}", 1,
                                  o.large_events, o.seed + 1)  # fmt: skip
     data["parts_dir"] = str(parts_dir)
-    data["parts_bytes"] = sum(p.stat().st_size for p in parts_dir.glob("*.npz"))
+    data["parts_bytes"] = sum(p.stat().st_size for p in parts_dir.glob(f"*{PART_SUFFIX}"))
     return Bench(runner, work, parts_dir, keys), large_dir
 
 
@@ -120,7 +121,7 @@ def engine(bench: Bench, large_dir: Path) -> dict[str, Any]:
         {
             "work": str(bench.work),
             "standard_part": bench.first_part(),
-            "large_part": str(sorted(large_dir.glob("*.npz"))[0]),
+            "large_part": str(sorted(large_dir.glob(f"*{PART_SUFFIX}"))[0]),
             "repeats": max(3, bench.o.repeats),
         },
     )

@@ -27,10 +27,10 @@ from trading_runtime.dagster_compat import partition_range_tags
 from trading_runtime.defs import build_definitions
 from trading_runtime.defs.resources import PartsDirectory
 from trading_runtime.defs.sensors import register_part_files
+from trading_runtime.local_runs import QUIET_RUN_CONFIG, run_partition
 from trading_runtime.results import BacktestResult
 from trading_runtime.settings import RuntimeSettings
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 DATA_VERSION_TAG = "dagster/data_version"
 
 
@@ -65,9 +65,7 @@ def _definitions_with_all_parts(
 
 
 def _run_partition(defs: Any, instance: DagsterInstance, key: str) -> Any:
-    return defs.resolve_job_def("backtest_parts").execute_in_process(
-        instance=instance, partition_key=key, raise_on_error=False, run_config=QUIET
-    )
+    return run_partition(defs.resolve_job_def("backtest_parts"), instance, key)
 
 
 def _failure_text(result: Any) -> str:
@@ -183,7 +181,7 @@ def test_partitions_materialize_aggregate_and_rerun_unchanged(
     assert metadata["part_sha256"] == part.metadata["sha256"].value
 
     aggregate = defs.resolve_job_def("aggregate").execute_in_process(
-        instance=instance, run_config=QUIET
+        instance=instance, run_config=QUIET_RUN_CONFIG
     )
     assert aggregate.success
     table = pq.read_table(Path(settings.results) / "aggregate_metrics.parquet")
@@ -241,7 +239,7 @@ def test_bad_parts_fail_clearly_while_other_partitions_succeed(
     assert not staging.exists() or not any(staging.iterdir())  # failed runs leave nothing behind
 
     aggregate = defs.resolve_job_def("aggregate").execute_in_process(
-        instance=instance, run_config=QUIET
+        instance=instance, run_config=QUIET_RUN_CONFIG
     )
     assert aggregate.success
     table = pq.read_table(Path(settings.results) / "aggregate_metrics.parquet")
@@ -298,7 +296,7 @@ def test_single_run_backfill_matches_per_partition_runs(
     result = defs.resolve_job_def("backtest_parts").execute_in_process(
         instance=instance,
         tags=partition_range_tags(keys[0], keys[-1]),
-        run_config=QUIET,
+        run_config=QUIET_RUN_CONFIG,
     )
     assert result.success
     assert len(result.get_asset_materialization_events()) == 2 * len(keys)
@@ -331,7 +329,7 @@ def test_materialize_api_with_project_resources(
         partition_key="part-00002",
         instance=instance,
         resources=build_resources(settings),
-        run_config=QUIET,
+        run_config=QUIET_RUN_CONFIG,
     )
     assert result.success
     (event,) = [
@@ -360,7 +358,7 @@ def test_part_check_fails_when_the_file_changes_after_validation(
     def check() -> Any:
         # On its own (as "Execute check" in the UI) the check covers every registered part.
         result = defs.resolve_job_def("check_parts").execute_in_process(
-            instance=instance, run_config=QUIET, raise_on_error=False
+            instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False
         )
         (evaluation,) = result.get_asset_check_evaluations()
         return evaluation

@@ -20,13 +20,13 @@ from moto.server import ThreadedMotoServer
 
 from trading_runtime.cli import main
 from trading_runtime.config import example_config_path
-from trading_runtime.dagster_compat import partition_range_tags
 from trading_runtime.defs import build_definitions
+from trading_runtime.layout import part_key
+from trading_runtime.local_runs import register_parts, run_aggregate, run_partition_range
 from trading_runtime.settings import RuntimeSettings
 from trading_runtime.storage import list_part_keys
 
 BUCKET = "backtests"
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 RESULT_FILES = ["curve.parquet", "result.json", "stats.npz"]
 
 
@@ -68,23 +68,16 @@ def s3(s3_endpoint: str, request: pytest.FixtureRequest) -> Iterator[tuple[Any, 
 def _upload_parts(fs: Any, generated_parts: list[Path], prefix: str) -> list[str]:
     for part in generated_parts:
         fs.put_file(str(part), f"{prefix}/parts/{part.name}")
-    return sorted(part.stem for part in generated_parts)
+    return sorted(part_key(part) for part in generated_parts)
 
 
 def _materialize_all(settings: RuntimeSettings, keys: list[str]) -> Any:
     with instance_for_test() as instance:
-        instance.add_dynamic_partitions("parts", keys)
+        register_parts(instance, keys)
         defs = build_definitions(settings)
-        backfill = defs.resolve_job_def("backtest_parts").execute_in_process(
-            instance=instance,
-            tags=partition_range_tags(keys[0], keys[-1]),
-            raise_on_error=False,
-            run_config=QUIET,
-        )
+        backfill = run_partition_range(defs.resolve_job_def("backtest_parts"), instance, keys)
         assert backfill.success
-        aggregate = defs.resolve_job_def("aggregate").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET
-        )
+        aggregate = run_aggregate(defs.resolve_job_def("aggregate"), instance)
         assert aggregate.success
         return aggregate.asset_materializations_for_node("aggregate_metrics")[0]
 

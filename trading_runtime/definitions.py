@@ -2,4 +2,6 @@
 
 from trading_runtime.defs import build_definitions
 
+__all__ = ["defs"]
+
 defs = build_definitions()

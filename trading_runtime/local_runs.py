@@ -20,6 +20,7 @@ __all__ = [
     "dagster_home",
     "failure_messages",
     "register_parts",
+    "run_aggregate",
     "run_partition",
     "run_partition_range",
 ]
@@ -63,6 +64,13 @@ def run_partition_range(
         tags=partition_range_tags(keys[0], keys[-1]),
         raise_on_error=False,
         run_config=QUIET_RUN_CONFIG,
+    )
+
+
+def run_aggregate(job: JobDefinition, instance: DagsterInstance) -> ExecuteInProcessResult:
+    """The ``aggregate`` job over every stored result."""
+    return job.execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
     )
 
 

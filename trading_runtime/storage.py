@@ -44,7 +44,8 @@ def is_local(path: UPath) -> bool:
 
 
 def list_part_keys(parts_dir: str | Path | UPath) -> list[str]:
-    """Partition keys (file stems) of the parts in a directory or under a URL prefix, sorted."""
+    """Partition keys (file names without .npz) of the parts in a directory or under a URL
+    prefix, sorted."""
     base = as_upath(parts_dir)
     try:
         if not base.is_dir():

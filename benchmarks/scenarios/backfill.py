@@ -10,7 +10,7 @@ from typing import Any
 from benchmarks.measure import BenchmarkError, compile_count, memory_mb
 from benchmarks.scenarios.common import (
     Spec,
-    close_engine_pools,
+    close_worker_pools,
     failure_text,
     fresh_instance,
     materialization_walls,
@@ -23,7 +23,7 @@ def child_backfill(spec: Spec) -> dict[str, Any]:
     """Single-run backfill: cold (first in the process), warm (new instance, warm pool)."""
     if spec.get("profile_cold_only"):
         run = _backfill_once({**spec, "profile_this": True}, "profiled-cold", False)
-        close_engine_pools()
+        close_worker_pools()
         return {"runs": [run], "memory": memory_mb()}
     runs = [
         _backfill_once({**spec, "profile_this": False}, "cold", spec["aggregate"]),
@@ -31,7 +31,7 @@ def child_backfill(spec: Spec) -> dict[str, Any]:
     ]
     if spec.get("profile"):
         runs.append(_backfill_once({**spec, "profile_this": True}, "profiled", False))
-    close_engine_pools()
+    close_worker_pools()
     return {"runs": runs, "memory": memory_mb()}
 
 
@@ -105,12 +105,10 @@ def _timed_backfill(
 
 def _aggregate_after(defs: Any, instance: Any, keys: list[str], label: str) -> dict[str, Any]:
     """The aggregate job over the backfill's N results, in the same process."""
-    from trading_runtime.local_runs import QUIET_RUN_CONFIG
+    from trading_runtime.local_runs import run_aggregate
 
     started = time.perf_counter()
-    agg = defs.resolve_job_def("aggregate").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
-    )
+    agg = run_aggregate(defs.resolve_job_def("aggregate"), instance)
     aggregate_s = time.perf_counter() - started
     if not agg.success:
         raise BenchmarkError(f"aggregate after backfill {label}: {failure_text(agg)}")

@@ -72,7 +72,7 @@ def failure_text(result: Any) -> str:
     return "\n".join(failure_messages(result)) or "run failed"
 
 
-def close_engine_pools() -> None:
+def close_worker_pools() -> None:
     """Stop the process's warm pools so their workers are reaped (and in RUSAGE_CHILDREN)."""
     from trading_runtime.workers import close_shared_pools
 

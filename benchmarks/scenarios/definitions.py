@@ -26,7 +26,8 @@ snap = repository_snapshot(repo)
 t3 = time.perf_counter()
 from dagster import AssetKey, DagsterInstance
 instance = DagsterInstance.get()
-keys = instance.get_dynamic_partitions("parts")
+from trading_runtime.defs.partitions import PARTS_PARTITIONS
+keys = instance.get_dynamic_partitions(PARTS_PARTITIONS)
 materialized = instance.get_materialized_partitions(AssetKey("backtest_results"))
 t4 = time.perf_counter()
 print(json.dumps({"import_defs_s": t1 - t0, "repository_def_s": t2 - t1,

@@ -10,6 +10,7 @@ from typing import Any
 
 from benchmarks.measure import memory_mb
 from benchmarks.scenarios.common import Spec
+from trading_runtime.layout import CURVE_FILE, RESULT_FILE, STATS_FILE
 
 _REPLAY: Any = None
 
@@ -83,7 +84,7 @@ class EngineBench:
         started = time.perf_counter()
         self.adapter.run_inline(self.config, info, out)
         elapsed = time.perf_counter() - started
-        with np.load(out / "stats.npz") as archive:
+        with np.load(out / STATS_FILE) as archive:
             record = archive["0"]
         shutil.rmtree(out, ignore_errors=True)
         span = info.last_local_ts - info.first_local_ts
@@ -98,7 +99,6 @@ class EngineBench:
             sha256_file,
             validate_part,
         )
-        from trading_runtime.layout import RESULT_FILE
         from trading_runtime.metrics import compute_metrics
 
         out = self.work / f"pieces-{time.perf_counter_ns()}"
@@ -137,7 +137,7 @@ class EngineBench:
         table = curve_from_record(record, self.config.engine.contract_size)
         pq.write_table(
             table,
-            out / "curve.parquet",
+            out / CURVE_FILE,
             compression="zstd",
             use_dictionary=False,
             write_statistics=True,

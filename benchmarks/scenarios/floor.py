@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import BenchmarkError, compile_count, memory_mb
-from benchmarks.scenarios.common import Spec, close_engine_pools, part_tasks
+from benchmarks.scenarios.common import Spec, close_worker_pools, part_tasks
+from trading_runtime.layout import CURVE_FILE
 
 
 def child_floor(spec: Spec) -> dict[str, Any]:
@@ -29,7 +30,7 @@ def child_floor(spec: Spec) -> dict[str, Any]:
         if keep and label == "cold" and not Path(keep).exists():
             shutil.copytree(out / tasks[0].partition, keep)
         shutil.rmtree(out, ignore_errors=True)
-    close_engine_pools()
+    close_worker_pools()
     return {"runs": runs, "coverage": coverage, "memory": memory_mb()}
 
 
@@ -61,7 +62,7 @@ def _coverage(result_dir: Path, part: Path) -> float:
     import numpy as np
     import pyarrow.parquet as pq
 
-    timestamps = pq.read_table(result_dir / "curve.parquet", columns=["timestamp"])["timestamp"]
+    timestamps = pq.read_table(result_dir / CURVE_FILE, columns=["timestamp"])["timestamp"]
     with np.load(part) as archive:
         local = archive["data"]["local_ts"]
     first, last = int(local.min()), int(local.max())

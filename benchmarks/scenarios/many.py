@@ -11,11 +11,12 @@ from typing import Any
 from benchmarks.measure import BenchmarkError, memory_mb, reset_hwm
 from benchmarks.scenarios.common import (
     Spec,
-    close_engine_pools,
+    close_worker_pools,
     failure_text,
     fresh_instance,
     run_breakdown,
 )
+from trading_runtime.layout import CURVE_FILE, RESULT_FILE, RESULTS_DIR, STATS_FILE
 
 
 def child_prepare_many(spec: Spec) -> dict[str, Any]:
@@ -23,25 +24,25 @@ def child_prepare_many(spec: Spec) -> dict[str, Any]:
     work = Path(spec["work"])
     sample = Path(spec["sample"])
     timings: dict[str, float] = {}
-    if not (sample / "result.json").is_file():  # no floor run kept one: make one
+    if not (sample / RESULT_FILE).is_file():  # no floor run kept one: make one
         timings["sample_backtest_s"] = _sample_backtest(spec, sample)
     big = work / "sample-10x"
     big.mkdir(exist_ok=True)
     curve_rows = _write_10x_sample(sample, big)
-    document = json.loads((sample / "result.json").read_text())
+    document = json.loads((sample / RESULT_FILE).read_text())
     width = max(5, len(str(spec["many"] - 1)))
     keys = [f"part-{i:0{width}d}" for i in range(spec["many"])]
     started = time.perf_counter()
     for base, source in ((Path(spec["results"]), sample), (Path(spec["results_big"]), big)):
-        _write_results(base / "backtest_results", source, document, keys)
+        _write_results(base / RESULTS_DIR, source, document, keys)
     timings["write_results_s"] = time.perf_counter() - started
     timings.update(_register_many(Path(spec["home"]), keys, document))
     return {
         "timings": timings,
         "curve_rows": [curve_rows, curve_rows * 10],
         "curve_bytes": [
-            (sample / "curve.parquet").stat().st_size,
-            (big / "curve.parquet").stat().st_size,
+            (sample / CURVE_FILE).stat().st_size,
+            (big / CURVE_FILE).stat().st_size,
         ],
         "memory": memory_mb(),
     }
@@ -55,7 +56,7 @@ def _sample_backtest(spec: Spec, sample: Path) -> float:
     started = time.perf_counter()
     config = load_config(example_config_path("hftbacktest"))
     run_backtest(config, Path(spec["part"]), sample, spec["timeout_s"])
-    close_engine_pools()
+    close_worker_pools()
     return time.perf_counter() - started
 
 
@@ -68,17 +69,17 @@ def _write_10x_sample(sample: Path, big: Path) -> int:
 
     from trading_runtime.data.npz import write_npz_deterministic
 
-    curve = pq.read_table(sample / "curve.parquet")
+    curve = pq.read_table(sample / CURVE_FILE)
     pq.write_table(
         pa.concat_tables([curve] * 10),
-        big / "curve.parquet",
+        big / CURVE_FILE,
         compression="zstd",
         use_dictionary=False,
         write_statistics=True,
     )
-    with np.load(sample / "stats.npz") as archive:
+    with np.load(sample / STATS_FILE) as archive:
         record = archive["0"]
-    write_npz_deterministic(big / "stats.npz", {"0": np.concatenate([record] * 10)})
+    write_npz_deterministic(big / STATS_FILE, {"0": np.concatenate([record] * 10)})
     return int(curve.num_rows)
 
 
@@ -88,10 +89,10 @@ def _write_results(root: Path, source: Path, document: dict[str, Any], keys: lis
     for key in keys:
         target = root / key
         target.mkdir(parents=True)
-        for name in ("curve.parquet", "stats.npz"):
+        for name in (CURVE_FILE, STATS_FILE):
             os.link(source / name, target / name)
         document["provenance"]["part"] = key
-        (target / "result.json").write_text(json.dumps(document, sort_keys=True, indent=1))
+        (target / RESULT_FILE).write_text(json.dumps(document, sort_keys=True, indent=1))
 
 
 def _register_many(home: Path, keys: list[str], document: dict[str, Any]) -> dict[str, float]:
@@ -127,7 +128,7 @@ def child_aggregate(spec: Spec) -> dict[str, Any]:
     from dagster import DagsterInstance
 
     from trading_runtime.defs import build_definitions
-    from trading_runtime.local_runs import QUIET_RUN_CONFIG
+    from trading_runtime.local_runs import run_aggregate
     from trading_runtime.settings import RuntimeSettings
 
     os.environ["DAGSTER_HOME"] = spec["home"]
@@ -137,9 +138,7 @@ def child_aggregate(spec: Spec) -> dict[str, Any]:
     job = defs.resolve_job_def("aggregate")
 
     def aggregate() -> Any:
-        return job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
-        )
+        return run_aggregate(job, instance)
 
     hwm_reset = reset_hwm()
     before = memory_mb()

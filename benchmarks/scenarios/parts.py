@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import BenchmarkError
-from benchmarks.scenarios.common import Spec, close_engine_pools, part_tasks
+from benchmarks.scenarios.common import Spec, close_worker_pools, part_tasks
 
 
 def child_generate(spec: Spec) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def child_screen(spec: Spec) -> dict[str, Any]:
     source, target, work = Path(spec["source"]), Path(spec["target"]), Path(spec["work"])
     tasks = part_tasks(source, work / "screen")
     outcomes = run_backtests(config, tasks, spec["timeout_s"], workers=spec["workers"])
-    close_engine_pools()
+    close_worker_pools()
     shutil.rmtree(work / "screen", ignore_errors=True)
     failed = {
         k: f"{type(v).__name__}: {v}" for k, v in outcomes.items() if isinstance(v, Exception)

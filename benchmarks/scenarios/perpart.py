@@ -11,7 +11,7 @@ from typing import Any
 from benchmarks.measure import BenchmarkError, clean_env, memory_mb, run_logged
 from benchmarks.scenarios.common import (
     Spec,
-    close_engine_pools,
+    close_worker_pools,
     failure_text,
     fresh_instance,
     materialization_walls,
@@ -46,7 +46,7 @@ def child_perpart(spec: Spec) -> dict[str, Any]:
     if spec.get("profile"):
         _, profile_text = profile_call(lambda: one(keys[0]))
     instance.dispose()
-    close_engine_pools()
+    close_worker_pools()
     shutil.rmtree(work / "results-perpart", ignore_errors=True)
     return {"runs": runs, "profile": profile_text, "memory": memory_mb()}
 

@@ -154,8 +154,8 @@ def part_keys(parts: Iterable[str], parts_dir: str | Path | None = None) -> tupl
     bad = sorted(key for key in keys if not _PART_KEY.fullmatch(key))
     if bad:
         raise ArgoError(
-            f"part key(s) {', '.join(map(repr, bad))}: expected a file stem such as p0001"
-            " (letters, digits, . _ - = +)"
+            f"part key(s) {', '.join(map(repr, bad))}: expected a part file's name without"
+            " .npz, such as p0001 (letters, digits, . _ - = +)"
         )
     return tuple(sorted(keys))
 

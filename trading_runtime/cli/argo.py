@@ -44,8 +44,8 @@ def _batch_options(function: F) -> F:
             "--parts",
             multiple=True,
             metavar="KEY",
-            help="Part key (file stem, e.g. p0001), repeatable. Default: every *.npz in"
-            " TRADING_RUNTIME_PARTS_DIR (data/parts).",
+            help="Part key (file name without .npz, e.g. p0001), repeatable. Default: every"
+            " *.npz in TRADING_RUNTIME_PARTS_DIR (data/parts).",
         ),
         click.option("--image-tag", default=None, help=f"Tag of {DEFAULT_IMAGE_REPOSITORY}."),
         click.option(

@@ -28,10 +28,10 @@ def materialize(single_run: bool) -> None:
     from trading_runtime.defs.partitions import PARTS_PARTITIONS
     from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
     from trading_runtime.local_runs import (
-        QUIET_RUN_CONFIG,
         dagster_home,
         failure_messages,
         register_parts,
+        run_aggregate,
         run_partition,
         run_partition_range,
     )
@@ -78,9 +78,7 @@ def materialize(single_run: bool) -> None:
                 for message in failure_messages(result):
                     echo_error(f"[{index}/{len(keys)}] FAILED {key} {message}")
     click.echo("aggregating")
-    aggregate = defs.resolve_job_def("aggregate").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
-    )
+    aggregate = run_aggregate(defs.resolve_job_def("aggregate"), instance)
     if not aggregate.success:
         for message in failure_messages(aggregate):
             echo_error(f"FAILED {message}")

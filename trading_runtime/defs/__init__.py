@@ -55,6 +55,6 @@ def select_executor(settings: RuntimeSettings) -> ExecutorDefinition:
         from dagster_k8s import k8s_job_executor
 
         return k8s_job_executor
-    # Steps are light; the engine pool inside a step gives the parallelism and keeps workers
+    # Steps are light; the worker pool inside a step gives the parallelism and keeps workers
     # warm, which a subprocess per step would throw away.
     return in_process_executor

@@ -24,7 +24,7 @@ from trading_runtime.dagster_compat import add_partition_metadata
 from trading_runtime.data.validate import PartInfo
 from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import BacktestRunner, PartsDirectory
-from trading_runtime.results import BacktestResult
+from trading_runtime.results import RESULT_INPUTS, BacktestResult
 
 # BackfillPolicy and Output(data_version=...) are marked beta; they are the documented way to get
 # single-run backfills and content-hash data versions.
@@ -54,17 +54,13 @@ def result_metadata(result: BacktestResult) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         name: value for name, value in result.metrics.items() if value is not None
     }
+    # Every input that determines the result (the determinism check compares them), then more.
+    metadata.update({name: provenance[name] for name in RESULT_INPUTS})
     metadata.update(
         {
-            "engine": provenance["engine"],
-            "engine_version": provenance["engine_version"],
             "framework_sha": provenance["framework_sha"] or "n/a (embedded hftbacktest)",
-            "runtime_version": provenance["runtime_version"],
             "runtime_git_commit": provenance.get("runtime_git_commit") or "n/a (not an image)",
             "config_id": provenance["config_id"],
-            "config_hash": provenance["config_hash"],
-            "strategy_source_hash": provenance["strategy_source_hash"],
-            "part_sha256": provenance["part_sha256"],
             "content_hash": provenance["content_hash"],
             "wall_time_s": round(result.wall_time_s, 3),
         }
