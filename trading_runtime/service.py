@@ -83,10 +83,10 @@ def keyed_locations(locations: Sequence[PartLocation]) -> dict[str, UPath]:
 
 def _local_copies(
     parts: Mapping[str, PartLocation], scratch: Path
-) -> tuple[dict[str, Path], dict[str, Exception]]:
+) -> tuple[dict[str, Path], dict[str, PartValidationError]]:
     """Local paths of the parts (remote ones downloaded into ``scratch``); missing ones fail."""
     local: dict[str, Path] = {}
-    missing: dict[str, Exception] = {}
+    missing: dict[str, PartValidationError] = {}
     for key, location in sorted(parts.items()):
         try:
             local[key] = localize(location, scratch)
@@ -144,9 +144,8 @@ def backtest_and_publish(
     workers: int | None = None,
 ) -> dict[str, Outcome]:
     """Backtest parts (by key) and publish each result to ``<out>/<key>/``, failures aside.
-    Output is
-    built beside ``out`` when it is a directory (publishing is a rename), else in the system
-    temp directory."""
+    Output is built beside ``out`` when it is a directory (publishing is a rename), else in the
+    system temp directory."""
     destination = as_upath(out)
     staging_base = Path(destination.path) if is_local(destination) else None
     with stage_backtests(
@@ -170,10 +169,12 @@ def validate_parts(
     outcome names the part's location, not a local copy."""
     with tempfile.TemporaryDirectory(prefix="parts-") as scratch:
         local, missing = _local_copies(parts, Path(scratch))
-        checked = pool_for(len(local), workers).validate(list(local.values()), timeout=timeout_s)
-    outcomes: dict[str, PartInfo | PartValidationError] = {
-        key: PartValidationError(str(exc)) for key, exc in missing.items()
-    }
+        checked = (
+            pool_for(len(local), workers).validate(list(local.values()), timeout=timeout_s)
+            if local
+            else []
+        )
+    outcomes: dict[str, PartInfo | PartValidationError] = dict(missing)
     for (key, path), outcome in zip(local.items(), checked, strict=True):
         location = str(as_upath(parts[key]))
         if isinstance(outcome, PartInfo):
