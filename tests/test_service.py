@@ -109,3 +109,9 @@ def test_a_batch_of_missing_parts_starts_no_worker(
     monkeypatch.setattr(trading_runtime.batch, "pool_for", no_pool)
     outcomes = backtest_and_publish(hft_config, {"gone": tmp_path / "gone.npz"}, tmp_path / "out")
     assert isinstance(outcomes["gone"], PartValidationError)
+
+
+def test_the_code_version_hashes_every_code_input() -> None:
+    from trading_runtime.results import _CODE_VERSION_LABELS, CODE_INPUTS
+
+    assert set(_CODE_VERSION_LABELS) == set(CODE_INPUTS)

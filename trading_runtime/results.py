@@ -137,7 +137,6 @@ _CODE_VERSION_LABELS = {
     "strategy_source_hash": "strategy",
     "config_hash": "config",
 }
-assert set(_CODE_VERSION_LABELS) == set(CODE_INPUTS)
 
 
 def result_code_version(config: BacktestConfig) -> str:
