@@ -8,7 +8,7 @@ gives the same bytes as Dagster's materialization of the same part and config.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import fsspec
@@ -17,12 +17,14 @@ import pytest
 from click.testing import CliRunner
 from dagster import instance_for_test
 from moto.server import ThreadedMotoServer
+from upath import UPath
 
 from trading_runtime.cli import main
 from trading_runtime.config import example_config_path
 from trading_runtime.defs import build_definitions
 from trading_runtime.layout import part_key
 from trading_runtime.local_runs import register_parts, run_aggregate, run_partition_range
+from trading_runtime.results import BacktestResult
 from trading_runtime.settings import RuntimeSettings
 from trading_runtime.storage import list_part_keys
 
@@ -101,7 +103,11 @@ def test_dagster_reads_parts_and_stores_results_in_the_object_store(
 
     for key in keys:
         stored = sorted(fs.ls(f"{prefix}/results/backtest_results/{key}", detail=False))
-        assert [name.rsplit("/", 1)[1] for name in stored] == RESULT_FILES
+        assert [name.rsplit("/", 1)[1] for name in stored] == ["result.json", "versions"]
+        result = BacktestResult.load(UPath(f"s3://{prefix}/results/backtest_results/{key}"))
+        (version,) = fs.ls(f"{prefix}/results/backtest_results/{key}/versions", detail=False)
+        assert sorted(p.rsplit("/", 1)[1] for p in fs.ls(version, detail=False)) == RESULT_FILES
+        result.verify()  # the pointer's file hashes match what is stored
     with fs.open(f"{prefix}/results/aggregate_metrics.parquet", "rb") as handle:
         table = pq.read_table(handle)
     assert table["partition"].to_pylist() == [*keys, "TOTAL"]
@@ -152,12 +158,13 @@ def test_argo_entrypoint_gives_the_bytes_dagster_stores(
 
     dagster_base = Path(settings.results)
     for key in keys:
-        for name in RESULT_FILES:
-            argo_bytes = fs.cat_file(f"{prefix}/argo/backtest_results/{key}/{name}")
-            assert argo_bytes == (dagster_base / "backtest_results" / key / name).read_bytes(), (
-                key,
-                name,
-            )
+        # The same result: equal content hashes (canonical form), and here, on data without
+        # order-sensitive fills, the same stored version of identical bytes.
+        argo = BacktestResult.load(UPath(f"s3://{prefix}/argo/backtest_results/{key}"))
+        dagster = BacktestResult.load(dagster_base / "backtest_results" / key)
+        assert argo.content_hash == dagster.content_hash
+        assert argo.provenance["files"] == dagster.provenance["files"]
+        assert PurePosixPath(argo.directory.path).name == Path(dagster.directory).name
     assert (
         fs.cat_file(f"{prefix}/argo/aggregate_metrics.parquet")
         == (dagster_base / "aggregate_metrics.parquet").read_bytes()

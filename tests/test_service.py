@@ -7,7 +7,7 @@ import pytest
 
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import PartInfo, PartValidationError
-from trading_runtime.layout import RESULT_FILE, part_file_name, part_key
+from trading_runtime.layout import RESULT_FILE, VERSIONS_DIR, part_file_name, part_key
 from trading_runtime.results import BacktestResult
 from trading_runtime.service import (
     backtest_and_publish,
@@ -45,11 +45,15 @@ def test_publish_puts_results_under_out_and_reports_a_missing_part(
     for key in ("part-00000", "part-00001"):
         result = outcomes[key]
         assert isinstance(result, BacktestResult)
-        assert Path(str(result.directory)) == out / key
+        assert Path(str(result.directory)).parent == out / key / VERSIONS_DIR
         assert (out / key / RESULT_FILE).is_file()
-        assert BacktestResult.load(out / key).content_hash == result.content_hash
+        stored = BacktestResult.load(out / key)
+        assert stored.content_hash == result.content_hash
+        assert stored.directory == result.directory
+        stored.verify()
     # Only the published results are left: no staging, no downloaded parts.
     assert sorted(p.name for p in out.iterdir()) == ["part-00000", "part-00001"]
+    assert sorted(p.name for p in (out / "part-00000").iterdir()) == [RESULT_FILE, VERSIONS_DIR]
 
 
 def test_two_parts_with_one_name_are_refused(tmp_path: Path, generated_parts: list[Path]) -> None:

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from pebble import ProcessExpired
 
-from trading_runtime.adapters import EngineError, EngineTimeoutError
+from trading_runtime.adapters import EngineError, EngineStartupError, EngineTimeoutError
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import PartValidationError
 from trading_runtime.execution import prepare_out_dir
-from trading_runtime.layout import DEFAULT_TIMEOUT_S, part_key
+from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S, part_key
 from trading_runtime.results import BacktestResult
-from trading_runtime.workers import WorkerPool, pool_for
+from trading_runtime.workers import WorkerPool, engine_started_marker, killed_by_alarm, pool_for
 
 __all__ = ["BacktestTask", "Outcome", "refuse_duplicate_keys", "run_backtest", "run_backtests"]
 
@@ -53,8 +53,16 @@ def _precheck(config: BacktestConfig, task: BacktestTask) -> Path:
     return prepare_out_dir(task.out_dir)
 
 
-def _failure(partition: str, exc: BaseException, timeout_s: float) -> Exception:
-    if isinstance(exc, FutureTimeoutError):
+def _failure(
+    partition: str, exc: BaseException, timeout_s: float, startup_timeout_s: float, started: bool
+) -> Exception:
+    if killed_by_alarm(exc) and not started:
+        return EngineStartupError(
+            f"part {partition}: preparing the backtest (reading the part, compiling the strategy)"
+            f" exceeded the {startup_timeout_s:g} s start-up limit and was stopped (raise"
+            " TRADING_RUNTIME_STARTUP_TIMEOUT_S or check that the strategy compiles)"
+        )
+    if killed_by_alarm(exc) or isinstance(exc, FutureTimeoutError):
         return EngineTimeoutError(
             f"part {partition}: backtest exceeded the {timeout_s:g} s timeout and was"
             " stopped (raise the timeout or check the strategy loop ends at end_ts)"
@@ -72,9 +80,11 @@ def run_backtests(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     pool: WorkerPool | None = None,
     workers: int | None = None,
+    startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
 ) -> dict[str, Outcome]:
     """Run many parts in parallel. Without a pool, the shared pool of
-    ``min(workers or cores, len(tasks))`` workers runs them (``workers.pool_for``)."""
+    ``min(workers or cores, len(tasks))`` workers runs them (``workers.pool_for``).
+    ``timeout_s`` bounds each engine run; ``startup_timeout_s`` what comes before it."""
     refuse_duplicate_keys([task.partition for task in tasks])
     outcomes: dict[str, Outcome] = {}
     ready = []
@@ -87,16 +97,21 @@ def run_backtests(
         return outcomes  # no worker starts for a batch with nothing to run
     pool = pool or pool_for(len(tasks), workers)
     pending = [
-        (task, out_dir, pool.submit(config, task.part_path, out_dir, timeout_s))
+        (task, out_dir, pool.submit(config, task.part_path, out_dir, timeout_s, startup_timeout_s))
         for task, out_dir in ready
     ]
     for task, out_dir, future in pending:
+        marker = engine_started_marker(out_dir)
         try:
             document, wall_time_s = future.result()
         except Exception as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
-            outcomes[task.partition] = _failure(task.partition, exc, timeout_s)
+            outcomes[task.partition] = _failure(
+                task.partition, exc, timeout_s, startup_timeout_s, marker.exists()
+            )
             continue
+        finally:
+            marker.unlink(missing_ok=True)
         outcomes[task.partition] = BacktestResult(
             partition=task.partition,
             directory=out_dir,

@@ -18,7 +18,14 @@ from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import PartInfo
 from trading_runtime.layout import CURVE_FILE, RESULT_FILE
 from trading_runtime.metrics import compute_metrics, curve_from_record
-from trading_runtime.results import code_inputs, content_hash, file_hashes, runtime_git_commit
+from trading_runtime.results import (
+    canonical_file_hashes,
+    canonical_steps,
+    code_inputs,
+    content_hash,
+    file_hashes,
+    runtime_git_commit,
+)
 
 __all__ = ["execute_backtest", "prepare_out_dir"]
 
@@ -56,6 +63,8 @@ def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> d
         record, config.engine.contract_size, book_size, (part.first_local_ts, part.last_local_ts)
     )
     hashes = file_hashes(out_dir)
+    steps = canonical_steps(config.engine)
+    canonical = canonical_file_hashes(out_dir, steps)
     provenance = {
         **code_inputs(config, output.engine, output.engine_version, output.framework_sha),
         "runtime_git_commit": runtime_git_commit(),
@@ -65,7 +74,9 @@ def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> d
         "part_sha256": part.sha256,
         "n_events": part.n_events,
         "files": hashes,
-        "content_hash": content_hash(hashes),
+        "canonical_steps": steps,
+        "canonical_files": canonical,
+        "content_hash": content_hash(canonical),
     }
     document = {"metrics": metrics, "provenance": provenance}
     (out_dir / RESULT_FILE).write_text(json.dumps(document, sort_keys=True, indent=1) + "\n")

@@ -3,7 +3,9 @@
 One layout wherever parts and results live (a directory or an object-store URL)::
 
     <parts>/<part>.npz
-    <results>/backtest_results/<part>/{curve.parquet, stats.npz, [events.jsonl], result.json}
+    <results>/backtest_results/<part>/result.json   (points to the current version)
+    <results>/backtest_results/<part>/versions/<version>/
+        {curve.parquet, stats.npz, [events.jsonl], result.json}
     <results>/aggregate_metrics.parquet
 """
 
@@ -15,6 +17,7 @@ from pathlib import PurePosixPath
 __all__ = [
     "AGGREGATE_FILE",
     "CURVE_FILE",
+    "DEFAULT_STARTUP_TIMEOUT_S",
     "DEFAULT_TIMEOUT_S",
     "DOWNLOADS_DIR",
     "EVENT_LOG_FILE",
@@ -22,8 +25,11 @@ __all__ = [
     "RESULTS_DIR",
     "RESULT_FILE",
     "STAGING_DIR",
+    "STAGING_OWNER_FILE",
     "STAGING_PREFIX",
     "STATS_FILE",
+    "SUPERSEDED_GRACE_S",
+    "VERSIONS_DIR",
     "part_file_name",
     "part_key",
 ]
@@ -36,6 +42,11 @@ AGGREGATE_FILE = "aggregate_metrics.parquet"
 RESULT_FILE = "result.json"
 CURVE_FILE = "curve.parquet"
 STATS_FILE = "stats.npz"
+# A partition's stored versions, each a complete result directory named by its content; the
+# partition's ``result.json`` beside it names the current one (see ``storage.publish_result``).
+VERSIONS_DIR = "versions"
+# A superseded version stays this long for readers that followed the older pointer.
+SUPERSEDED_GRACE_S = 600.0
 # trading-platform's event log, when the framework ran.
 EVENT_LOG_FILE = "events.jsonl"
 # Local scratch, hidden (dot names are never parts or results): a run's output before it is
@@ -43,9 +54,14 @@ EVENT_LOG_FILE = "events.jsonl"
 # parts downloaded from an object store inside it.
 STAGING_DIR = ".staging"
 STAGING_PREFIX = ".staging-"
+# In every staging directory: the process that owns it. The next run removes a dead owner's.
+STAGING_OWNER_FILE = ".owner"
 DOWNLOADS_DIR = ".parts"
 # Wall-clock limit of one part's backtest, seconds (settings, CLI and Argo default to it).
 DEFAULT_TIMEOUT_S = 900.0
+# Wall-clock limit of a task's preparation in its worker before the backtest clock starts:
+# reading and validating the part, and compiling the strategy (numba) on a cold worker.
+DEFAULT_STARTUP_TIMEOUT_S = 300.0
 
 
 def part_key(location: str | PathLike[str]) -> str:

@@ -1,39 +1,59 @@
 """A backtest result and its hashes: what a result holds, and what determines it.
 
 A result is a directory (``layout``'s result files) plus what ``result.json`` holds: metrics and
-provenance. Provenance records every input that determines the result (``RESULT_INPUTS``) and the
-content hash of the files, which is also the result's Dagster data version.
+provenance. Provenance records every input that determines the result (``RESULT_INPUTS``), each
+file's sha256 (``files``: the raw bytes, checked by readers), and the content hash.
+
+The content hash is taken over a *canonical form* of the files, because hftbacktest 2.4.4 is not
+bit-exact: its exchange keeps resting orders in a randomly seeded hash map, so two orders filled
+by one event are applied in random order and the running sums (balance, fee, position, volume,
+value) may differ in the last bits between runs. The canonical form of the state record (in
+``stats.npz`` and ``curve.parquet``) rounds every such column to its instrument grid
+(``canonical_steps``: half a tick for the mid price, the lot for quantities, tick x lot x contract
+size for money, and that times the fee rates' common divisor for fees), on which its true value
+lies; ``equity`` is derived from those columns and left out. Other files are hashed as bytes.
+Equal content hashes therefore mean: same timestamps, trade counts and record length, and every
+money or quantity column equal on its grid; the raw files may differ by a few ulp.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
+import math
 import os
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
 import trading_runtime
 from trading_runtime.adapters import get_adapter
-from trading_runtime.config import BacktestConfig
+from trading_runtime.config import BacktestConfig, EngineSection
 from trading_runtime.data.validate import sha256_file
-from trading_runtime.layout import CURVE_FILE, RESULT_FILE
+from trading_runtime.layout import CURVE_FILE, RESULT_FILE, STATS_FILE, VERSIONS_DIR
 
 __all__ = [
     "CODE_INPUTS",
     "RESULT_INPUTS",
     "RUNTIME_GIT_COMMIT_ENV",
     "BacktestResult",
+    "ResultIntegrityError",
+    "canonical_file_hashes",
+    "canonical_record_digest",
+    "canonical_steps",
     "code_inputs",
     "content_hash",
     "file_hashes",
     "result_code_version",
+    "result_version",
     "runtime_git_commit",
     "strategy_source_hash",
 ]
@@ -75,6 +95,28 @@ class BacktestResult:
     def files(self) -> list[Path | UPath]:
         return sorted(p for p in self.directory.iterdir() if p.is_file())
 
+    def read_verified(self, name: str) -> bytes:
+        """A result file's bytes, checked against the sha256 that ``result.json`` lists."""
+        data = (self.directory / name).read_bytes()
+        expected = self.provenance.get("files", {}).get(name)
+        actual = hashlib.sha256(data).hexdigest()
+        if expected is not None and actual != expected:
+            raise ResultIntegrityError(
+                f"result {self.partition}: {self.directory / name} has sha256 {actual}, but"
+                f" result.json lists {expected}; the stored result is damaged"
+            )
+        return data
+
+    def verify(self) -> None:
+        """Every file ``result.json`` lists is present with its sha256."""
+        for name in sorted(self.provenance.get("files", {})):
+            try:
+                self.read_verified(name)
+            except FileNotFoundError:
+                raise ResultIntegrityError(
+                    f"result {self.partition}: {self.directory / name} is missing"
+                ) from None
+
     def local_directory(self) -> Path:
         """The run's local output directory (what gets published to storage)."""
         if not isinstance(self.directory, Path):
@@ -82,19 +124,26 @@ class BacktestResult:
         return self.directory
 
     def read_curve(self) -> pa.Table:
-        with (self.directory / CURVE_FILE).open("rb") as handle:
-            return pq.read_table(handle)
+        return pq.read_table(io.BytesIO(self.read_verified(CURVE_FILE)))
 
     @classmethod
     def load(cls, directory: Path | UPath) -> BacktestResult:
-        """A stored result from its directory (reads ``result.json`` only)."""
+        """A stored result from its partition's directory: follows ``result.json`` (the pointer
+        to the current version) and reads nothing else."""
         document = json.loads((directory / RESULT_FILE).read_text())
+        version = document.get("version")
+        # Without a version: a result stored before versions existed, files beside result.json.
+        files = directory / VERSIONS_DIR / version if version else directory
         return cls(
             partition=directory.name,
-            directory=directory,
+            directory=files,
             metrics=document["metrics"],
             provenance=document["provenance"],
         )
+
+
+class ResultIntegrityError(RuntimeError):
+    """A stored result's files do not match the hashes its ``result.json`` lists."""
 
 
 def strategy_source_hash(class_path: str) -> str:
@@ -152,9 +201,84 @@ def file_hashes(directory: Path) -> dict[str, str]:
     return {p.name: sha256_file(p) for p in sorted(directory.iterdir()) if p.name != RESULT_FILE}
 
 
-def content_hash(hashes: dict[str, str]) -> str:
-    """Hash of the result's content: every file's name and sha256, in name order."""
+def _hash_pairs(hashes: dict[str, str]) -> str:
     digest = hashlib.sha256()
     for name in sorted(hashes):
         digest.update(f"{name}\0{hashes[name]}\n".encode())
     return digest.hexdigest()
+
+
+def content_hash(canonical_hashes: dict[str, str]) -> str:
+    """Hash of the result's content: every file's name and canonical hash, in name order."""
+    return _hash_pairs(canonical_hashes)
+
+
+def result_version(hashes: dict[str, str]) -> str:
+    """The stored version's name: a short hash of the raw file hashes (content-addressed, so
+    writers of identical bytes share one version)."""
+    return _hash_pairs(hashes)[:16]
+
+
+def _decimal(value: float) -> Fraction:
+    """The decimal a config number was written as (0.1 -> 1/10, not the binary double)."""
+    return Fraction(repr(float(value)))
+
+
+def _fraction_gcd(a: Fraction, b: Fraction) -> Fraction:
+    if a == 0 or b == 0:
+        return a or b
+    return Fraction(math.gcd(a.numerator * b.denominator, b.numerator * a.denominator)) / (
+        a.denominator * b.denominator
+    )
+
+
+def canonical_steps(engine: EngineSection) -> dict[str, float]:
+    """The grid each order-sensitive record column lies on, by column (see the module doc)."""
+    tick, lot = _decimal(engine.tick_size), _decimal(engine.lot_size)
+    money = tick * lot * _decimal(engine.contract_size)
+    fee_rates = _fraction_gcd(
+        abs(_decimal(engine.maker_fee_rate)), abs(_decimal(engine.taker_fee_rate))
+    )
+    steps = {
+        "price": tick / 2,  # the recorded price is the mid
+        "position": lot,
+        "balance": money,
+        "fee": money * fee_rates if fee_rates else money,
+        "trading_volume": lot,
+        "trading_value": money,
+    }
+    return {name: float(step) for name, step in steps.items()}
+
+
+def canonical_record_digest(columns: dict[str, np.ndarray], steps: dict[str, float]) -> str:
+    """sha256 of record columns, those in ``steps`` as whole multiples of their step (NaN kept,
+    -0 folded into 0); ``equity`` (derived) is left out."""
+    digest = hashlib.sha256()
+    for name in sorted(columns):
+        if name == "equity":
+            continue
+        values = np.asarray(columns[name])
+        if name in steps:
+            with np.errstate(invalid="ignore"):
+                values = np.rint(values.astype(np.float64) / steps[name]) + 0.0
+            values[np.isnan(values)] = np.nan  # one NaN bit pattern
+        digest.update(f"{name}\0{values.dtype.str}\0{len(values)}\n".encode())
+        digest.update(np.ascontiguousarray(values).tobytes())
+    return digest.hexdigest()
+
+
+def canonical_file_hashes(directory: Path, steps: dict[str, float]) -> dict[str, str]:
+    """Per result file: the canonical digest of the record files, sha256 of the others."""
+    hashes = file_hashes(directory)
+    if STATS_FILE in hashes:
+        with np.load(directory / STATS_FILE, allow_pickle=False) as archive:
+            record = archive["0"]
+        hashes[STATS_FILE] = canonical_record_digest(
+            {name: record[name] for name in record.dtype.names or ()}, steps
+        )
+    if CURVE_FILE in hashes:
+        table = pq.read_table(directory / CURVE_FILE)
+        hashes[CURVE_FILE] = canonical_record_digest(
+            {name: table[name].to_numpy() for name in table.column_names}, steps
+        )
+    return hashes

@@ -25,9 +25,18 @@ from upath import UPath
 from trading_runtime.batch import BacktestTask, Outcome, refuse_duplicate_keys, run_backtests
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import PartInfo, PartValidationError
-from trading_runtime.layout import DEFAULT_TIMEOUT_S, DOWNLOADS_DIR, STAGING_PREFIX, part_key
+from trading_runtime.layout import (
+    DEFAULT_STARTUP_TIMEOUT_S,
+    DEFAULT_TIMEOUT_S,
+    DOWNLOADS_DIR,
+    STAGING_OWNER_FILE,
+    STAGING_PREFIX,
+    VERSIONS_DIR,
+    part_key,
+)
+from trading_runtime.processes import read_owner, write_owner
 from trading_runtime.results import BacktestResult
-from trading_runtime.storage import as_upath, is_local, localize, publish_directory
+from trading_runtime.storage import as_upath, is_local, localize, publish_result_files
 from trading_runtime.workers import WorkerPool, pool_for
 
 __all__ = [
@@ -36,6 +45,7 @@ __all__ = [
     "backtest_and_publish",
     "keyed_locations",
     "publish_result",
+    "remove_abandoned_staging",
     "stage_backtests",
     "validate_parts",
 ]
@@ -95,6 +105,18 @@ def _local_copies(
     return local, missing
 
 
+def remove_abandoned_staging(staging_base: Path) -> list[Path]:
+    """Remove staging directories under ``staging_base`` whose owning process is gone (a run
+    killed before it could clean up); the removed paths."""
+    removed = []
+    for owner_file in sorted(staging_base.glob(f"*/{STAGING_OWNER_FILE}")):
+        owner = read_owner(owner_file)
+        if owner is not None and not owner.is_alive():
+            shutil.rmtree(owner_file.parent, ignore_errors=True)
+            removed.append(owner_file.parent)
+    return removed
+
+
 def stage_backtests(
     config: BacktestConfig,
     parts: Mapping[str, PartLocation],
@@ -102,6 +124,7 @@ def stage_backtests(
     staging_base: Path | None = None,
     staging_prefix: str = STAGING_PREFIX,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
     workers: int | None = None,
     pool: WorkerPool | None = None,
 ) -> StagedBacktests:
@@ -109,12 +132,17 @@ def stage_backtests(
     under ``staging_base`` (the system temp directory when None). One outcome per key."""
     if staging_base is not None:
         staging_base.mkdir(parents=True, exist_ok=True)
+        remove_abandoned_staging(staging_base)
     staged = StagedBacktests(Path(tempfile.mkdtemp(prefix=staging_prefix, dir=staging_base)), {})
+    write_owner(staged.staging / STAGING_OWNER_FILE)
     downloads = staged.staging / DOWNLOADS_DIR
     try:
         local, missing = _local_copies(parts, downloads)
         tasks = [BacktestTask(key, path, staged.staging / key) for key, path in local.items()]
-        outcomes = {**missing, **run_backtests(config, tasks, timeout_s, pool, workers)}
+        outcomes = {
+            **missing,
+            **run_backtests(config, tasks, timeout_s, pool, workers, startup_timeout_s),
+        }
     except BaseException:
         staged.discard()
         raise
@@ -125,14 +153,17 @@ def stage_backtests(
 
 
 def publish_result(result: BacktestResult, destination: UPath) -> BacktestResult:
-    """Move a staged result to ``destination`` (see ``storage.publish_directory``); the stored
-    result. The staging directory goes once its last result is published."""
+    """Store a staged result as the current version of ``destination`` (the partition's
+    directory; see ``storage.publish_result_files``); the stored result. The staging directory
+    goes once its last result is published."""
     staging = result.local_directory()
-    publish_directory(staging, destination)
+    version = publish_result_files(staging, destination)
     shutil.rmtree(staging, ignore_errors=True)  # left only when it was copied across filesystems
-    with contextlib.suppress(OSError):  # the batch's staging directory, once it is empty
-        staging.parent.rmdir()
-    return dataclasses.replace(result, directory=destination)
+    batch = staging.parent  # the batch's staging directory goes with its last result
+    with contextlib.suppress(OSError):
+        if {p.name for p in batch.iterdir()} <= {STAGING_OWNER_FILE}:
+            shutil.rmtree(batch)
+    return dataclasses.replace(result, directory=destination / VERSIONS_DIR / version)
 
 
 def backtest_and_publish(
@@ -141,6 +172,7 @@ def backtest_and_publish(
     out: PartLocation,
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
     workers: int | None = None,
 ) -> dict[str, Outcome]:
     """Backtest parts (by key) and publish each result to ``<out>/<key>/``, failures aside.
@@ -149,7 +181,12 @@ def backtest_and_publish(
     destination = as_upath(out)
     staging_base = Path(destination.path) if is_local(destination) else None
     with stage_backtests(
-        config, parts, staging_base=staging_base, timeout_s=timeout_s, workers=workers
+        config,
+        parts,
+        staging_base=staging_base,
+        timeout_s=timeout_s,
+        startup_timeout_s=startup_timeout_s,
+        workers=workers,
     ) as staged:
         return {
             key: publish_result(outcome, destination / key)

@@ -7,6 +7,8 @@ Environment variables (all optional on a laptop):
                              (default: results; required to be a URL in k8s)
   TRADING_RUNTIME_CONFIG     backtest config JSON     (default: the packaged hftbacktest example)
   TRADING_RUNTIME_TIMEOUT_S  seconds per part backtest (default: layout.DEFAULT_TIMEOUT_S, 900)
+  TRADING_RUNTIME_STARTUP_TIMEOUT_S  seconds to prepare a part's backtest before its timeout
+                             starts: validation and strategy compilation (default: 300)
   TRADING_RUNTIME_WORKERS    engine worker processes per run (default: number of cores)
   TRADING_RUNTIME_EXECUTOR   in_process (default) | k8s_job (k8s only: every step its own pod)
   TRADING_RUNTIME_POD_CPU    k8s: CPU request of a backtest pod (default: the workers)
@@ -22,7 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from trading_runtime.config import example_config_path
-from trading_runtime.layout import DEFAULT_TIMEOUT_S
+from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S
 
 __all__ = ["ENV_PREFIX", "RuntimeSettings", "load_settings"]
 
@@ -37,6 +39,7 @@ class RuntimeSettings(BaseModel):
     results: str = "results"
     config: str = Field(default_factory=lambda: str(example_config_path("hftbacktest")))
     timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)
+    startup_timeout_s: float = Field(default=DEFAULT_STARTUP_TIMEOUT_S, gt=0)
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     executor: Literal["in_process", "k8s_job"] = "in_process"
     pod_cpu: str | None = None

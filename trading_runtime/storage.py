@@ -4,18 +4,33 @@ cluster, where pods share no disk), in the one layout of ``trading_runtime.layou
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
-from trading_runtime.layout import PART_SUFFIX, RESULT_FILE, RESULTS_DIR, part_file_name, part_key
-from trading_runtime.results import BacktestResult
+from trading_runtime.layout import (
+    CURVE_FILE,
+    EVENT_LOG_FILE,
+    PART_SUFFIX,
+    RESULT_FILE,
+    RESULTS_DIR,
+    STATS_FILE,
+    SUPERSEDED_GRACE_S,
+    VERSIONS_DIR,
+    part_file_name,
+    part_key,
+)
+from trading_runtime.results import BacktestResult, result_version
 
 __all__ = [
     "as_upath",
@@ -24,13 +39,15 @@ __all__ = [
     "load_results",
     "localize",
     "part_location",
-    "publish_directory",
+    "publish_result_files",
     "read_parquet",
     "stored_result_keys",
     "write_parquet",
 ]
 
 _LOCAL_PROTOCOLS = ("", "file", "local")
+# Data files of a result stored before versions existed, directly in the partition's directory.
+LEGACY_RESULT_FILES = (CURVE_FILE, STATS_FILE, EVENT_LOG_FILE)
 # Object stores answer small reads with latency, not bandwidth: read many result.json at once.
 _REMOTE_READ_THREADS = 16
 
@@ -79,35 +96,107 @@ def localize(location: str | Path | UPath, scratch: Path) -> Path:
     return target
 
 
-def publish_directory(staging: Path, destination: UPath) -> None:
-    """Move a finished result into place without ever exposing a half-written one.
+def _current_version(part: Path | UPath) -> str | None:
+    try:
+        version = json.loads((part / RESULT_FILE).read_text()).get("version")
+    except (FileNotFoundError, ValueError):
+        return None
+    return str(version) if version else None
 
-    Locally: move (or, across filesystems, copy) to a hidden sibling, then swap by rename, so an
-    earlier result stays intact until the new one is complete. Object stores have no rename: data
-    files first, then ``result.json``, which readers take as the marker of a complete result.
-    """
-    if is_local(destination):
-        target = Path(destination.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        incoming = target.with_name(f".{target.name}.incoming-{uuid.uuid4().hex}")
-        outgoing = target.with_name(f".{target.name}.outgoing-{uuid.uuid4().hex}")
+
+def _superseded(part: Path | UPath, children: list[str], keep: set[str | None]) -> list[str]:
+    """Versions (names under ``versions/``) that no pointer names; legacy files go at once."""
+    # Files of a result stored before versions existed belong to a superseded result now.
+    for name in LEGACY_RESULT_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (part / name).unlink()
+    keep = keep | {_current_version(part)}
+    return [name for name in children if name not in keep]
+
+
+def _remove_superseded_local(part: Path, keep: set[str | None], grace_s: float) -> None:
+    """Remove versions no pointer names once older than ``grace_s``: a reader may still hold
+    the pointer it read before, a writer may be about to point at its fresh version."""
+    versions = part / VERSIONS_DIR
+    for name in _superseded(part, [p.name for p in versions.iterdir()], keep):
+        child = versions / name
         try:
-            staging.rename(incoming)
-        except OSError:  # scratch space on another filesystem
-            shutil.copytree(staging, incoming)
+            if time.time() - child.stat().st_mtime >= grace_s:
+                shutil.rmtree(child, ignore_errors=True)
+        except FileNotFoundError:
+            continue  # another writer removed it first
+
+
+def _remove_superseded_remote(part: UPath, keep: set[str | None], grace_s: float) -> None:
+    """As ``_remove_superseded_local``; a version's age is its newest object's LastModified."""
+    versions = part / VERSIONS_DIR
+    fs = versions.fs
+    names = [PurePosixPath(str(p)).name for p in fs.ls(versions.path, detail=False)]
+    for name in _superseded(part, names, keep):
+        path = f"{versions.path}/{name}"
+        try:
+            stamps = [i.get("LastModified") for i in fs.find(path, detail=True).values()]
+        except FileNotFoundError:
+            continue
+        known = [s.timestamp() for s in stamps if s is not None]
+        if known and time.time() - max(known) >= grace_s:
+            with contextlib.suppress(FileNotFoundError):
+                fs.rm(path, recursive=True)
+
+
+def publish_result_files(
+    staging: Path, destination: UPath, grace_s: float = SUPERSEDED_GRACE_S
+) -> str:
+    """Publish a finished result directory as a new version of ``destination`` (the partition's
+    directory); the version's name. Superseded versions are removed after ``grace_s``.
+
+    The version directory is named by its content and complete before anything points at it;
+    the partition's ``result.json`` (the pointer, a copy of the version's with ``version`` added)
+    is then replaced in one atomic step: ``os.replace`` locally, a single PUT on an object store.
+    Readers see the previous result until then, and writers of the same partition never
+    interleave files: each writes its own version, the last pointer wins, both stay complete.
+    """
+    document = json.loads((staging / RESULT_FILE).read_text())
+    version = result_version(document["provenance"]["files"])
+    pointer = (
+        json.dumps({**document, "version": version}, sort_keys=True, indent=1) + "\n"
+    ).encode()
+    if is_local(destination):
+        part = Path(destination.path)
+        versions = part / VERSIONS_DIR
+        versions.mkdir(parents=True, exist_ok=True)
+        previous = _current_version(part)
+        target = versions / version
         if target.exists():
-            target.rename(outgoing)
-        incoming.rename(target)
-        shutil.rmtree(outgoing, ignore_errors=True)
-        return
-    destination.mkdir(parents=True, exist_ok=True)
-    marker = destination / RESULT_FILE
-    if marker.exists():
-        marker.unlink()
-    for file in sorted(p for p in staging.iterdir() if p.is_file()):
-        if file.name != RESULT_FILE:
-            (destination / file.name).write_bytes(file.read_bytes())
-    marker.write_bytes((staging / RESULT_FILE).read_bytes())
+            os.utime(target)  # in use again: not to be removed as superseded
+        else:
+            incoming = versions / f".incoming-{uuid.uuid4().hex}"
+            try:
+                staging.rename(incoming)
+            except OSError:  # scratch space on another filesystem
+                shutil.copytree(staging, incoming)
+            os.utime(incoming)
+            try:
+                incoming.rename(target)
+            except OSError:
+                if not (target / RESULT_FILE).is_file():
+                    raise
+                shutil.rmtree(incoming)  # a concurrent writer stored the same bytes first
+        temp = part / f".{RESULT_FILE}.{uuid.uuid4().hex}.tmp"
+        temp.write_bytes(pointer)
+        os.replace(temp, part / RESULT_FILE)
+        _remove_superseded_local(part, {version, previous}, grace_s)
+        return version
+    previous = _current_version(destination)
+    remote = destination / VERSIONS_DIR / version
+    if not (remote / RESULT_FILE).exists():  # its own result.json comes last: complete
+        for file in sorted(p for p in staging.iterdir() if p.is_file()):
+            if file.name != RESULT_FILE:
+                (remote / file.name).write_bytes(file.read_bytes())
+        (remote / RESULT_FILE).write_bytes((staging / RESULT_FILE).read_bytes())
+    (destination / RESULT_FILE).write_bytes(pointer)
+    _remove_superseded_remote(destination, {version, previous}, grace_s)
+    return version
 
 
 def write_parquet(table: pa.Table, path: UPath) -> None:

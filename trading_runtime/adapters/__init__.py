@@ -7,6 +7,7 @@ from trading_runtime.adapters.base import (
     EngineError,
     EngineNotInstalledError,
     EngineOutput,
+    EngineStartupError,
     EngineTimeoutError,
     StrategyLoadError,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "EngineError",
     "EngineNotInstalledError",
     "EngineOutput",
+    "EngineStartupError",
     "EngineTimeoutError",
     "StrategyLoadError",
     "get_adapter",

@@ -21,6 +21,7 @@ __all__ = [
     "EngineError",
     "EngineNotInstalledError",
     "EngineOutput",
+    "EngineStartupError",
     "EngineTimeoutError",
     "StrategyLoadError",
     "import_class_path",
@@ -33,6 +34,10 @@ class EngineError(RuntimeError):
 
 class EngineTimeoutError(EngineError):
     """A backtest that ran past its wall-clock timeout and was killed."""
+
+
+class EngineStartupError(EngineError):
+    """Preparing a backtest (the part, the strategy's compilation) ran past its start-up limit."""
 
 
 class EngineNotInstalledError(EngineError):

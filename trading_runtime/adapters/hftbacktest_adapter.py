@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import hftbacktest
+import numba
 import numpy as np
 from hftbacktest import BacktestAsset, Recorder, ROIVectorMarketDepthBacktest
+from numba.core.dispatcher import Dispatcher
 
 from trading_runtime.adapters.base import (
     EngineError,
@@ -138,6 +140,30 @@ class HftbacktestAdapter:
                 f"strategy.class_path {config.strategy.class_path!r} is not callable"
             )
         return strategy
+
+    def prepare(self, config: BacktestConfig, part: PartInfo) -> None:
+        """Compile before the backtest's clock starts: hftbacktest's own numba classes (built and
+        closed once) and a numba strategy for their argument types, without running it."""
+        strategy = self.load_strategy(config)
+        arguments = strategy_arguments(
+            strategy, config.strategy.class_path, dict(config.strategy.params), part.last_local_ts
+        )
+        hbt = ROIVectorMarketDepthBacktest([build_asset(config.engine, part.path)])
+        try:
+            if not isinstance(strategy, Dispatcher):
+                return  # plain Python: nothing more to compile
+            recorder = Recorder(1, 1)
+            signature = tuple(numba.typeof(a) for a in (hbt, recorder.recorder, *arguments))
+            try:
+                strategy.compile(signature)
+            except numba.core.errors.NumbaError as exc:
+                first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise StrategyLoadError(
+                    f"strategy {config.strategy.class_path!r} does not compile with numba:"
+                    f" {first_line}"
+                ) from None
+        finally:
+            hbt.close()
 
     def run_inline(self, config: BacktestConfig, part: PartInfo, out_dir: Path) -> EngineOutput:
         strategy = self.load_strategy(config)

@@ -114,6 +114,7 @@ def backtest(
             keyed_locations(locations),
             out,
             timeout_s=timeout_s or settings.timeout_s,
+            startup_timeout_s=settings.startup_timeout_s,
             workers=workers or settings.workers,
         )
     except ValueError as exc:

@@ -12,7 +12,7 @@ from upath import UPath
 from trading_runtime.config import BacktestConfig, load_config
 from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.defs.io_managers import BacktestResultsStore, ParquetTableStore
-from trading_runtime.layout import STAGING_DIR
+from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, STAGING_DIR
 from trading_runtime.service import StagedBacktests, stage_backtests, validate_parts
 from trading_runtime.settings import RuntimeSettings
 from trading_runtime.storage import list_part_keys, part_location
@@ -43,6 +43,7 @@ class BacktestRunner(ConfigurableResource):
     config_path: str
     timeout_s: float
     workers: int
+    startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S
     staging_dir: str | None = None
 
     def load_config(self) -> BacktestConfig:
@@ -62,6 +63,7 @@ class BacktestRunner(ConfigurableResource):
             staging_base=Path(self.staging_dir) if self.staging_dir else None,
             staging_prefix=f"run-{run_id[:8]}-",
             timeout_s=self.timeout_s,
+            startup_timeout_s=self.startup_timeout_s,
             workers=self.workers,
         )
 
@@ -75,6 +77,7 @@ def build_resources(settings: RuntimeSettings) -> dict[str, Any]:
         "backtest_runner": BacktestRunner(
             config_path=settings.config,
             timeout_s=settings.timeout_s,
+            startup_timeout_s=settings.startup_timeout_s,
             workers=settings.workers,
             staging_dir=staging,
         ),
