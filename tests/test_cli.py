@@ -13,6 +13,7 @@ from conftest import write_config
 
 from trading_runtime.cli import main
 from trading_runtime.config import example_config_path
+from trading_runtime.results import BacktestResult
 
 
 def test_backtest_command_writes_results_and_reports_failures(
@@ -30,11 +31,13 @@ def test_backtest_command_writes_results_and_reports_failures(
     assert document["provenance"]["engine"] == "hftbacktest"
     assert not list(out.glob(".staging-*"))  # scratch space is cleaned up
 
-    # Re-running into the same --out replaces each result whole, with the same bytes.
-    before = (out / "part-00000" / "curve.parquet").read_bytes()
+    # Re-running into the same --out gives the same content: the same stored version.
+    before = BacktestResult.load(out / "part-00000")
     result = CliRunner().invoke(main, [*args, f"--part={parts_dir / 'part-00000.npz'}"])
     assert result.exit_code == 0, result.output
-    assert (out / "part-00000" / "curve.parquet").read_bytes() == before
+    after = BacktestResult.load(out / "part-00000")
+    assert after.directory == before.directory and after.content_hash == before.content_hash
+    assert [p.name for p in (out / "part-00000" / "versions").iterdir()] == [before.directory.name]
 
 
 def test_backtest_command_rejects_a_bad_config(tmp_path: Path, parts_dir: Path) -> None:

@@ -156,7 +156,13 @@ def test_partitions_materialize_aggregate_and_rerun_unchanged(
     assert part.tags[DATA_VERSION_TAG] == part.metadata["sha256"].value
 
     stored = Path(settings.results) / "backtest_results" / "part-00001"
-    assert sorted(p.name for p in stored.iterdir()) == ["curve.parquet", "result.json", "stats.npz"]
+    assert sorted(p.name for p in stored.iterdir()) == ["result.json", "versions"]
+    (version,) = (stored / "versions").iterdir()
+    assert sorted(p.name for p in version.iterdir()) == [
+        "curve.parquet",
+        "result.json",
+        "stats.npz",
+    ]
     staging = Path(settings.results) / ".staging"
     assert not staging.exists() or not any(staging.iterdir())  # scratch space is cleaned up
     loaded = BacktestResult.load(UPath(stored))  # what the IO manager hands downstream

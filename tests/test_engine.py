@@ -160,7 +160,7 @@ def test_timeout_kills_a_stuck_engine_and_others_still_succeed(
         assert isinstance(outcomes["late"], EngineTimeoutError)
         assert "late: backtest exceeded the 3 s timeout" in str(outcomes["late"])
         assert not (tmp_path / "late").exists()  # nothing half-written is left behind
-        assert outcomes["early"].metrics["records"] == 0  # type: ignore[union-attr]
+        assert outcomes["early"].metrics["records"] > 0  # type: ignore[union-attr]
         assert elapsed < 3.0 + 10  # the timeout plus worker start-up, not a multiple of it
 
         raising = _with_strategy(hft_config, "strategies_for_tests:raises_value_error")

@@ -20,6 +20,7 @@ from trading_runtime.layout import CURVE_FILE, RESULT_FILE
 from trading_runtime.metrics import compute_metrics, curve_from_record
 from trading_runtime.results import (
     canonical_file_hashes,
+    canonical_record,
     canonical_steps,
     code_inputs,
     content_hash,
@@ -27,7 +28,7 @@ from trading_runtime.results import (
     runtime_git_commit,
 )
 
-__all__ = ["execute_backtest", "prepare_out_dir"]
+__all__ = ["check_record", "execute_backtest", "prepare_out_dir"]
 
 
 def prepare_out_dir(out_dir: Path) -> Path:
@@ -49,21 +50,42 @@ def _write_curve(record: np.ndarray, contract_size: float, path: Path) -> None:
     pq.write_table(table, path, compression="zstd", use_dictionary=False, write_statistics=True)
 
 
+def check_record(config: BacktestConfig, part: PartInfo, record: np.ndarray) -> None:
+    """A record that says nothing fails the part instead of storing null metrics."""
+    if len(record) == 0:
+        raise EngineError(
+            f"part {part.name}: the strategy recorded no state (0 rows); it must call"
+            " recorder.record(hbt) while it runs (is strategy.interval_ns longer than the part's"
+            f" {(part.last_local_ts - part.first_local_ts) / 1e9:g} s?)"
+        )
+    if not np.isfinite(record["price"]).any():
+        raise EngineError(
+            f"part {part.name}: every recorded price is NaN: the book never had a bid and an ask"
+            f" inside engine.roi_lb..roi_ub = {config.engine.roi_lb:g}..{config.engine.roi_ub:g}"
+        )
+
+
 def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> dict[str, Any]:
     """Engine + curve + metrics for one part, inside the current process. Writes ``out_dir``
     and returns what it wrote to ``result.json``."""
     output = get_adapter(config.adapter).run_inline(config, part, out_dir)
     with np.load(output.stats_path) as archive:
         record = archive["0"]
+    check_record(config, part, record)
     _write_curve(record, config.engine.contract_size, out_dir / CURVE_FILE)
     book_size = None
     if config.risk.notional_limits is not None:
         book_size = config.risk.notional_limits.max_gross_notional
+    steps = canonical_steps(config.engine)
+    # Metrics from the record on its grid: the same for every run of the same inputs, although
+    # the raw sums may differ in the last bits (see ``results``).
     metrics = compute_metrics(
-        record, config.engine.contract_size, book_size, (part.first_local_ts, part.last_local_ts)
+        canonical_record(record, steps),
+        config.engine.contract_size,
+        book_size,
+        (part.first_local_ts, part.last_local_ts),
     )
     hashes = file_hashes(out_dir)
-    steps = canonical_steps(config.engine)
     canonical = canonical_file_hashes(out_dir, steps)
     provenance = {
         **code_inputs(config, output.engine, output.engine_version, output.framework_sha),

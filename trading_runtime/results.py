@@ -47,6 +47,7 @@ __all__ = [
     "BacktestResult",
     "ResultIntegrityError",
     "canonical_file_hashes",
+    "canonical_record",
     "canonical_record_digest",
     "canonical_steps",
     "code_inputs",
@@ -248,6 +249,17 @@ def canonical_steps(engine: EngineSection) -> dict[str, float]:
         "trading_value": money,
     }
     return {name: float(step) for name, step in steps.items()}
+
+
+def canonical_record(record: np.ndarray, steps: dict[str, float]) -> np.ndarray:
+    """A copy of a state record with every column in ``steps`` snapped to its grid: the values
+    the engine meant, free of fill-order noise. Metrics are computed from it."""
+    snapped = record.copy()
+    with np.errstate(invalid="ignore"):
+        for name, step in steps.items():
+            if record.dtype.names and name in record.dtype.names:
+                snapped[name] = np.rint(record[name] / step) * step + 0.0
+    return snapped
 
 
 def canonical_record_digest(columns: dict[str, np.ndarray], steps: dict[str, float]) -> str:

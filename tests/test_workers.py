@@ -1,0 +1,165 @@
+"""Worker processes: clocks that bound the backtest only, and no engine outliving its run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trading_runtime.adapters import EngineStartupError, EngineTimeoutError, StrategyLoadError
+from trading_runtime.batch import BacktestTask, run_backtests
+from trading_runtime.config import BacktestConfig
+from trading_runtime.data.validate import validate_part
+from trading_runtime.layout import STAGING_OWNER_FILE, STAGING_PREFIX
+from trading_runtime.results import BacktestResult
+from trading_runtime.service import backtest_and_publish, keyed_locations
+from trading_runtime.workers import WorkerPool
+
+TESTS_DIR = Path(__file__).parent
+
+
+def _with_strategy(config: BacktestConfig, class_path: str, **params: object) -> BacktestConfig:
+    strategy = config.strategy.model_copy(update={"class_path": class_path, "params": params})
+    return config.model_copy(update={"strategy": strategy})
+
+
+@pytest.fixture
+def cpu_hog() -> Iterator[None]:
+    """Every core busy with a spinning process for the duration of the test."""
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 2)
+    ]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def test_timeouts_count_the_backtest_not_start_up_on_a_saturated_machine(
+    cpu_hog: None, tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig
+) -> None:
+    # Cold workers on busy cores: start-up and numba compilation take far longer than the
+    # timeouts below, and must not count against them.
+    pool = WorkerPool(2)
+    try:
+        tasks = [BacktestTask(p.stem, p, tmp_path / "plain" / p.stem) for p in generated_parts[:2]]
+        outcomes = run_backtests(hft_config, tasks, 3.0, pool)
+        for task in tasks:
+            assert isinstance(outcomes[task.partition], BacktestResult), outcomes
+
+        first_end = validate_part(generated_parts[0]).last_local_ts
+        stuck_late = _with_strategy(
+            hft_config, "strategies_for_tests:stuck_on_late_parts", stuck_after_ts=first_end
+        )
+        tasks = [
+            BacktestTask("early", generated_parts[0], tmp_path / "early"),
+            BacktestTask("late", generated_parts[1], tmp_path / "late"),
+        ]
+        started = time.monotonic()
+        outcomes = run_backtests(stuck_late, tasks, 3.0, pool)
+        assert time.monotonic() - started >= 3.0  # the stuck part ran its full timeout
+        assert isinstance(outcomes["late"], EngineTimeoutError)
+        assert "late: backtest exceeded the 3 s timeout" in str(outcomes["late"])
+        assert not (tmp_path / "late").exists()  # nothing half-written is left behind
+        assert isinstance(outcomes["early"], BacktestResult), outcomes["early"]
+    finally:
+        pool.close()
+
+
+def test_start_up_has_its_own_limit_and_compile_errors_are_named(
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig
+) -> None:
+    part = generated_parts[0]
+    pool = WorkerPool(1)  # cold: compiling takes seconds
+    try:
+        task = BacktestTask("cold", part, tmp_path / "cold")
+        outcome = run_backtests(hft_config, [task], 60.0, pool, startup_timeout_s=0.2)["cold"]
+        assert isinstance(outcome, EngineStartupError)
+        assert "exceeded the 0.2 s start-up limit" in str(outcome)
+        assert "TRADING_RUNTIME_STARTUP_TIMEOUT_S" in str(outcome)
+
+        broken = _with_strategy(hft_config, "strategies_for_tests:does_not_compile")
+        task = BacktestTask("broken", part, tmp_path / "broken")
+        outcome = run_backtests(broken, [task], 60.0, pool)["broken"]
+        assert isinstance(outcome, StrategyLoadError)
+        assert "'strategies_for_tests:does_not_compile' does not compile with numba" in str(outcome)
+    finally:
+        pool.close()
+
+
+_STUCK_RUN = """
+import sys
+from pathlib import Path
+from trading_runtime.config import example_config_path, load_config
+from trading_runtime.service import backtest_and_publish, keyed_locations
+config = load_config(example_config_path("hftbacktest"))
+strategy = config.strategy.model_copy(
+    update={"class_path": "strategies_for_tests:stuck_forever", "params": {}}
+)
+config = config.model_copy(update={"strategy": strategy})
+backtest_and_publish(config, keyed_locations([sys.argv[1]]), sys.argv[2], timeout_s=600, workers=1)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+def test_killed_run_leaves_no_engine_running_and_its_staging_is_removed_next_time(
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig
+) -> None:
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), *sys.path])}
+    run = subprocess.Popen(
+        [sys.executable, "-c", _STUCK_RUN, str(generated_parts[0]), str(out)], env=env
+    )
+    try:
+        deadline = time.monotonic() + 180  # start-up and compilation of a cold worker
+        while not list(out.glob(f"{STAGING_PREFIX}*/.*.engine-started")):
+            assert run.poll() is None and time.monotonic() < deadline, "the engine never started"
+            time.sleep(0.2)
+        workers = _children(run.pid)
+        assert workers, "no engine worker found"
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        killed_at = time.monotonic()
+        while any(_running(pid) for pid in workers) and time.monotonic() - killed_at < 5:
+            time.sleep(0.1)
+        assert not any(_running(pid) for pid in workers), "an engine outlived its run by 5 s"
+    finally:
+        if run.poll() is None:
+            run.kill()
+    (abandoned,) = out.glob(f"{STAGING_PREFIX}*")
+    assert (abandoned / STAGING_OWNER_FILE).is_file()
+    assert not list(out.glob("part-*"))  # the killed run published nothing
+
+    # The next run into the same place removes what the dead run left, then publishes.
+    outcomes = backtest_and_publish(hft_config, keyed_locations(generated_parts[:1]), out)
+    assert isinstance(outcomes["part-00000"], BacktestResult)
+    assert sorted(p.name for p in out.iterdir()) == ["part-00000"]
