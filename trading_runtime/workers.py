@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import multiprocessing
 import os
 import threading
 import time
@@ -24,6 +23,7 @@ from trading_runtime.config import BacktestConfig, parse_config
 from trading_runtime.data.validate import PartInfo, PartValidationError, validate_part
 from trading_runtime.execution import execute_backtest
 from trading_runtime.layout import DEFAULT_TIMEOUT_S
+from trading_runtime.spawn import worker_context
 
 __all__ = ["WorkerPool", "close_shared_pools", "pool_for", "shared_pool"]
 
@@ -48,9 +48,7 @@ class WorkerPool:
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
         # spawn: the parent (Dagster) runs threads, which fork would copy in a broken state.
-        self._pool = ProcessPool(
-            max_workers=self.workers, context=multiprocessing.get_context("spawn")
-        )
+        self._pool = ProcessPool(max_workers=self.workers, context=worker_context())
 
     def submit(
         self, config: BacktestConfig, part_path: Path, out_dir: Path, timeout: float
