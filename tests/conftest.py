@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,10 +13,16 @@ import pytest
 from trading_runtime.config import BacktestConfig, example_config_path, load_config
 from trading_runtime.data.generate import GeneratorSpec, generate_parts
 from trading_runtime.settings import RuntimeSettings
+from trading_runtime.strategy_modules import STRATEGY_MODULES_ENV
 from trading_runtime.workers import WorkerPool, shared_pool
 
 WORKERS = 2
 SMALL_EVENTS = 4000
+
+# The tests' own strategies (tests/strategies_for_tests.py) besides the project's. Set before any
+# worker is spawned: workers and the CLI subprocesses inherit the environment.
+TEST_STRATEGY_MODULES = "trading_runtime.strategies,strategies_for_tests"
+os.environ[STRATEGY_MODULES_ENV] = TEST_STRATEGY_MODULES
 
 
 @pytest.fixture(scope="session")

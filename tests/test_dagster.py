@@ -265,8 +265,13 @@ def test_config_and_strategy_errors_fail_the_run_clearly(
             "unknown_key.json:\n  engine.tick_sise: unknown key",
         ),
         "bad_strategy.json": (
+            {"strategy__class_path": "trading_runtime.strategies.no_such_module:run"},
+            "cannot import module 'trading_runtime.strategies.no_such_module'",
+        ),
+        "not_allowed.json": (
             {"strategy__class_path": "no_such_package.mm:run"},
-            "cannot import module 'no_such_package.mm'",
+            "'no_such_package.mm:run' is not allowed: module 'no_such_package.mm' is not under"
+            " a prefix in TRADING_RUNTIME_STRATEGY_MODULES",
         ),
     }
     for name, (changes, message) in cases.items():

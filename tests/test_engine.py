@@ -102,7 +102,11 @@ def test_bad_strategy_paths_and_params(
     tmp_path: Path, generated_parts: list[Path], pool: WorkerPool
 ) -> None:
     cases = {
-        "no_module": ("nowhere.strategies:mm", {}, "cannot import module 'nowhere.strategies'"),
+        "no_module": (
+            "trading_runtime.strategies.nowhere:mm",
+            {},
+            "cannot import module 'trading_runtime.strategies.nowhere'",
+        ),
         "no_attr": ("trading_runtime.strategies.market_maker:nope", {}, "has no attribute 'nope'"),
         "bad_param": (
             "trading_runtime.strategies.market_maker:market_maker",

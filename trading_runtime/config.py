@@ -13,7 +13,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from trading_runtime.strategy_modules import strategy_refusal
 
 __all__ = [
     "EXAMPLE_CONFIGS",
@@ -85,12 +94,24 @@ class EngineSection(_Strict):
 
 
 class StrategySection(BaseModel):
-    """``class_path`` ("module:attr") plus parameters; flat extra keys become parameters."""
+    """``class_path`` ("module:attr") plus parameters; flat extra keys become parameters.
+
+    ``class_path``'s module must be under ``TRADING_RUNTIME_STRATEGY_MODULES``; it is only ever
+    imported by the engine workers."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     class_path: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("class_path")
+    @classmethod
+    def _allowed_module(cls, class_path: str) -> str:
+        # Refused by name, before anything imports it (see trading_runtime.strategy_modules).
+        refusal = strategy_refusal(class_path)
+        if refusal:
+            raise ValueError(refusal)
+        return class_path
 
     @model_validator(mode="before")
     @classmethod
@@ -178,7 +199,7 @@ def _format_errors(source: str, exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         location = ".".join(str(part) for part in error["loc"]) or "<root>"
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
         elif error["type"] == "missing":

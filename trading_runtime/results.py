@@ -19,7 +19,6 @@ money or quantity column equal on its grid; the raw files may differ by a few ul
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import math
@@ -39,6 +38,7 @@ from trading_runtime.adapters import get_adapter
 from trading_runtime.config import BacktestConfig, EngineSection
 from trading_runtime.data.validate import sha256_file
 from trading_runtime.layout import CURVE_FILE, RESULT_FILE, STATS_FILE, VERSIONS_DIR
+from trading_runtime.strategy_modules import find_module_source, strategy_refusal
 
 __all__ = [
     "CODE_INPUTS",
@@ -148,15 +148,14 @@ class ResultIntegrityError(RuntimeError):
 
 
 def strategy_source_hash(class_path: str) -> str:
-    """sha256 of the strategy module's source, found without importing it."""
-    module_name = class_path.partition(":")[0]
-    try:
-        spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
-        return "unresolved"
-    return sha256_file(Path(spec.origin))
+    """sha256 of the strategy module's source file, found without importing it or its parent
+    packages (``strategy_modules.find_module_source``): this runs in the Dagster process, which
+    never imports strategy code. ``unresolved`` when the file cannot be found."""
+    refusal = strategy_refusal(class_path)
+    if refusal:
+        raise ValueError(f"strategy.class_path {refusal}")
+    source = find_module_source(class_path.partition(":")[0])
+    return sha256_file(source) if source is not None else "unresolved"
 
 
 def runtime_git_commit() -> str | None:

@@ -13,6 +13,12 @@ Environment variables (all optional on a laptop):
   TRADING_RUNTIME_EXECUTOR   in_process (default) | k8s_job (k8s only: every step its own pod)
   TRADING_RUNTIME_POD_CPU    k8s: CPU request of a backtest pod (default: the workers)
   TRADING_RUNTIME_POD_MEMORY k8s: memory request and limit of a backtest pod (default: 4Gi)
+  TRADING_RUNTIME_STRATEGY_MODULES
+                             comma-separated module prefixes a config's strategy.class_path may
+                             name (default: trading_runtime.strategies). Not a RuntimeSettings
+                             field: config parsing and the engine workers read it from the
+                             environment (``strategy_modules.allowed_strategy_modules``), and
+                             ``load_settings`` checks it with the rest.
 """
 
 from __future__ import annotations
@@ -25,8 +31,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from trading_runtime.config import example_config_path
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S
+from trading_runtime.strategy_modules import STRATEGY_MODULES_ENV, allowed_strategy_modules
 
-__all__ = ["ENV_PREFIX", "RuntimeSettings", "load_settings"]
+__all__ = [
+    "ENV_PREFIX",
+    "STRATEGY_MODULES_ENV",
+    "RuntimeSettings",
+    "allowed_strategy_modules",
+    "load_settings",
+]
 
 ENV_PREFIX = "TRADING_RUNTIME_"
 
@@ -77,6 +90,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> RuntimeSettings:
         if environ.get(ENV_PREFIX + name.upper())
     }
     try:
+        allowed_strategy_modules(environ)
         return RuntimeSettings.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
@@ -85,3 +99,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> RuntimeSettings:
             for e in exc.errors()
         )
         raise ValueError(f"invalid trading-runtime settings: {problems}") from None
+    except ValueError as exc:  # the strategy allow-list, which names itself
+        raise ValueError(f"invalid trading-runtime settings: {exc}") from None

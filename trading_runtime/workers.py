@@ -43,6 +43,7 @@ from trading_runtime.data.validate import PartInfo, PartValidationError, validat
 from trading_runtime.execution import execute_backtest
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S
 from trading_runtime.metrics import compute_metrics, curve_from_record
+from trading_runtime.spawn import worker_context
 
 __all__ = [
     "ENGINE_STARTED_SUFFIX",
@@ -149,10 +150,11 @@ class WorkerPool:
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
-        # spawn: the parent (Dagster) runs threads, which fork would copy in a broken state.
+        # spawn: the parent (Dagster) runs threads, which fork would copy in a broken state;
+        # and never the caller's __main__ again (``spawn.worker_context``).
         self._pool = ProcessPool(
             max_workers=self.workers,
-            context=multiprocessing.get_context("spawn"),
+            context=worker_context(),
             initializer=_init_worker,
             initargs=(os.getpid(),),
         )

@@ -11,6 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from trading_runtime.strategy_modules import (
+    STRATEGY_MODULES_ENV,
+    allowed_strategy_modules,
+    is_allowed_module,
+    strategy_refusal,
+)
+
 if TYPE_CHECKING:
     from trading_runtime.config import BacktestConfig
     from trading_runtime.data.validate import PartInfo
@@ -24,6 +31,7 @@ __all__ = [
     "EngineStartupError",
     "EngineTimeoutError",
     "StrategyLoadError",
+    "check_strategy_allowed",
     "import_class_path",
 ]
 
@@ -71,8 +79,19 @@ class EngineAdapter(Protocol):
     def run_inline(self, config: BacktestConfig, part: PartInfo, out_dir: Path) -> EngineOutput: ...
 
 
+def check_strategy_allowed(class_path: str) -> None:
+    """Refuse a ``class_path`` outside ``TRADING_RUNTIME_STRATEGY_MODULES`` before anything is
+    imported (the config was checked where it was parsed; this worker checks again with its own
+    environment, and a config built with ``model_copy`` skips validation)."""
+    refusal = strategy_refusal(class_path)
+    if refusal:
+        raise StrategyLoadError(f"strategy.class_path {refusal}")
+
+
 def import_class_path(class_path: str) -> Any:
-    """Resolve ``"module:attr"`` or raise StrategyLoadError naming what was missing."""
+    """Resolve ``"module:attr"`` from an allowed module, or raise StrategyLoadError naming what
+    was missing or not allowed."""
+    check_strategy_allowed(class_path)
     module_name, _, attr = class_path.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -81,8 +100,19 @@ def import_class_path(class_path: str) -> Any:
             f"strategy.class_path {class_path!r}: cannot import module {module_name!r} ({exc})"
         ) from exc
     try:
-        return getattr(module, attr)
+        found = getattr(module, attr)
     except AttributeError:
         raise StrategyLoadError(
             f"strategy.class_path {class_path!r}: module {module_name!r} has no attribute {attr!r}"
         ) from None
+    # An allowed module also holds what it imported (numba's njit, numpy...): only code defined
+    # under an allowed prefix may be called as a strategy.
+    defined_in = getattr(found, "__module__", None)
+    prefixes = allowed_strategy_modules()
+    if not isinstance(defined_in, str) or not is_allowed_module(defined_in, prefixes):
+        raise StrategyLoadError(
+            f"strategy.class_path {class_path!r} is not allowed: {attr!r} is defined in"
+            f" {defined_in!r}, not under a prefix in {STRATEGY_MODULES_ENV}"
+            f" ({','.join(prefixes)})"
+        )
+    return found

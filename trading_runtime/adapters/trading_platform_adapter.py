@@ -17,6 +17,7 @@ from trading_runtime.adapters.base import (
     EngineError,
     EngineNotInstalledError,
     EngineOutput,
+    check_strategy_allowed,
 )
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.npz import write_npz_deterministic
@@ -145,6 +146,8 @@ class TradingPlatformAdapter:
         return installed_framework_sha()
 
     def run_inline(self, config: BacktestConfig, part: PartInfo, out_dir: Path) -> EngineOutput:
+        # The framework imports class_path itself: refuse a module that is not allowed first.
+        check_strategy_allowed(config.strategy.class_path)
         framework = import_framework()
         try:
             framework_config = build_framework_config(framework, config, part.path, out_dir)
