@@ -26,9 +26,10 @@ import json, sys
 from pathlib import Path
 from trading_runtime.config import parse_config
 from trading_runtime.data.validate import validate_part
-from trading_runtime.execution import execute_backtest
+from trading_runtime.execution import execute_backtest, prepare_out_dir
 config = parse_config(json.loads(sys.argv[1]), "config")
-document = execute_backtest(config, validate_part(Path(sys.argv[2])), Path(sys.argv[3]))
+out = prepare_out_dir(Path(sys.argv[3]))
+document = execute_backtest(config, validate_part(Path(sys.argv[2])), out)
 print(json.dumps(document))
 """
 

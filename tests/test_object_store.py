@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from dagster import instance_for_test
 from moto.server import ThreadedMotoServer
+from publishing import publish_concurrently
 from upath import UPath
 
 from trading_runtime.cli import main
@@ -195,3 +196,26 @@ def test_aggregate_without_results_fails_clearly(s3: tuple[Any, str]) -> None:
     result = CliRunner().invoke(main, ["aggregate", "--results", f"s3://{prefix}/empty"])
     assert result.exit_code != 0
     assert f"no stored results under s3://{prefix}/empty/backtest_results/" in result.output
+
+
+def test_concurrent_writers_on_the_object_store_leave_one_complete_result(
+    s3: tuple[Any, str], tmp_path: Path
+) -> None:
+    """Publishing is one PUT of the pointer after a complete version: readers never see a
+    partial result, writers never interleave files."""
+    fs, prefix = s3
+    partitions = ["part-a", "part-b"]
+    base = f"s3://{prefix}/results/backtest_results"
+    hashes, watch = publish_concurrently(base, partitions, tmp_path, writers=3, rounds=6)
+    assert watch.problems == []
+    assert watch.reads > 0
+    for partition in partitions:
+        result = BacktestResult.load(UPath(f"{base}/{partition}"))
+        result.verify()
+        assert result.content_hash in hashes
+        listed = sorted(
+            p.rsplit("/", 1)[1] for p in fs.ls(f"{prefix}/results/backtest_results/{partition}")
+        )
+        assert listed == ["result.json", "versions"]
+        for version in fs.ls(f"{prefix}/results/backtest_results/{partition}/versions"):
+            assert sorted(p.rsplit("/", 1)[1] for p in fs.ls(version)) == RESULT_FILES

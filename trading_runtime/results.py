@@ -53,6 +53,7 @@ __all__ = [
     "code_inputs",
     "content_hash",
     "file_hashes",
+    "read_whole",
     "result_code_version",
     "result_version",
     "runtime_git_commit",
@@ -98,7 +99,7 @@ class BacktestResult:
 
     def read_verified(self, name: str) -> bytes:
         """A result file's bytes, checked against the sha256 that ``result.json`` lists."""
-        data = (self.directory / name).read_bytes()
+        data = read_whole(self.directory / name)
         expected = self.provenance.get("files", {}).get(name)
         actual = hashlib.sha256(data).hexdigest()
         if expected is not None and actual != expected:
@@ -131,7 +132,7 @@ class BacktestResult:
     def load(cls, directory: Path | UPath) -> BacktestResult:
         """A stored result from its partition's directory: follows ``result.json`` (the pointer
         to the current version) and reads nothing else."""
-        document = json.loads((directory / RESULT_FILE).read_text())
+        document = json.loads(read_whole(directory / RESULT_FILE))
         version = document.get("version")
         # Without a version: a result stored before versions existed, files beside result.json.
         files = directory / VERSIONS_DIR / version if version else directory
@@ -141,6 +142,14 @@ class BacktestResult:
             metrics=document["metrics"],
             provenance=document["provenance"],
         )
+
+
+def read_whole(path: Path | UPath) -> bytes:
+    """A file's bytes in one read: on an object store one GET, which sees either the old or the
+    new object (a ranged read can fail when a writer replaces it in between)."""
+    if isinstance(path, UPath) and path.protocol not in ("", "file", "local"):
+        return bytes(path.fs.cat_file(path.path))
+    return path.read_bytes()
 
 
 class ResultIntegrityError(RuntimeError):

@@ -158,7 +158,6 @@ def publish_result(result: BacktestResult, destination: UPath) -> BacktestResult
     goes once its last result is published."""
     staging = result.local_directory()
     version = publish_result_files(staging, destination)
-    shutil.rmtree(staging, ignore_errors=True)  # left only when it was copied across filesystems
     batch = staging.parent  # the batch's staging directory goes with its last result
     with contextlib.suppress(OSError):
         if {p.name for p in batch.iterdir()} <= {STAGING_OWNER_FILE}:

@@ -30,7 +30,7 @@ from trading_runtime.layout import (
     part_file_name,
     part_key,
 )
-from trading_runtime.results import BacktestResult, result_version
+from trading_runtime.results import BacktestResult, read_whole, result_version
 
 __all__ = [
     "as_upath",
@@ -98,7 +98,7 @@ def localize(location: str | Path | UPath, scratch: Path) -> Path:
 
 def _current_version(part: Path | UPath) -> str | None:
     try:
-        version = json.loads((part / RESULT_FILE).read_text()).get("version")
+        version = json.loads(read_whole(part / RESULT_FILE)).get("version")
     except (FileNotFoundError, ValueError):
         return None
     return str(version) if version else None
@@ -147,8 +147,8 @@ def _remove_superseded_remote(part: UPath, keep: set[str | None], grace_s: float
 def publish_result_files(
     staging: Path, destination: UPath, grace_s: float = SUPERSEDED_GRACE_S
 ) -> str:
-    """Publish a finished result directory as a new version of ``destination`` (the partition's
-    directory); the version's name. Superseded versions are removed after ``grace_s``.
+    """Publish a finished result directory (consumed) as a new version of ``destination`` (the
+    partition's directory); the version's name. Superseded versions go after ``grace_s``.
 
     The version directory is named by its content and complete before anything points at it;
     the partition's ``result.json`` (the pointer, a copy of the version's with ``version`` added)
@@ -169,12 +169,14 @@ def publish_result_files(
         target = versions / version
         if target.exists():
             os.utime(target)  # in use again: not to be removed as superseded
+            shutil.rmtree(staging)
         else:
             incoming = versions / f".incoming-{uuid.uuid4().hex}"
             try:
                 staging.rename(incoming)
             except OSError:  # scratch space on another filesystem
                 shutil.copytree(staging, incoming)
+                shutil.rmtree(staging)
             os.utime(incoming)
             try:
                 incoming.rename(target)
@@ -195,6 +197,7 @@ def publish_result_files(
                 (remote / file.name).write_bytes(file.read_bytes())
         (remote / RESULT_FILE).write_bytes((staging / RESULT_FILE).read_bytes())
     (destination / RESULT_FILE).write_bytes(pointer)
+    shutil.rmtree(staging)
     _remove_superseded_remote(destination, {version, previous}, grace_s)
     return version
 
