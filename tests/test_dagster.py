@@ -10,13 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import write_config
 from dagster import (
+    AddDynamicPartitionsRequest,
     AssetKey,
     AssetRecordsFilter,
     DagsterInstance,
     DefaultSensorStatus,
     DynamicPartitionsDefinition,
     SensorResult,
-    SkipReason,
     build_sensor_context,
     instance_for_test,
 )
@@ -124,22 +124,76 @@ def test_code_version_follows_what_determines_the_result(
     assert version(broken) == "invalid-config"  # the code location still loads
 
 
-def test_sensor_registers_new_part_files(instance: DagsterInstance, parts_dir: Path) -> None:
+def _tick(instance: DagsterInstance, parts_dir: Path, cursor: str | None = None) -> SensorResult:
+    """One sensor tick, its partition requests applied as the daemon would."""
     resources = {"parts_dir": PartsDirectory(path=str(parts_dir))}
-    context = build_sensor_context(instance=instance, resources=resources)
+    context = build_sensor_context(instance=instance, resources=resources, cursor=cursor)
     result = register_part_files(context)
     assert isinstance(result, SensorResult)
-    (request,) = result.dynamic_partitions_requests
-    assert list(request.partition_keys) == ["part-00000", "part-00001", "part-00002"]
-    _register(instance, list(request.partition_keys))
+    for request in result.dynamic_partitions_requests:
+        if isinstance(request, AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
+    return result
+
+
+def _requested(result: SensorResult) -> dict[str, list[str]]:
+    return {
+        type(r).__name__.removesuffix("DynamicPartitionsRequest").lower(): list(r.partition_keys)
+        for r in result.dynamic_partitions_requests
+    }
+
+
+def test_sensor_registers_new_part_files(instance: DagsterInstance, parts_dir: Path) -> None:
+    result = _tick(instance, parts_dir)
+    assert _requested(result) == {"add": ["part-00000", "part-00001", "part-00002"]}
 
     shutil.copy2(parts_dir / "part-00000.npz", parts_dir / "part-00099.npz")
-    result = register_part_files(build_sensor_context(instance=instance, resources=resources))
-    assert isinstance(result, SensorResult)
-    assert list(result.dynamic_partitions_requests[0].partition_keys) == ["part-00099"]
-    _register(instance, ["part-00099"])
-    result = register_part_files(build_sensor_context(instance=instance, resources=resources))
-    assert isinstance(result, SkipReason)
+    result = _tick(instance, parts_dir, result.cursor)
+    assert _requested(result) == {"add": ["part-00099"]}
+    result = _tick(instance, parts_dir, result.cursor)
+    assert not result.dynamic_partitions_requests and result.skip_reason is not None
+    assert "no new or deleted part files" in str(result.skip_reason.skip_message)
+
+
+def test_sensor_removes_deleted_parts_and_reports_refused_names_once(
+    instance: DagsterInstance, parts_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    cursor = _tick(instance, parts_dir).cursor
+    (parts_dir / "part-00001.npz").unlink()
+    for name in ("..npz", ".npz", "-rf.npz", "a b.npz"):
+        shutil.copy2(parts_dir / "part-00000.npz", parts_dir / name)
+    capfd.readouterr()
+    result = _tick(instance, parts_dir, cursor)
+    assert _requested(result) == {"delete": ["part-00001"]}
+    assert instance.get_dynamic_partitions("parts") == ["part-00000", "part-00002"]
+    log = capfd.readouterr().err  # the tick's log (Dagster's console logger)
+    for line in (
+        "refused part file ..npz: it starts with '.'",
+        "refused part file .npz: it is empty",
+        "refused part file -rf.npz: it starts with '-'",
+        "refused part file a b.npz: it contains ' '",
+        "removing 1 partition(s) with no part file of that name: part-00001",
+    ):
+        assert log.count(line) == 1, line
+    # Each refused name is reported once, not on every tick: the next tick only skips.
+    again = _tick(instance, parts_dir, result.cursor)
+    assert not again.dynamic_partitions_requests and "refused" not in capfd.readouterr().err
+    # A newly refused name is reported, in the skip reason too, while nothing else changed.
+    shutil.copy2(parts_dir / "part-00000.npz", parts_dir / "x..y.npz")
+    latest = _tick(instance, parts_dir, again.cursor)
+    assert latest.skip_reason is not None
+    message = str(latest.skip_reason.skip_message)
+    assert "refused 1 part file(s)" in message and "x..y.npz: it contains '..'" in message
+    assert "..npz" not in message.replace("x..y.npz", "")
+
+    # A missing directory (unmounted, mistyped) removes nothing.
+    shutil.rmtree(parts_dir)
+    missing = _tick(instance, parts_dir, latest.cursor)
+    assert not missing.dynamic_partitions_requests
+    assert instance.get_dynamic_partitions("parts") == ["part-00000", "part-00002"]
 
 
 def test_partitions_materialize_aggregate_and_rerun_unchanged(
