@@ -27,9 +27,16 @@ from trading_runtime.dagster_compat import partition_range_tags
 from trading_runtime.defs import build_definitions
 from trading_runtime.defs.resources import PartsDirectory
 from trading_runtime.defs.sensors import register_part_files
-from trading_runtime.local_runs import QUIET_RUN_CONFIG, run_partition
+from trading_runtime.local_runs import (
+    QUIET_RUN_CONFIG,
+    remove_vanished_parts,
+    run_aggregate,
+    run_partition,
+    run_partition_range,
+)
 from trading_runtime.results import BacktestResult
 from trading_runtime.settings import RuntimeSettings
+from trading_runtime.storage import list_part_keys
 
 DATA_VERSION_TAG = "dagster/data_version"
 
@@ -426,3 +433,38 @@ def test_part_check_fails_when_the_file_changes_after_validation(
     assert "part-00001.npz: file changed since it was validated" in check().description
     part.unlink()
     assert "part-00001.npz: file does not exist" in check().description
+
+
+def test_deleted_part_is_left_out_of_the_aggregate_and_backfills_still_succeed(
+    instance: DagsterInstance, settings: RuntimeSettings
+) -> None:
+    defs, keys = _definitions_with_all_parts(instance, settings)
+    backtest = defs.resolve_job_def("backtest_parts")
+    assert run_partition_range(backtest, instance, keys).success
+    stored = Path(settings.results) / "backtest_results"
+    (Path(settings.parts_dir) / "part-00001.npz").unlink()
+
+    def aggregate() -> dict[str, Any]:
+        result = run_aggregate(defs.resolve_job_def("aggregate"), instance)
+        assert result.success
+        table = pq.read_table(Path(settings.results) / "aggregate_metrics.parquet")
+        assert table["partition"].to_pylist() == ["part-00000", "part-00002", "TOTAL"]
+        event = _materialization(instance, "aggregate_metrics")
+        return {k: v.value for k, v in event.metadata.items()}
+
+    # Before the sensor's next tick the partition still exists: its file is gone all the same.
+    metadata = aggregate()
+    assert metadata["orphaned_results"] == 1
+    assert metadata["first_orphaned_results"] == ["part-00001"]
+    assert metadata["parts"] == 2 and metadata["parts_without_result"] == 0
+    # Once the partition is removed (the sensor, or `materialize` at its start), the same.
+    assert remove_vanished_parts(instance, list_part_keys(settings.parts_dir)) == ["part-00001"]
+    metadata = aggregate()
+    assert metadata["orphaned_results"] == 1 and metadata["parts_without_result"] == 0
+    assert (stored / "part-00001" / "result.json").is_file()  # stored data is never deleted
+
+    # Backfills over the parts that are left succeed: one run over all, and one per partition.
+    remaining = instance.get_dynamic_partitions("parts")
+    assert remaining == ["part-00000", "part-00002"]
+    assert run_partition_range(backtest, instance, remaining).success
+    assert all(_run_partition(defs, instance, key).success for key in remaining)
