@@ -16,8 +16,24 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
+# The local instance. Run monitoring needs the daemon, which `make dev` (dagster dev) starts.
+# With dagster dev's DefaultRunLauncher, Dagster 1.13 cannot check a run worker's health
+# (supports_check_run_worker_health and supports_resume_run are False): monitoring fails runs
+# stuck in STARTING or CANCELING and runs past a dagster/max_runtime tag, never a STARTED run
+# whose worker died, and any max_resume_run_attempts above 0 stops the instance from loading.
+# `trading-runtime materialize` marks its own runs whose process died failed at its start.
+# Written once: delete the file to get a newer version.
 $(DAGSTER_HOME)/dagster.yaml:
-	mkdir -p $(DAGSTER_HOME) && touch $@
+	mkdir -p $(DAGSTER_HOME)
+	printf '%s\n' \
+	  '# Written by the Makefile (see its comment on run monitoring).' \
+	  'run_monitoring:' \
+	  '  enabled: true' \
+	  '  start_timeout_seconds: 180' \
+	  '  cancel_timeout_seconds: 180' \
+	  '  max_resume_run_attempts: 0' \
+	  '  poll_interval_seconds: 120' \
+	  > $@
 
 ## The main job: register every part in data/parts, backtest each partition, aggregate.
 run: setup $(DAGSTER_HOME)/dagster.yaml

@@ -103,6 +103,7 @@ def test_main_job_end_to_end(tmp_path: Path, parts_dir: Path) -> None:
     # alone, named, and the command exits non-zero after finishing the rest.
     (parts_dir / "part-00000.npz").rename(parts_dir / "part-00010.npz")
     (parts_dir / "zz-bad.npz").write_bytes(b"garbage")
+    shutil.copy2(parts_dir / "part-00001.npz", parts_dir / "..npz")  # refused, not run
     run = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
     )
@@ -110,6 +111,17 @@ def test_main_job_end_to_end(tmp_path: Path, parts_dir: Path) -> None:
     assert "ok     part-00010" in run.stdout
     assert "FAILED zz-bad" in run.stderr and "zz-bad.npz: not a readable .npz file" in run.stderr
     assert "1 partition(s) failed: zz-bad" in run.stderr
+    assert run.stderr.count("REFUSED part file ..npz: it starts with '.'") == 1
+    assert "1 part file(s) refused: ..npz" in run.stderr and "Traceback" not in run.stderr
+    # part-00000's file is gone (renamed): its partition is removed and its stored result, kept
+    # on disk, is reported as orphaned instead of being aggregated.
+    assert "removed 1 partition(s) whose part file is gone: part-00000" in run.stdout
+    assert "1 stored result(s) without a part file, not aggregated (orphaned): part-00000" in (
+        run.stderr
+    )
+    assert (tmp_path / "results" / "backtest_results" / "part-00000" / "result.json").is_file()
+    table = pq.read_table(tmp_path / "results" / "aggregate_metrics.parquet")
+    assert table["partition"].to_pylist() == ["part-00001", "part-00002", "part-00010", "TOTAL"]
 
 
 def test_main_job_single_run_covers_every_registered_partition(
@@ -128,16 +140,51 @@ def test_main_job_single_run_covers_every_registered_partition(
     assert run.returncode == 0, run.stderr[-3000:]
     # A part registered later sorts first by name but comes last in Dagster's partition order.
     shutil.copy2(parts_dir / "part-00001.npz", parts_dir / "a-new.npz")
+    # A deleted part file: its partition goes, the single run covers the parts that are left
+    # and succeeds (it used to fail every partition), and its old result is not aggregated.
+    (parts_dir / "part-00001.npz").unlink()
     run = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "backtesting all 4 partitions (part-00000..a-new) in one run" in run.stdout
+    assert "removed 1 partition(s) whose part file is gone: part-00001" in run.stdout
+    assert "backtesting all 3 partitions (part-00000..a-new) in one run" in run.stdout
+    assert "(orphaned): part-00001" in run.stderr
     table = pq.read_table(tmp_path / "results" / "aggregate_metrics.parquet")
-    assert table["partition"].to_pylist() == [
-        "a-new",
-        "part-00000",
-        "part-00001",
-        "part-00002",
-        "TOTAL",
-    ]
+    assert table["partition"].to_pylist() == ["a-new", "part-00000", "part-00002", "TOTAL"]
+
+
+def test_backtest_refuses_unsafe_part_names_and_keeps_earlier_results(
+    tmp_path: Path, parts_dir: Path
+) -> None:
+    """A part named `..npz` or `.npz` (key `.` or empty) once replaced the whole --out."""
+    out = tmp_path / "out"
+    config = str(example_config_path("hftbacktest"))
+    args = ["backtest", "--config", config, "--out", str(out)]
+    first = CliRunner().invoke(main, [*args, *[f"--part={p}" for p in sorted(parts_dir.iterdir())]])
+    assert first.exit_code == 0, first.output
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert len({p.parts[0] for p in before}) == 3
+    for name in ("..npz", ".npz"):
+        shutil.copy2(parts_dir / "part-00000.npz", parts_dir / name)
+
+    result = CliRunner().invoke(main, [*args, f"--part={parts_dir / '..npz'}"])
+    assert result.exit_code == 1
+    assert f"REFUSED {parts_dir / '..npz'}: it starts with '.'" in result.output
+    assert "1 part file(s) refused, none to backtest" in result.output
+    assert "Traceback" not in result.output
+    # Every part in the directory (the default): the refused ones named, one line each, the
+    # others run; exit 1 since not every file was taken.
+    result = CliRunner().invoke(
+        main, args, env={"TRADING_RUNTIME_PARTS_DIR": str(parts_dir)}, catch_exceptions=False
+    )
+    assert result.exit_code == 1
+    assert result.output.count("REFUSED") == 2
+    assert f"REFUSED {parts_dir / '.npz'}: it is empty" in result.output
+    assert result.output.count("ok     part-") == 3
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before  # the same three results, same bytes, nothing at the root
+
+    validate = CliRunner().invoke(main, ["data", "validate", str(parts_dir / "..npz")])
+    assert validate.exit_code == 1
+    assert f"REFUSED {parts_dir / '..npz'}: it starts with '.'" in validate.output

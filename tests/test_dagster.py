@@ -10,13 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import write_config
 from dagster import (
+    AddDynamicPartitionsRequest,
     AssetKey,
     AssetRecordsFilter,
     DagsterInstance,
     DefaultSensorStatus,
     DynamicPartitionsDefinition,
     SensorResult,
-    SkipReason,
     build_sensor_context,
     instance_for_test,
 )
@@ -27,9 +27,16 @@ from trading_runtime.dagster_compat import partition_range_tags
 from trading_runtime.defs import build_definitions
 from trading_runtime.defs.resources import PartsDirectory
 from trading_runtime.defs.sensors import register_part_files
-from trading_runtime.local_runs import QUIET_RUN_CONFIG, run_partition
+from trading_runtime.local_runs import (
+    QUIET_RUN_CONFIG,
+    remove_vanished_parts,
+    run_aggregate,
+    run_partition,
+    run_partition_range,
+)
 from trading_runtime.results import BacktestResult
 from trading_runtime.settings import RuntimeSettings
+from trading_runtime.storage import list_part_keys
 
 DATA_VERSION_TAG = "dagster/data_version"
 
@@ -124,22 +131,76 @@ def test_code_version_follows_what_determines_the_result(
     assert version(broken) == "invalid-config"  # the code location still loads
 
 
-def test_sensor_registers_new_part_files(instance: DagsterInstance, parts_dir: Path) -> None:
+def _tick(instance: DagsterInstance, parts_dir: Path, cursor: str | None = None) -> SensorResult:
+    """One sensor tick, its partition requests applied as the daemon would."""
     resources = {"parts_dir": PartsDirectory(path=str(parts_dir))}
-    context = build_sensor_context(instance=instance, resources=resources)
+    context = build_sensor_context(instance=instance, resources=resources, cursor=cursor)
     result = register_part_files(context)
     assert isinstance(result, SensorResult)
-    (request,) = result.dynamic_partitions_requests
-    assert list(request.partition_keys) == ["part-00000", "part-00001", "part-00002"]
-    _register(instance, list(request.partition_keys))
+    for request in result.dynamic_partitions_requests:
+        if isinstance(request, AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
+    return result
+
+
+def _requested(result: SensorResult) -> dict[str, list[str]]:
+    return {
+        type(r).__name__.removesuffix("DynamicPartitionsRequest").lower(): list(r.partition_keys)
+        for r in result.dynamic_partitions_requests
+    }
+
+
+def test_sensor_registers_new_part_files(instance: DagsterInstance, parts_dir: Path) -> None:
+    result = _tick(instance, parts_dir)
+    assert _requested(result) == {"add": ["part-00000", "part-00001", "part-00002"]}
 
     shutil.copy2(parts_dir / "part-00000.npz", parts_dir / "part-00099.npz")
-    result = register_part_files(build_sensor_context(instance=instance, resources=resources))
-    assert isinstance(result, SensorResult)
-    assert list(result.dynamic_partitions_requests[0].partition_keys) == ["part-00099"]
-    _register(instance, ["part-00099"])
-    result = register_part_files(build_sensor_context(instance=instance, resources=resources))
-    assert isinstance(result, SkipReason)
+    result = _tick(instance, parts_dir, result.cursor)
+    assert _requested(result) == {"add": ["part-00099"]}
+    result = _tick(instance, parts_dir, result.cursor)
+    assert not result.dynamic_partitions_requests and result.skip_reason is not None
+    assert "no new or deleted part files" in str(result.skip_reason.skip_message)
+
+
+def test_sensor_removes_deleted_parts_and_reports_refused_names_once(
+    instance: DagsterInstance, parts_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    cursor = _tick(instance, parts_dir).cursor
+    (parts_dir / "part-00001.npz").unlink()
+    for name in ("..npz", ".npz", "-rf.npz", "a b.npz"):
+        shutil.copy2(parts_dir / "part-00000.npz", parts_dir / name)
+    capfd.readouterr()
+    result = _tick(instance, parts_dir, cursor)
+    assert _requested(result) == {"delete": ["part-00001"]}
+    assert instance.get_dynamic_partitions("parts") == ["part-00000", "part-00002"]
+    log = capfd.readouterr().err  # the tick's log (Dagster's console logger)
+    for line in (
+        "refused part file ..npz: it starts with '.'",
+        "refused part file .npz: it is empty",
+        "refused part file -rf.npz: it starts with '-'",
+        "refused part file a b.npz: it contains ' '",
+        "removing 1 partition(s) with no part file of that name: part-00001",
+    ):
+        assert log.count(line) == 1, line
+    # Each refused name is reported once, not on every tick: the next tick only skips.
+    again = _tick(instance, parts_dir, result.cursor)
+    assert not again.dynamic_partitions_requests and "refused" not in capfd.readouterr().err
+    # A newly refused name is reported, in the skip reason too, while nothing else changed.
+    shutil.copy2(parts_dir / "part-00000.npz", parts_dir / "x..y.npz")
+    latest = _tick(instance, parts_dir, again.cursor)
+    assert latest.skip_reason is not None
+    message = str(latest.skip_reason.skip_message)
+    assert "refused 1 part file(s)" in message and "x..y.npz: it contains '..'" in message
+    assert "..npz" not in message.replace("x..y.npz", "")
+
+    # A missing directory (unmounted, mistyped) removes nothing.
+    shutil.rmtree(parts_dir)
+    missing = _tick(instance, parts_dir, latest.cursor)
+    assert not missing.dynamic_partitions_requests
+    assert instance.get_dynamic_partitions("parts") == ["part-00000", "part-00002"]
 
 
 def test_partitions_materialize_aggregate_and_rerun_unchanged(
@@ -383,3 +444,38 @@ def test_part_check_fails_when_the_file_changes_after_validation(
     assert "part-00001.npz: file changed since it was validated" in check().description
     part.unlink()
     assert "part-00001.npz: file does not exist" in check().description
+
+
+def test_deleted_part_is_left_out_of_the_aggregate_and_backfills_still_succeed(
+    instance: DagsterInstance, settings: RuntimeSettings
+) -> None:
+    defs, keys = _definitions_with_all_parts(instance, settings)
+    backtest = defs.resolve_job_def("backtest_parts")
+    assert run_partition_range(backtest, instance, keys).success
+    stored = Path(settings.results) / "backtest_results"
+    (Path(settings.parts_dir) / "part-00001.npz").unlink()
+
+    def aggregate() -> dict[str, Any]:
+        result = run_aggregate(defs.resolve_job_def("aggregate"), instance)
+        assert result.success
+        table = pq.read_table(Path(settings.results) / "aggregate_metrics.parquet")
+        assert table["partition"].to_pylist() == ["part-00000", "part-00002", "TOTAL"]
+        event = _materialization(instance, "aggregate_metrics")
+        return {k: v.value for k, v in event.metadata.items()}
+
+    # Before the sensor's next tick the partition still exists: its file is gone all the same.
+    metadata = aggregate()
+    assert metadata["orphaned_results"] == 1
+    assert metadata["first_orphaned_results"] == ["part-00001"]
+    assert metadata["parts"] == 2 and metadata["parts_without_result"] == 0
+    # Once the partition is removed (the sensor, or `materialize` at its start), the same.
+    assert remove_vanished_parts(instance, list_part_keys(settings.parts_dir)) == ["part-00001"]
+    metadata = aggregate()
+    assert metadata["orphaned_results"] == 1 and metadata["parts_without_result"] == 0
+    assert (stored / "part-00001" / "result.json").is_file()  # stored data is never deleted
+
+    # Backfills over the parts that are left succeed: one run over all, and one per partition.
+    remaining = instance.get_dynamic_partitions("parts")
+    assert remaining == ["part-00000", "part-00002"]
+    assert run_partition_range(backtest, instance, remaining).success
+    assert all(_run_partition(defs, instance, key).success for key in remaining)

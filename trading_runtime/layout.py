@@ -11,6 +11,7 @@ One layout wherever parts and results live (a directory or an object-store URL):
 
 from __future__ import annotations
 
+import re
 from os import PathLike
 from pathlib import PurePosixPath
 
@@ -21,6 +22,8 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "DOWNLOADS_DIR",
     "EVENT_LOG_FILE",
+    "PART_KEY_MAX_LENGTH",
+    "PART_KEY_RULE",
     "PART_SUFFIX",
     "RESULTS_DIR",
     "RESULT_FILE",
@@ -30,8 +33,11 @@ __all__ = [
     "STATS_FILE",
     "SUPERSEDED_GRACE_S",
     "VERSIONS_DIR",
+    "PartNameError",
+    "check_part_key",
     "part_file_name",
     "part_key",
+    "part_key_problem",
 ]
 
 PART_SUFFIX = ".npz"
@@ -64,10 +70,60 @@ DEFAULT_TIMEOUT_S = 900.0
 DEFAULT_STARTUP_TIMEOUT_S = 300.0
 
 
+# A partition key becomes a directory name (locally and on object stores), an object key, a pod
+# argument and a Dagster partition key, so only names that are safe in all of them are parts:
+# no separators, never ``.``/``..`` or hidden, no option-like leading ``-``, no ``...`` (Dagster
+# refuses it: its partition-range separator) nor any ``..``, within every file system's name limit.
+PART_KEY_MAX_LENGTH = 128
+PART_KEY_RULE = (
+    f"1 to {PART_KEY_MAX_LENGTH} characters: letters, digits, '.', '_' or '-', starting with a"
+    " letter, digit or '_', with no '..'"
+)
+_PART_KEY_CHARS = re.compile(r"[A-Za-z0-9._-]*")
+
+
+class PartNameError(ValueError):
+    """A part file name (or partition key) that breaks the part-name rule."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"part name {name!r} refused: {problem} (a part name has {PART_KEY_RULE})")
+        self.name = name
+        self.problem = problem
+
+
+def part_key_problem(key: str) -> str | None:
+    """Which part of the rule ``key`` breaks (``PART_KEY_RULE``); None for a valid key."""
+    if not key:
+        return "it is empty"
+    if len(key) > PART_KEY_MAX_LENGTH:
+        return f"it has {len(key)} characters, more than {PART_KEY_MAX_LENGTH}"
+    if not _PART_KEY_CHARS.fullmatch(key):
+        bad = sorted({c for c in key if not _PART_KEY_CHARS.fullmatch(c)})
+        return f"it contains {', '.join(map(repr, bad))}"
+    if key[0] in ".-":
+        return f"it starts with {key[0]!r}"
+    if ".." in key:
+        return "it contains '..'"
+    return None
+
+
+def check_part_key(key: str) -> str:
+    """``key`` itself when it is a valid part name, else ``PartNameError``."""
+    problem = part_key_problem(key)
+    if problem is not None:
+        raise PartNameError(key, problem)
+    return key
+
+
 def part_key(location: str | PathLike[str]) -> str:
-    """The partition key of a part file, path or URL: its name without ``.npz``."""
-    return PurePosixPath(str(location)).name.removesuffix(PART_SUFFIX)
+    """The partition key of a part file, path or URL: its name without ``.npz``. Never an
+    unsafe key: ``PartNameError`` names the file and the rule it breaks."""
+    name = PurePosixPath(str(location)).name
+    problem = part_key_problem(name.removesuffix(PART_SUFFIX))
+    if problem is not None:
+        raise PartNameError(name, problem)
+    return name.removesuffix(PART_SUFFIX)
 
 
 def part_file_name(key: str) -> str:
-    return f"{key}{PART_SUFFIX}"
+    return f"{check_part_key(key)}{PART_SUFFIX}"

@@ -1,29 +1,58 @@
 """The project's Dagster jobs run in this process: the CLI's main job and the benchmark.
 
-Both go through the same instance, job and tags that the UI and a backfill would use.
+Both go through the same instance, job and tags that the UI and a backfill would use. Each run is
+tagged with the process that owns it, so that a later start-up can tell a run whose process died
+(SIGKILL, power loss) from one still running, and mark it failed: no daemon watches these runs.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInstance, ExecuteInProcessResult, JobDefinition
+from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
+    ExecuteInProcessResult,
+    JobDefinition,
+    RunsFilter,
+)
 
 from trading_runtime.dagster_compat import partition_range_tags
-from trading_runtime.defs.partitions import PARTS_PARTITIONS, unregistered_part_keys
+from trading_runtime.defs.partitions import (
+    PARTS_PARTITIONS,
+    unregistered_part_keys,
+    vanished_part_keys,
+)
 
 __all__ = [
+    "OWNER_HOST_TAG",
+    "OWNER_PID_TAG",
+    "OWNER_STARTED_TAG",
     "QUIET_RUN_CONFIG",
+    "DeadRun",
     "dagster_home",
     "failure_messages",
+    "mark_dead_runs_failed",
+    "owner_tags",
     "register_parts",
+    "remove_vanished_parts",
     "run_aggregate",
     "run_partition",
     "run_partition_range",
 ]
+
+# Who runs a run: host name, process id, and the process's start time (clock ticks since boot,
+# from /proc), which tells a live owner from a later process that got the same pid.
+OWNER_HOST_TAG = "trading_runtime/owner_host"
+OWNER_PID_TAG = "trading_runtime/owner_pid"
+OWNER_STARTED_TAG = "trading_runtime/owner_started"
+# Statuses of a run that has not finished; a run of ours stays in one only while its process lives.
+_UNFINISHED = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 # The CLI prints its own progress; Dagster's per-event console log would drown it.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -47,11 +76,95 @@ def register_parts(instance: DagsterInstance, keys: Sequence[str]) -> list[str]:
     return new_keys
 
 
+def remove_vanished_parts(instance: DagsterInstance, keys: Sequence[str]) -> list[str]:
+    """Delete the partitions that are not among ``keys``, the part files present (what the
+    sensor does); the removed ones. Their materializations stay in the event log and their
+    stored results stay on storage (the aggregate reports them as orphaned)."""
+    gone = vanished_part_keys(instance, keys)
+    for key in gone:
+        instance.delete_dynamic_partition(PARTS_PARTITIONS, key)
+    return gone
+
+
+def _process_start_ticks(pid: int) -> str | None:
+    """A process's start time in clock ticks since boot (/proc/<pid>/stat field 22); None when
+    the process is gone, a zombie, or /proc is not there."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
+    if fields[0] in ("Z", "X"):  # killed, not yet reaped by its parent: dead all the same
+        return None
+    return fields[19]
+
+
+def owner_tags() -> dict[str, str]:
+    """Tags naming this process as the owner of the runs it executes."""
+    pid = os.getpid()
+    return {
+        OWNER_HOST_TAG: socket.gethostname(),
+        OWNER_PID_TAG: str(pid),
+        OWNER_STARTED_TAG: _process_start_ticks(pid) or "unknown",
+    }
+
+
+def _process_alive(pid: int, started: str) -> bool:
+    if Path("/proc/self/stat").exists():
+        ticks = _process_start_ticks(pid)
+        return ticks is not None and (started == "unknown" or ticks == started)
+    try:  # no /proc (macOS): the pid alone, which a later process may have reused
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class DeadRun:
+    run_id: str
+    job_name: str
+    pid: int
+    message: str
+
+
+def mark_dead_runs_failed(instance: DagsterInstance) -> list[DeadRun]:
+    """Report as failed every unfinished run that a process on this host started and that
+    process is gone (killed, crashed, machine restarted); the runs marked. Runs of other hosts
+    and runs without owner tags (launched by the UI or a daemon) are left alone."""
+    host = socket.gethostname()
+    records = instance.get_run_records(
+        filters=RunsFilter(statuses=_UNFINISHED, tags={OWNER_HOST_TAG: host})
+    )
+    dead = []
+    for record in records:
+        run = record.dagster_run
+        try:
+            pid = int(run.tags[OWNER_PID_TAG])
+        except (KeyError, ValueError):
+            continue
+        if pid == os.getpid() or _process_alive(pid, run.tags.get(OWNER_STARTED_TAG, "unknown")):
+            continue
+        message = (
+            f"run {run.run_id} ({run.job_name}) was still {run.status.value} but its process"
+            f" (pid {pid} on {host}) is gone: it was killed or crashed; marked failed"
+        )
+        instance.report_run_failed(run, message)
+        dead.append(DeadRun(run.run_id, run.job_name, pid, message))
+    return dead
+
+
 def run_partition(
     job: JobDefinition, instance: DagsterInstance, key: str
 ) -> ExecuteInProcessResult:
     return job.execute_in_process(
-        instance=instance, partition_key=key, raise_on_error=False, run_config=QUIET_RUN_CONFIG
+        instance=instance,
+        partition_key=key,
+        tags=owner_tags(),
+        raise_on_error=False,
+        run_config=QUIET_RUN_CONFIG,
     )
 
 
@@ -61,7 +174,7 @@ def run_partition_range(
     """One run over ``keys[0]..keys[-1]`` in registration order: a single-run backfill."""
     return job.execute_in_process(
         instance=instance,
-        tags=partition_range_tags(keys[0], keys[-1]),
+        tags={**owner_tags(), **partition_range_tags(keys[0], keys[-1])},
         raise_on_error=False,
         run_config=QUIET_RUN_CONFIG,
     )
@@ -70,7 +183,7 @@ def run_partition_range(
 def run_aggregate(job: JobDefinition, instance: DagsterInstance) -> ExecuteInProcessResult:
     """The ``aggregate`` job over every stored result."""
     return job.execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
+        instance=instance, tags=owner_tags(), raise_on_error=False, run_config=QUIET_RUN_CONFIG
     )
 
 

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
@@ -27,12 +28,15 @@ from trading_runtime.layout import (
     STATS_FILE,
     SUPERSEDED_GRACE_S,
     VERSIONS_DIR,
+    PartNameError,
+    check_part_key,
     part_file_name,
     part_key,
 )
 from trading_runtime.results import BacktestResult, read_whole, result_version
 
 __all__ = [
+    "PartListing",
     "as_upath",
     "is_local",
     "list_part_keys",
@@ -41,6 +45,7 @@ __all__ = [
     "part_location",
     "publish_result_files",
     "read_parquet",
+    "scan_parts",
     "stored_result_keys",
     "write_parquet",
 ]
@@ -60,23 +65,49 @@ def is_local(path: UPath) -> bool:
     return path.protocol in _LOCAL_PROTOCOLS
 
 
-def list_part_keys(parts_dir: str | Path | UPath) -> list[str]:
-    """Partition keys (file names without .npz) of the parts in a directory or under a URL
-    prefix, sorted."""
+@dataclass(frozen=True)
+class PartListing:
+    """What a parts directory holds: partition keys of the part files (sorted), and the ``.npz``
+    files whose names break the part-name rule (file name -> the rule broken), which are no
+    parts. ``found`` is False when the directory does not exist (or cannot be listed), so that a
+    missing directory is never taken for one whose parts were all deleted."""
+
+    keys: list[str]
+    refused: dict[str, str] = field(default_factory=dict)
+    found: bool = True
+
+
+def scan_parts(parts_dir: str | Path | UPath) -> PartListing:
+    """The part files in a directory or under a URL prefix, checked against the part-name rule
+    (``layout.PART_KEY_RULE``)."""
     base = as_upath(parts_dir)
     try:
         if not base.is_dir():
-            return []
+            return PartListing([], found=False)
         names = [p.name for p in base.iterdir()]
     except FileNotFoundError:
-        return []
-    return sorted(
-        part_key(name) for name in names if name.endswith(PART_SUFFIX) and not name.startswith(".")
-    )
+        return PartListing([], found=False)
+    keys: list[str] = []
+    refused: dict[str, str] = {}
+    for name in sorted(names):
+        if not name.endswith(PART_SUFFIX):
+            continue  # not a part file (notes, temporary downloads)
+        try:
+            keys.append(part_key(name))
+        except PartNameError as exc:
+            refused[name] = exc.problem
+    return PartListing(sorted(keys), refused)
+
+
+def list_part_keys(parts_dir: str | Path | UPath) -> list[str]:
+    """Partition keys (file names without .npz) of the part files with valid names, sorted; see
+    ``scan_parts`` for the refused ones."""
+    return scan_parts(parts_dir).keys
 
 
 def part_location(parts_dir: str | Path | UPath, key: str) -> UPath:
-    return as_upath(parts_dir) / part_file_name(key)
+    """The part file of a partition key; ``PartNameError`` for a key that is no part name."""
+    return as_upath(parts_dir) / part_file_name(check_part_key(key))
 
 
 def localize(location: str | Path | UPath, scratch: Path) -> Path:

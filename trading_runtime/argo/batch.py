@@ -18,7 +18,7 @@ from pathlib import Path
 from trading_runtime.argo.errors import ArgoError, ArgoUnreachableError
 from trading_runtime.argo.sweep import Variant, compact_json, load_sweep, plan_variants
 from trading_runtime.config import BacktestConfig, ConfigError
-from trading_runtime.layout import DEFAULT_TIMEOUT_S, PART_SUFFIX
+from trading_runtime.layout import DEFAULT_TIMEOUT_S, PART_KEY_RULE, PART_SUFFIX, part_key_problem
 
 __all__ = [
     "BACKTEST_TEMPLATE",
@@ -44,10 +44,9 @@ DEFAULT_PARALLELISM = 10
 # uploads the results; the pod's hard deadline (activeDeadlineSeconds) allows for that.
 POD_DEADLINE_MARGIN_S = 900
 
-# Docker's tag grammar; a part key becomes an object key and a pod argument.
+# Docker's tag grammar.
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-_PART_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*")
 
 
 @dataclass(frozen=True)
@@ -141,21 +140,30 @@ def object_store_url(url: str, option: str) -> str:
 
 def part_keys(parts: Iterable[str], parts_dir: str | Path | None = None) -> tuple[str, ...]:
     """Partition keys, sorted and unique: the given ones (``p0001`` or ``p0001.npz``), or every
-    part file in ``parts_dir``."""
+    part file in ``parts_dir``. Every key is a valid part name (``layout.PART_KEY_RULE``): it
+    becomes an object key and a pod argument."""
     keys = {part.strip().removesuffix(PART_SUFFIX) for part in parts}  # keys, not paths
     if not keys:
         if parts_dir is None:
             raise ArgoError("no parts given (--parts) and no parts directory")
-        from trading_runtime.storage import list_part_keys
+        from trading_runtime.storage import scan_parts
 
-        keys = set(list_part_keys(parts_dir))
+        listing = scan_parts(parts_dir)
+        if listing.refused:
+            refused = "; ".join(f"{name}: {problem}" for name, problem in listing.refused.items())
+            raise ArgoError(
+                f"part file(s) in {parts_dir} with refused names ({refused}); a part name has"
+                f" {PART_KEY_RULE}. Rename them, or pass --parts KEY"
+            )
+        keys = set(listing.keys)
         if not keys:
             raise ArgoError(f"no part files (*{PART_SUFFIX}) in {parts_dir}; pass --parts KEY")
-    bad = sorted(key for key in keys if not _PART_KEY.fullmatch(key))
+    problems = {key: part_key_problem(key) for key in keys}
+    bad = sorted(key for key, problem in problems.items() if problem is not None)
     if bad:
         raise ArgoError(
-            f"part key(s) {', '.join(map(repr, bad))}: expected a part file's name without"
-            " .npz, such as p0001 (letters, digits, . _ - = +)"
+            f"part key(s) {', '.join(f'{key!r} ({problems[key]})' for key in bad)}: expected a"
+            f" part file's name without .npz, such as p0001 (a part name has {PART_KEY_RULE})"
         )
     return tuple(sorted(keys))
 

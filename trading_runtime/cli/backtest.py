@@ -89,10 +89,11 @@ def backtest(
     """Run a backtest config on parts directly (no Dagster): the per-partition entrypoint that
     Dagster runs for each partition and Argo runs in each pod."""
     from trading_runtime.config import apply_overrides
+    from trading_runtime.layout import PART_KEY_RULE, PartNameError, part_key
     from trading_runtime.results import BacktestResult
     from trading_runtime.service import backtest_and_publish, keyed_locations
     from trading_runtime.settings import load_settings
-    from trading_runtime.storage import list_part_keys, part_location
+    from trading_runtime.storage import as_upath, part_location, scan_parts
 
     settings = load_settings()
     try:
@@ -102,10 +103,29 @@ def backtest(
             config = apply_overrides(config, overrides, str(config_path))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    locations: list[str | UPath] = list(parts) or [
-        part_location(settings.parts_dir, key) for key in list_part_keys(settings.parts_dir)
-    ]
+    # A part's key names its result directory under --out: refuse unsafe names before any path
+    # is built (a part named `..npz` would otherwise publish over --out itself).
+    refused: dict[str, str] = {}
+    locations: list[str | UPath] = []
+    if parts:
+        for location in parts:
+            try:
+                part_key(location)
+            except PartNameError as exc:
+                refused[location] = exc.problem
+                continue
+            locations.append(location)
+    else:
+        listing = scan_parts(settings.parts_dir)
+        refused = {
+            str(as_upath(settings.parts_dir) / name): p for name, p in listing.refused.items()
+        }
+        locations = [part_location(settings.parts_dir, key) for key in listing.keys]
+    for location, problem in refused.items():
+        echo_error(f"REFUSED {location}: {problem} (a part name has {PART_KEY_RULE})")
     if not locations:
+        if refused:
+            raise click.ClickException(f"{len(refused)} part file(s) refused, none to backtest")
         raise click.ClickException(f"no part files given and none in {settings.parts_dir}")
     click.echo(f"backtesting {len(locations)} part(s) with {config.id} ({config.adapter})")
     try:
@@ -124,7 +144,8 @@ def backtest(
             click.echo(f"ok     {key}: {format_metrics(outcome.metrics)} -> {outcome.directory}")
         else:
             echo_error(f"FAILED {key}: {outcome}")
-    sys.exit(1 if any(isinstance(o, Exception) for o in outcomes.values()) else 0)
+    failed = any(isinstance(o, Exception) for o in outcomes.values())
+    sys.exit(1 if failed or refused else 0)
 
 
 @click.command()

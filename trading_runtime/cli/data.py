@@ -39,11 +39,18 @@ def data_generate(n_parts: int, events: int, seed: int, out_dir: Path) -> None:
 @data.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def data_validate(paths: tuple[Path, ...]) -> None:
-    """Validate part files; exit 1 if any is invalid."""
+    """Validate part files (content and name); exit 1 if any is invalid."""
     from trading_runtime.data.validate import PartValidationError, validate_part
+    from trading_runtime.layout import PART_KEY_RULE, PartNameError, part_key
 
     bad = 0
     for path in paths:
+        try:
+            part_key(path)  # the name first: a file with a refused name is no part
+        except PartNameError as exc:
+            bad += 1
+            echo_error(f"REFUSED {path}: {exc.problem} (a part name has {PART_KEY_RULE})")
+            continue
         try:
             info = validate_part(path)
         except PartValidationError as exc:

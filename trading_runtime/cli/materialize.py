@@ -26,17 +26,19 @@ def materialize(single_run: bool) -> None:
 
     from trading_runtime.defs import build_definitions
     from trading_runtime.defs.partitions import PARTS_PARTITIONS
-    from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
+    from trading_runtime.layout import AGGREGATE_FILE, PART_KEY_RULE, RESULTS_DIR
     from trading_runtime.local_runs import (
         dagster_home,
         failure_messages,
+        mark_dead_runs_failed,
         register_parts,
+        remove_vanished_parts,
         run_aggregate,
         run_partition,
         run_partition_range,
     )
     from trading_runtime.settings import load_settings
-    from trading_runtime.storage import as_upath, is_local, list_part_keys
+    from trading_runtime.storage import as_upath, is_local, scan_parts
 
     started = time.perf_counter()
     settings = load_settings()
@@ -46,8 +48,24 @@ def materialize(single_run: bool) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     instance = DagsterInstance.get()
+    # No daemon watches the runs of this command: a run whose process was killed stays STARTED
+    # until the next start-up finds its owner gone.
+    for dead in mark_dead_runs_failed(instance):
+        echo_error(f"marked failed: {dead.message}")
     defs = build_definitions(settings)
-    keys = list_part_keys(settings.parts_dir)
+    listing = scan_parts(settings.parts_dir)
+    for name, problem in listing.refused.items():
+        echo_error(f"REFUSED part file {name}: {problem} (a part name has {PART_KEY_RULE})")
+    if not listing.found:
+        raise click.ClickException(f"parts directory {settings.parts_dir} not found")
+    keys = listing.keys
+    # A deleted part's partition goes (what the sensor does), so backfills cover the parts there
+    # are; its stored result stays, reported as orphaned by the aggregate.
+    removed = remove_vanished_parts(instance, keys)
+    if removed:
+        click.echo(
+            f"removed {len(removed)} partition(s) whose part file is gone: {', '.join(removed)}"
+        )
     if not keys:
         raise click.ClickException(f"no part files in {settings.parts_dir}")
     new_keys = register_parts(instance, keys)
@@ -83,14 +101,25 @@ def materialize(single_run: bool) -> None:
         for message in failure_messages(aggregate):
             echo_error(f"FAILED {message}")
         sys.exit(1)
-    table_md = aggregate.asset_materializations_for_node("aggregate_metrics")[0].metadata["table"]
-    click.echo(str(table_md.value))
+    metadata = aggregate.asset_materializations_for_node("aggregate_metrics")[0].metadata
+    click.echo(str(metadata["table"].value))
+    orphaned = metadata.get("orphaned_results")
+    if orphaned is not None and orphaned.value:
+        listed = metadata["first_orphaned_results"].value
+        assert isinstance(listed, list)
+        echo_error(
+            f"{orphaned.value} stored result(s) without a part file, not aggregated (orphaned):"
+            f" {', '.join(map(str, listed))}"
+        )
     base = as_upath(settings.results)
     results = base.resolve() if is_local(base) else base
     click.echo(
         f"results: {results}/{RESULTS_DIR}/<part>/ and {results}/{AGGREGATE_FILE}"
         f" ({time.perf_counter() - started:.1f} s). Browse them with `make dev`."
     )
+    if listing.refused:
+        echo_error(f"{len(listing.refused)} part file(s) refused: {', '.join(listing.refused)}")
     if failed:
         echo_error(f"{len(failed)} partition(s) failed: {', '.join(failed)}")
+    if failed or listing.refused:
         sys.exit(1)

@@ -1,6 +1,7 @@
 """The three assets: parts -> backtest_results -> aggregate_metrics."""
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -22,9 +23,12 @@ from trading_runtime.aggregate import aggregate_results, markdown_table, mixed_p
 from trading_runtime.config import ConfigError
 from trading_runtime.dagster_compat import add_partition_metadata
 from trading_runtime.data.validate import PartInfo
+from trading_runtime.defs.io_managers import BacktestResultsIOManager
 from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import BacktestRunner, PartsDirectory
+from trading_runtime.layout import PartNameError
 from trading_runtime.results import RESULT_INPUTS, BacktestResult
+from trading_runtime.storage import scan_parts, stored_result_keys
 
 # BackfillPolicy and Output(data_version=...) are marked beta; they are the documented way to get
 # single-run backfills and content-hash data versions.
@@ -79,6 +83,14 @@ def _partition_keys(context: AssetExecutionContext) -> list[str]:
     return keys
 
 
+def _locations(parts_dir: PartsDirectory, keys: list[str]) -> dict[str, Any]:
+    """Part locations by key; a key registered before the part-name rule fails cleanly."""
+    try:
+        return parts_dir.locations(keys)
+    except PartNameError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from None
+
+
 def _raise_failures(kind: str, failures: dict[str, Exception]) -> None:
     if not failures:
         return
@@ -101,7 +113,7 @@ def _raise_failures(kind: str, failures: dict[str, Exception]) -> None:
 def parts(
     context: AssetExecutionContext, parts_dir: PartsDirectory, backtest_runner: BacktestRunner
 ) -> MaterializeResult:
-    outcomes = backtest_runner.validate_parts(parts_dir.locations(_partition_keys(context)))
+    outcomes = backtest_runner.validate_parts(_locations(parts_dir, _partition_keys(context)))
     _raise_failures("part(s)", {k: v for k, v in outcomes.items() if isinstance(v, Exception)})
     infos = {k: v for k, v in outcomes.items() if isinstance(v, PartInfo)}
     if len(infos) == 1:
@@ -139,7 +151,7 @@ def make_backtest_results(code_version: str, op_tags: dict[str, Any] | None = No
         except ConfigError as exc:
             raise Failure(description=str(exc), allow_retries=False) from None
         keys = _partition_keys(context)
-        staged = backtest_runner.stage(config, parts_dir.locations(keys), context.run.run_id)
+        staged = backtest_runner.stage(config, _locations(parts_dir, keys), context.run.run_id)
         if staged.failures:
             staged.discard()  # a failed step stores nothing
             _raise_failures("backtest(s)", staged.failures)
@@ -162,12 +174,35 @@ def make_backtest_results(code_version: str, op_tags: dict[str, Any] | None = No
     return backtest_results
 
 
+def _orphaned_results(
+    context: AssetExecutionContext, stored: dict[str, BacktestResult], known: Sequence[str]
+) -> list[str]:
+    """Stored results whose part is gone: no partition any more (the sensor or the CLI removed
+    it), or a partition whose file was deleted since. Their results are dropped from ``stored``;
+    stored data is never deleted."""
+    listing = scan_parts(context.resources.parts_dir.path)
+    # An unreachable parts directory says nothing about which parts were deleted.
+    gone = set(known) - set(listing.keys) if listing.found else set()
+    dropped = gone & set(stored)
+    for key in dropped:
+        del stored[key]
+    io_manager = context.resources.results_io_manager
+    if not isinstance(io_manager, BacktestResultsIOManager):  # results stored elsewhere
+        return sorted(dropped)
+    on_storage = set(stored_result_keys(io_manager.results_base))
+    return sorted(on_storage - (set(known) - gone))
+
+
 @asset(
     group_name=GROUP,
     ins={"backtest_results": AssetIn(metadata={"allow_missing_partitions": True})},
     io_manager_key="table_io_manager",
+    required_resource_keys={"parts_dir", "results_io_manager"},
     kinds={"parquet"},
-    description="One row per backtested part plus a TOTAL row.",
+    description=(
+        "One row per backtested part plus a TOTAL row. Results of parts whose file is gone are"
+        " left out and reported as orphaned_results."
+    ),
 )
 def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> Output[pa.Table]:
     stored: dict[str, BacktestResult]
@@ -175,9 +210,15 @@ def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> 
         stored = {backtest_results.partition: backtest_results}
     else:
         stored = dict(backtest_results or {})
-    table = aggregate_results(stored)
     known = context.instance.get_dynamic_partitions(PARTS_PARTITIONS)
-    missing = sorted(set(known) - set(stored))
+    orphaned = _orphaned_results(context, stored, known)
+    if orphaned:
+        context.log.warning(
+            f"{len(orphaned)} stored result(s) without a part file, not aggregated (orphaned):"
+            f" {', '.join(orphaned[:10])}{' ...' if len(orphaned) > 10 else ''}"
+        )
+    table = aggregate_results(stored)
+    missing = sorted(set(known) - set(stored) - set(orphaned))
     total = table.slice(table.num_rows - 1).to_pylist()[0]
     mixed = mixed_provenance(table)
     if mixed:
@@ -191,6 +232,8 @@ def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> 
             "parts": len(stored),
             "parts_without_result": len(missing),
             "first_parts_without_result": MetadataValue.json(missing[:100]),
+            "orphaned_results": len(orphaned),
+            "first_orphaned_results": MetadataValue.json(orphaned[:100]),
             "mixed_provenance": MetadataValue.json(mixed),
             "config_hash": total["config_hash"],
             "total_pnl": total["pnl"],

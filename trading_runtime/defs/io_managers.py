@@ -20,7 +20,7 @@ from dagster import (
 from pydantic import Field
 from upath import UPath
 
-from trading_runtime.layout import RESULT_FILE
+from trading_runtime.layout import RESULT_FILE, check_part_key
 from trading_runtime.results import BacktestResult
 from trading_runtime.service import publish_result
 from trading_runtime.storage import load_results, read_parquet, stored_result_keys, write_parquet
@@ -46,6 +46,13 @@ class BacktestResultsIOManager(UPathIOManager):
     def __init__(self, base_path: UPath) -> None:
         super().__init__(base_path=base_path)
         self.results_base = base_path  # the base class keeps it private
+
+    def get_path_for_partition(
+        self, context: InputContext | OutputContext, path: UPath, partition: str
+    ) -> UPath:
+        # The key becomes a directory name under backtest_results/: only a valid part name,
+        # never one that resolves to the directory itself or outside it (PartNameError).
+        return super().get_path_for_partition(context, path, check_part_key(partition))
 
     def dump_to_path(self, context: OutputContext, obj: BacktestResult, path: UPath) -> None:
         publish_result(obj, path)
@@ -80,7 +87,8 @@ class BacktestResultsIOManager(UPathIOManager):
         # write. Partitions without a result are skipped; the aggregate reports them.
         stored = set(stored_result_keys(self.results_base))
         return load_results(
-            self.results_base, [k for k in context.asset_partition_keys if k in stored]
+            self.results_base,
+            [check_part_key(k) for k in context.asset_partition_keys if k in stored],
         )
 
     def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:

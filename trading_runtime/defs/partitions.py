@@ -1,10 +1,11 @@
-"""Partitions: one per part file, registered when the file appears (see sensors.py)."""
+"""Partitions: one per part file, registered when the file appears and removed when it goes
+(see sensors.py; the CLI's main job does the same at its start)."""
 
 from collections.abc import Iterable
 
 from dagster import DagsterInstance, DynamicPartitionsDefinition
 
-__all__ = ["PARTS_PARTITIONS", "part_partitions", "unregistered_part_keys"]
+__all__ = ["PARTS_PARTITIONS", "part_partitions", "unregistered_part_keys", "vanished_part_keys"]
 
 # Dynamic so a part dropped into the parts directory becomes a partition with no code change.
 PARTS_PARTITIONS = "parts"
@@ -15,3 +16,10 @@ def unregistered_part_keys(instance: DagsterInstance, keys: Iterable[str]) -> li
     """The keys, in their order, that are not partitions yet."""
     known = set(instance.get_dynamic_partitions(PARTS_PARTITIONS))
     return [key for key in keys if key not in known]
+
+
+def vanished_part_keys(instance: DagsterInstance, keys: Iterable[str]) -> list[str]:
+    """Partitions, in registration order, that are not among ``keys`` (the part files present
+    with valid names): their file was deleted, renamed, or its name is refused."""
+    present = set(keys)
+    return [key for key in instance.get_dynamic_partitions(PARTS_PARTITIONS) if key not in present]
