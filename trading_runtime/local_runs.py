@@ -55,7 +55,8 @@ OWNER_STARTED_TAG = "trading_runtime/owner_started"
 _UNFINISHED = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 # The CLI prints its own progress; Dagster's per-event console log would drown it.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# Failures included: the CLI prints each once, in one line (``failure_messages``).
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def dagster_home() -> Path:
@@ -187,14 +188,31 @@ def run_aggregate(job: JobDefinition, instance: DagsterInstance) -> ExecuteInPro
     )
 
 
+def _innermost_message(error: Any) -> str:
+    """The root cause's message, first line: Dagster wraps IO manager errors in its own."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    lines = str(error.message).strip().splitlines()
+    return lines[0] if lines else error.cls_name
+
+
 def failure_messages(result: Any) -> list[str]:
-    """``step: what went wrong`` for every failed step of a run."""
-    messages = []
+    """One line per failure of a run: each failed part's error (``FAILURES_METADATA``), else
+    ``step: cause`` with the root cause of the step's error."""
+    from trading_runtime.defs.assets import FAILURES_METADATA
+
+    messages: list[str] = []
     for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data is not None:
-            error = event.step_failure_data.user_failure_data
-            description = error.description if error is not None else None
-            if not description and event.step_failure_data.error is not None:
-                description = event.step_failure_data.error.message.strip()
-            messages.append(f"{event.step_key}: {description}")
+        if not event.is_step_failure or event.step_failure_data is None:
+            continue
+        failure = event.step_failure_data.user_failure_data
+        per_part = failure.metadata.get(FAILURES_METADATA) if failure is not None else None
+        if per_part is not None:
+            messages.extend(str(error) for error in per_part.value.values())
+        elif failure is not None and failure.description:
+            messages.append(f"{event.step_key}: {'; '.join(failure.description.splitlines())}")
+        elif event.step_failure_data.error is not None:
+            messages.append(
+                f"{event.step_key}: {_innermost_message(event.step_failure_data.error)}"
+            )
     return messages

@@ -36,7 +36,13 @@ from trading_runtime.layout import (
 )
 from trading_runtime.processes import read_owner, write_owner
 from trading_runtime.results import BacktestResult
-from trading_runtime.storage import as_upath, is_local, localize, publish_result_files
+from trading_runtime.storage import (
+    as_upath,
+    is_local,
+    localize,
+    publish_result_files,
+    storage_error,
+)
 from trading_runtime.workers import WorkerPool, pool_for
 
 __all__ = [
@@ -176,23 +182,31 @@ def backtest_and_publish(
 ) -> dict[str, Outcome]:
     """Backtest parts (by key) and publish each result to ``<out>/<key>/``, failures aside.
     Output is built beside ``out`` when it is a directory (publishing is a rename), else in the
-    system temp directory."""
+    system temp directory. A part that cannot be stored fails as a ``StorageError``; when
+    nothing can be staged at all, that error is raised."""
     destination = as_upath(out)
     staging_base = Path(destination.path) if is_local(destination) else None
-    with stage_backtests(
-        config,
-        parts,
-        staging_base=staging_base,
-        timeout_s=timeout_s,
-        startup_timeout_s=startup_timeout_s,
-        workers=workers,
-    ) as staged:
-        return {
-            key: publish_result(outcome, destination / key)
-            if isinstance(outcome, BacktestResult)
-            else outcome
-            for key, outcome in staged.outcomes.items()
-        }
+    try:
+        staged = stage_backtests(
+            config,
+            parts,
+            staging_base=staging_base,
+            timeout_s=timeout_s,
+            startup_timeout_s=startup_timeout_s,
+            workers=workers,
+        )
+    except OSError as exc:  # e.g. --out on a read-only or full disk
+        raise storage_error(exc) from exc
+    outcomes: dict[str, Outcome] = {}
+    with staged:
+        for key, outcome in staged.outcomes.items():
+            if isinstance(outcome, BacktestResult):
+                try:
+                    outcome = publish_result(outcome, destination / key)
+                except OSError as exc:
+                    outcome = storage_error(exc)
+            outcomes[key] = outcome
+    return outcomes
 
 
 def validate_parts(

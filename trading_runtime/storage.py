@@ -37,6 +37,7 @@ from trading_runtime.results import BacktestResult, read_whole, result_version
 
 __all__ = [
     "PartListing",
+    "StorageError",
     "as_upath",
     "is_local",
     "list_part_keys",
@@ -46,6 +47,7 @@ __all__ = [
     "publish_result_files",
     "read_parquet",
     "scan_parts",
+    "storage_error",
     "stored_result_keys",
     "write_parquet",
 ]
@@ -55,6 +57,17 @@ _LOCAL_PROTOCOLS = ("", "file", "local")
 LEGACY_RESULT_FILES = (CURVE_FILE, STATS_FILE, EVENT_LOG_FILE)
 # Object stores answer small reads with latency, not bandwidth: read many result.json at once.
 _REMOTE_READ_THREADS = 16
+
+
+class StorageError(RuntimeError):
+    """Results could not be written or read: one line with the path and the system's reason."""
+
+
+def storage_error(exc: OSError, action: str = "write", path: object = None) -> StorageError:
+    """``cannot write <path>: <reason>`` for an OSError (read-only or full disk, no permission)."""
+    where = exc.filename if exc.filename is not None else (path or "results")
+    reason = exc.strerror or str(exc)
+    return StorageError(f"cannot {action} {where}: {reason}")
 
 
 def as_upath(location: str | Path | UPath) -> UPath:
@@ -237,10 +250,14 @@ def write_parquet(table: pa.Table, path: UPath) -> None:
     """Fixed writer options (same table, same bytes); temp + rename where there is a rename."""
     if is_local(path):
         target = Path(path.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        pq.write_table(table, temp, compression="zstd")
-        temp.rename(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, temp, compression="zstd")
+            temp.rename(target)
+        except OSError as exc:  # read-only or full disk: the previous file stays as it was
+            temp.unlink(missing_ok=True)
+            raise storage_error(exc, path=target) from exc
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:

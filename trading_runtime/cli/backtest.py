@@ -93,7 +93,7 @@ def backtest(
     from trading_runtime.results import BacktestResult
     from trading_runtime.service import backtest_and_publish, keyed_locations
     from trading_runtime.settings import load_settings
-    from trading_runtime.storage import as_upath, part_location, scan_parts
+    from trading_runtime.storage import StorageError, as_upath, part_location, scan_parts
 
     settings = load_settings()
     try:
@@ -137,7 +137,7 @@ def backtest(
             startup_timeout_s=settings.startup_timeout_s,
             workers=workers or settings.workers,
         )
-    except ValueError as exc:
+    except (ValueError, StorageError) as exc:
         raise click.ClickException(str(exc)) from None
     for key, outcome in outcomes.items():
         if isinstance(outcome, BacktestResult):
@@ -161,15 +161,27 @@ def aggregate(results: str | None) -> None:
     from trading_runtime.aggregate import aggregate_results, markdown_table, mixed_provenance
     from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
     from trading_runtime.settings import load_settings
-    from trading_runtime.storage import as_upath, load_results, write_parquet
+    from trading_runtime.storage import (
+        StorageError,
+        as_upath,
+        load_results,
+        storage_error,
+        write_parquet,
+    )
 
     base = results or load_settings().results
-    stored = load_results(base)
+    try:
+        stored = load_results(base)
+    except OSError as exc:
+        raise click.ClickException(str(storage_error(exc, "read"))) from None
     if not stored:
         raise click.ClickException(f"no stored results under {base}/{RESULTS_DIR}/")
     table = aggregate_results(stored)
     destination = as_upath(base) / AGGREGATE_FILE
-    write_parquet(table, destination)
+    try:
+        write_parquet(table, destination)
+    except StorageError as exc:  # read-only or full disk; the previous table stays intact
+        raise click.ClickException(str(exc)) from None
     click.echo(markdown_table(table))
     mixed = mixed_provenance(table)
     if mixed:

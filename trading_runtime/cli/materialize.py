@@ -94,7 +94,7 @@ def materialize(single_run: bool) -> None:
             else:
                 failed.append(key)
                 for message in failure_messages(result):
-                    echo_error(f"[{index}/{len(keys)}] FAILED {key} {message}")
+                    echo_error(f"[{index}/{len(keys)}] FAILED {key}: {message}")
     click.echo("aggregating")
     aggregate = run_aggregate(defs.resolve_job_def("aggregate"), instance)
     if not aggregate.success:

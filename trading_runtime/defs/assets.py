@@ -28,7 +28,7 @@ from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import BacktestRunner, PartsDirectory
 from trading_runtime.layout import PartNameError
 from trading_runtime.results import RESULT_INPUTS, BacktestResult
-from trading_runtime.storage import scan_parts, stored_result_keys
+from trading_runtime.storage import scan_parts, storage_error, stored_result_keys
 
 # BackfillPolicy and Output(data_version=...) are marked beta; they are the documented way to get
 # single-run backfills and content-hash data versions.
@@ -37,6 +37,7 @@ warnings.filterwarnings("ignore", category=BetaWarning, message=".*(backfill_pol
 __all__ = ["aggregate_metrics", "make_backtest_results", "parts"]
 
 GROUP = "backtests"
+FAILURES_METADATA = "failures"
 PARTS_CODE_VERSION = f"parts-validation-{trading_runtime.__version__}"
 
 
@@ -97,7 +98,11 @@ def _raise_failures(kind: str, failures: dict[str, Exception]) -> None:
     lines = [f"{key}: {error}" for key, error in sorted(failures.items())]
     raise Failure(
         description=f"{len(failures)} {kind} failed:\n" + "\n".join(lines),
-        metadata={"failed_partitions": MetadataValue.json(sorted(failures))},
+        metadata={
+            "failed_partitions": MetadataValue.json(sorted(failures)),
+            # One line per failure, for the CLI (``local_runs.failure_messages``).
+            FAILURES_METADATA: MetadataValue.json({k: str(e) for k, e in sorted(failures.items())}),
+        },
         allow_retries=False,
     )
 
@@ -151,7 +156,10 @@ def make_backtest_results(code_version: str, op_tags: dict[str, Any] | None = No
         except ConfigError as exc:
             raise Failure(description=str(exc), allow_retries=False) from None
         keys = _partition_keys(context)
-        staged = backtest_runner.stage(config, _locations(parts_dir, keys), context.run.run_id)
+        try:
+            staged = backtest_runner.stage(config, _locations(parts_dir, keys), context.run.run_id)
+        except OSError as exc:  # the staging area on a read-only or full disk
+            raise Failure(description=str(storage_error(exc)), allow_retries=False) from None
         if staged.failures:
             staged.discard()  # a failed step stores nothing
             _raise_failures("backtest(s)", staged.failures)

@@ -23,7 +23,13 @@ from upath import UPath
 from trading_runtime.layout import RESULT_FILE, check_part_key
 from trading_runtime.results import BacktestResult
 from trading_runtime.service import publish_result
-from trading_runtime.storage import load_results, read_parquet, stored_result_keys, write_parquet
+from trading_runtime.storage import (
+    load_results,
+    read_parquet,
+    storage_error,
+    stored_result_keys,
+    write_parquet,
+)
 
 __all__ = [
     "ArrowParquetIOManager",
@@ -55,7 +61,10 @@ class BacktestResultsIOManager(UPathIOManager):
         return super().get_path_for_partition(context, path, check_part_key(partition))
 
     def dump_to_path(self, context: OutputContext, obj: BacktestResult, path: UPath) -> None:
-        publish_result(obj, path)
+        try:
+            publish_result(obj, path)
+        except OSError as exc:  # read-only or full disk: the previous result stays current
+            raise storage_error(exc) from exc
 
     def load_from_path(self, context: InputContext, path: UPath) -> BacktestResult:
         if not (path / RESULT_FILE).exists():
