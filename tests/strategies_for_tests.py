@@ -23,10 +23,12 @@ def raises_value_error(hbt, recorder):
     raise ValueError("strategy blew up on purpose")
 
 
+@njit
 def stuck_on_late_parts(hbt, recorder, end_ts, stuck_after_ts=0):
     # Records through parts that end before stuck_after_ts; never returns on later ones.
-    while end_ts > stuck_after_ts:
-        pass
+    if end_ts > stuck_after_ts:
+        while True:
+            hbt.elapse(0)  # never advances the clock: only a killed worker ends this
     while hbt.elapse(1_000_000_000) == 0 and hbt.current_timestamp <= end_ts:
         recorder.record(hbt)
     return True

@@ -11,7 +11,7 @@ from conftest import write_config
 from hftbacktest.stats import LinearAssetRecord
 from hftbacktest.types import record_dtype
 
-from trading_runtime.adapters import EngineError, EngineTimeoutError, StrategyLoadError
+from trading_runtime.adapters import EngineError, StrategyLoadError
 from trading_runtime.batch import BacktestTask, run_backtest, run_backtests
 from trading_runtime.config import BacktestConfig, load_config
 from trading_runtime.data.validate import PartValidationError, validate_part
@@ -143,36 +143,6 @@ def test_recorder_overflow_is_a_clear_error(
 def _with_strategy(config: BacktestConfig, class_path: str, **params: object) -> BacktestConfig:
     strategy = config.strategy.model_copy(update={"class_path": class_path, "params": params})
     return config.model_copy(update={"strategy": strategy})
-
-
-def test_timeout_kills_a_stuck_engine_and_others_still_succeed(
-    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig
-) -> None:
-    first_end = validate_part(generated_parts[0]).last_local_ts
-    stuck_late = _with_strategy(
-        hft_config, "strategies_for_tests:stuck_on_late_parts", stuck_after_ts=first_end
-    )
-    tasks = [
-        BacktestTask("early", generated_parts[0], tmp_path / "early"),
-        BacktestTask("late", generated_parts[1], tmp_path / "late"),
-    ]
-    private_pool = WorkerPool(2)  # killing workers must not cool the shared warm pool
-    try:
-        started = time.monotonic()
-        outcomes = run_backtests(stuck_late, tasks, 3.0, private_pool)
-        elapsed = time.monotonic() - started
-        assert isinstance(outcomes["late"], EngineTimeoutError)
-        assert "late: backtest exceeded the 3 s timeout" in str(outcomes["late"])
-        assert not (tmp_path / "late").exists()  # nothing half-written is left behind
-        assert outcomes["early"].metrics["records"] > 0  # type: ignore[union-attr]
-        assert elapsed < 3.0 + 10  # the timeout plus worker start-up, not a multiple of it
-
-        raising = _with_strategy(hft_config, "strategies_for_tests:raises_value_error")
-        task = BacktestTask("p1", generated_parts[1], tmp_path / "p1")
-        outcome = run_backtests(raising, [task], 30.0, private_pool)["p1"]
-        assert "ValueError: strategy blew up on purpose" in str(outcome)
-    finally:
-        private_pool.close()
 
 
 def test_duplicate_part_names_are_refused(
