@@ -49,9 +49,13 @@ start() {
   local bindir
   if ! bindir="$(server_bindir)"; then
     echo "installing Debian's postgresql"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      postgresql >/dev/null
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -qq -o Dpkg::Use-Pty=0)
+    as_root "${apt[@]}" update
+    # Only the binaries: no default cluster that the package would start on port 5432.
+    as_root "${apt[@]}" install -y --no-install-recommends postgresql-common >/dev/null
+    as_root sed -ri 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' \
+      /etc/postgresql-common/createcluster.conf
+    as_root "${apt[@]}" install -y --no-install-recommends postgresql >/dev/null
     bindir="$(server_bindir)" || { echo "error: no initdb under /usr/lib/postgresql" >&2; exit 1; }
   fi
   if [[ $EUID == 0 ]]; then
