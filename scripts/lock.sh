@@ -16,10 +16,11 @@ source .env
 with_framework=1
 if [[ "${1:-}" == "--no-framework" ]]; then with_framework=0; shift; fi
 
-PIP_COMPILE="${PIP_COMPILE:-.venv/bin/pip-compile}"
+# Not PIP_COMPILE: pip reads every PIP_* variable as an option (that one is --compile).
+PIP_COMPILE_BIN="${PIP_COMPILE_BIN:-.venv/bin/pip-compile}"
 common=(--quiet --strip-extras --no-emit-index-url --no-emit-find-links "$@")
 
-"$PIP_COMPILE" "${common[@]}" --extra dev --output-file requirements.txt pyproject.toml
+"$PIP_COMPILE_BIN" "${common[@]}" --extra dev --output-file requirements.txt pyproject.toml
 [[ $with_framework == 1 ]] || exit 0
 
 framework_in="$(mktemp --suffix=.in)"
@@ -27,7 +28,7 @@ trap 'rm -f "$framework_in"' EXIT
 echo "trading-platform @ git+${TRADING_PLATFORM_REPO}@${TRADING_PLATFORM_COMMIT}" > "$framework_in"
 # The framework lock starts from the main lock so both resolve to the same versions.
 # No dev extra: this is what the runtime image installs.
-"$PIP_COMPILE" "${common[@]}" --constraint requirements.txt \
+"$PIP_COMPILE_BIN" "${common[@]}" --constraint requirements.txt \
   --output-file requirements-framework.txt pyproject.toml "$framework_in"
 # Name the pin's source instead of the temporary file in the lock's comments.
 sed -i "s#${framework_in}#.env(TRADING_PLATFORM_COMMIT)#g" requirements-framework.txt
