@@ -395,6 +395,9 @@ def _write_bad(kind: str, good: Path, target: Path) -> dict[str, Any]:
         np.savez(target, data=_absurd_timestamp(data))
     elif kind == "too_short":
         np.savez(target, data=_shorter_than_one_interval(data))
+    elif kind == "too_many_records":
+        np.savez(target, data=data)
+        return {"engine.max_steps": 5}
     elif kind == "outside_roi":
         np.savez(target, data=data)
         return {"engine.roi_lb": 10_000, "engine.roi_ub": float(data["px"].min()) - 1}
@@ -417,6 +420,11 @@ NEEDS_PRE_ENGINE_CHECK = pytest.mark.xfail(
         ("absurd_timestamp", "has exch_ts 4611686018427387904, outside years 2000-2100"),
         pytest.param("too_short", "shorter than one record interval", marks=NEEDS_PRE_ENGINE_CHECK),
         pytest.param("outside_roi", "are not inside config", marks=NEEDS_PRE_ENGINE_CHECK),
+        pytest.param(
+            "too_many_records",
+            "the recorder (engine.max_steps = 5) holds 4",
+            marks=NEEDS_PRE_ENGINE_CHECK,
+        ),
     ],
 )
 def test_a_bad_part_fails_in_one_line_and_the_stored_result_stays(

@@ -317,6 +317,21 @@ def test_a_part_shorter_than_one_record_interval_fails(
     check_part_fits_config(apply_overrides(config, {"strategy.interval_ns": span}), info)
     with pytest.raises(PartValidationError, match="shorter than one record interval"):
         check_part_fits_config(apply_overrides(config, {"strategy.interval_ns": span + 1}), info)
+    # More intervals than the recorder holds: refused before the engine runs out of room.
+    records = (info.last_local_ts - info.first_exch_ts) // 1_000_000
+    check_records_possible(info, 1_000_000, max_steps=records + 1)
+    with pytest.raises(
+        PartValidationError,
+        match=rf"short.npz: spans {span / 1e6:g} ms, {records} record intervals of"
+        rf" strategy.interval_ns = 1 ms; the recorder \(engine.max_steps = {records}\) holds"
+        rf" {records - 1}: raise max_steps",
+    ):
+        check_part_fits_config(
+            apply_overrides(
+                config, {"strategy.interval_ns": 1_000_000, "engine.max_steps": records}
+            ),
+            info,
+        )
     # No interval in the config (the strategy's default applies): only the ROI is checked here.
     unset = config.model_copy(
         update={"strategy": config.strategy.model_copy(update={"params": {}})}

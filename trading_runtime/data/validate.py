@@ -9,6 +9,7 @@ fail here too, naming the file, the row and the column.
 from __future__ import annotations
 
 import hashlib
+import math
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -160,7 +161,7 @@ def _read_data_member(path: Path, archive: zipfile.ZipFile) -> np.ndarray:
         _check_dtype_and_shape(path, dtype, shape)
         # A garbled header can declare more rows than the member holds; numpy would allocate
         # them all before finding out.
-        declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        declared = math.prod(shape) * dtype.itemsize
         if declared > member.file_size:
             raise PartValidationError(
                 f"part {path}: array 'data' declares {shape[0]} rows ({declared} bytes) but the"
@@ -324,19 +325,29 @@ def _ms(ns: int) -> str:
     return f"{ns / 1e6:g} ms"
 
 
-def check_records_possible(part: PartInfo, interval_ns: int) -> None:
-    """Fail when a part spans less than one record interval.
+def check_records_possible(part: PartInfo, interval_ns: int, max_steps: int | None = None) -> None:
+    """Fail when a part spans less than one record interval, or (given ``engine.max_steps``)
+    more intervals than the recorder holds.
 
     hftbacktest's clock starts at the part's first exchange timestamp; a strategy that records
     every ``interval_ns`` (the example strategies: ``elapse(interval_ns)`` then
     ``recorder.record``) until the last local timestamp writes
-    ``(last_local_ts - first_exch_ts) // interval_ns`` rows, so a shorter part records none."""
+    ``(last_local_ts - first_exch_ts) // interval_ns`` rows."""
     span = part.last_local_ts - part.first_exch_ts
     if span < interval_ns:
         raise PartValidationError(
             f"part {part.path}: spans {_ms(span)} (first exch_ts to last local_ts), shorter than"
             f" one record interval (strategy.{RECORD_INTERVAL_PARAMETER} = {_ms(interval_ns)}):"
             " the backtest would record nothing"
+        )
+    records = span // interval_ns
+    # hftbacktest's recorder raises when its last slot fills: it keeps max_steps - 1 records.
+    if max_steps is not None and records >= max_steps:
+        raise PartValidationError(
+            f"part {part.path}: spans {_ms(span)}, {records} record intervals of"
+            f" strategy.{RECORD_INTERVAL_PARAMETER} = {_ms(interval_ns)}; the recorder"
+            f" (engine.max_steps = {max_steps}) holds {max_steps - 1}: raise max_steps or the"
+            " interval"
         )
 
 
@@ -357,9 +368,10 @@ def check_roi_covers(config: BacktestConfig, part: PartInfo) -> None:
 
 def check_part_fits_config(config: BacktestConfig, part: PartInfo) -> None:
     """The checks that need both the config and the part, before the engine starts: the ROI
-    covers the part's prices, and the part spans at least one record interval when the
-    strategy sets one (``strategy.interval_ns``; a strategy's own default is not known here)."""
+    covers the part's prices, and, when the config sets the strategy's record interval
+    (``strategy.interval_ns``; a strategy's own default is not known here), the part spans at
+    least one interval and no more than ``engine.max_steps`` of them."""
     check_roi_covers(config, part)
     interval = config.strategy.params.get(RECORD_INTERVAL_PARAMETER)
     if isinstance(interval, int) and not isinstance(interval, bool) and interval > 0:
-        check_records_possible(part, interval)
+        check_records_possible(part, interval, config.engine.max_steps)
