@@ -52,10 +52,13 @@ EXAMPLES = {
     adapter: json.loads(example_config_path(adapter).read_text()) for adapter in EXAMPLE_CONFIGS
 }
 # Bounded so the whole file runs in well under a minute; deadline off because the first example
-# pays for imports and a loaded CI machine varies.
+# pays for imports and a loaded CI machine varies; no example database in the checkout (a
+# failure prints the example and the seed to reproduce it).
 FAST = settings(
     max_examples=300,
     deadline=None,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -406,7 +409,7 @@ def _write_bad(kind: str, good: Path, target: Path) -> dict[str, Any]:
 
 NEEDS_PRE_ENGINE_CHECK = pytest.mark.xfail(
     strict=True,
-    reason="needs check_part_fits_config called in execution.execute_backtest before the engine",
+    reason="needs check_part_fits_config(config, part) called before the engine starts",
 )
 
 
