@@ -146,3 +146,49 @@ def test_description_does_not_change_the_hash() -> None:
     assert parse_config(raw).config_hash() == before
     raw["id"] = "another_id"
     assert parse_config(raw).config_hash() != before
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "expected"),
+    [
+        ("engine.maker_fee_rate", float("nan"), "engine.maker_fee_rate: Input should be a finite"),
+        ("engine.roi_ub", float("inf"), "engine.roi_ub: Input should be a finite number"),
+        ("engine.tick_size", True, "engine.tick_size: Input should be a valid number"),
+        ("engine.max_steps", "1000", "engine.max_steps: Input should be a valid integer"),
+        ("engine.partial_fill_venue", 1, "engine.partial_fill_venue: Input should be a valid"),
+        ("engine.entry_latency_ns", 2**64, "engine.entry_latency_ns: Input should be less than"),
+        (
+            "engine.roi_ub",
+            1e9,
+            r"engine: .*roi_lb\.\.roi_ub \(40000\.\.1e\+09\) spans 2e\+09 price",
+        ),
+        ("strategy.order_qty", float("nan"), "strategy: .*params.order_qty = nan: numbers must"),
+        ("risk.extra", {"a": [1, float("-inf")]}, r"risk.extra: .*extra.a\[1\] = -inf: numbers"),
+    ],
+)
+def test_values_that_cannot_mean_anything_name_the_field(
+    dotted: str, value: object, expected: str
+) -> None:
+    raw = json.loads(example_config_path("hftbacktest").read_text())
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    with pytest.raises(ConfigError, match=expected):
+        parse_config(raw, "c.json")
+
+
+def test_nan_in_a_json_file_is_refused(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.json", engine__taker_fee_rate=float("nan"))
+    assert "NaN" in path.read_text()
+    with pytest.raises(ConfigError, match="engine.taker_fee_rate: Input should be a finite"):
+        load_config(path)
+
+
+def test_config_survives_the_trip_to_a_worker() -> None:
+    """Workers receive the config as JSON: what they parse is the same config, same hash."""
+    for adapter in ("hftbacktest", "trading-platform"):
+        config = load_config(example_config_path(adapter))
+        again = parse_config(json.loads(config.model_dump_json()), "<worker>")
+        assert again == config and again.config_hash() == config.config_hash()

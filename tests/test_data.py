@@ -1,16 +1,31 @@
+import io
 import itertools
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hftbacktest import EXCH_EVENT, LOCAL_EVENT, TRADE_EVENT
+from hftbacktest import DEPTH_CLEAR_EVENT, EXCH_EVENT, LOCAL_EVENT, TRADE_EVENT
 from hftbacktest.binding import event_dtype
 
 from trading_runtime.cli import main
+from trading_runtime.config import (
+    EXAMPLE_CONFIGS,
+    apply_overrides,
+    example_config_path,
+    load_config,
+)
 from trading_runtime.data.generate import GeneratorSpec, generate_parts
-from trading_runtime.data.validate import PartValidationError, validate_part
+from trading_runtime.data.validate import (
+    PartValidationError,
+    check_part_fits_config,
+    check_records_possible,
+    check_roi_covers,
+    load_part_events,
+    validate_part,
+)
 from trading_runtime.storage import list_part_keys
 
 
@@ -42,9 +57,12 @@ def test_generated_parts_are_valid_and_contiguous(generated_parts: list[Path]) -
     trades = data[kinds == TRADE_EVENT]
     assert len(trades) > 100
     assert set(np.unique(trades["ev"] >> 28 & 0b11)) == {1, 2}  # both buy and sell trades
-    # Prices sit on the example config's 0.1 tick grid (the generator quotes on 0.5).
-    ticks = data["px"] / 0.1
-    assert np.allclose(ticks, np.round(ticks))
+    # Prices sit on the generator's grid, which the example configs quote as their tick size
+    # (a finer tick in the config would let resting orders sit between the data's levels).
+    for adapter in EXAMPLE_CONFIGS:
+        assert load_config(example_config_path(adapter)).engine.tick_size == GeneratorSpec.tick_size
+    ticks = data["px"] / GeneratorSpec.tick_size
+    assert np.array_equal(ticks, np.round(ticks))
 
 
 def test_validation_errors_name_file_and_problem(
@@ -123,3 +141,212 @@ def test_cli_generate_and_validate(tmp_path: Path) -> None:
         ["data", "generate", "--parts", "1", "--events", "5", "--seed", "1", "--out", str(out)],
     )
     assert result.exit_code != 0 and "events must be >=" in result.output
+
+
+def _events(generated_parts: list[Path]) -> np.ndarray:
+    return np.load(generated_parts[0])["data"].copy()
+
+
+def _save(path: Path, data: np.ndarray) -> Path:
+    np.savez(path, data=data)
+    return path
+
+
+def _nan_px(data: np.ndarray) -> np.ndarray:
+    data["px"][123] = np.nan
+    return data
+
+
+def _inf_qty(data: np.ndarray) -> np.ndarray:
+    data["qty"][5] = np.inf
+    return data
+
+
+def _seconds(data: np.ndarray) -> np.ndarray:
+    data["exch_ts"] //= 10**9
+    data["local_ts"] //= 10**9
+    return data
+
+
+def _far_future(data: np.ndarray) -> np.ndarray:
+    data["local_ts"][77:] = 2**62  # year 2116
+    return data
+
+
+def _one_instant(data: np.ndarray) -> np.ndarray:
+    data = data[:20]  # the opening book: one exchange timestamp
+    data["local_ts"] = data["exch_ts"]
+    return data
+
+
+def _no_market(data: np.ndarray) -> np.ndarray:
+    data["ev"] = EXCH_EVENT | LOCAL_EVENT | DEPTH_CLEAR_EVENT
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_nan_px, "row 123 has px nan; prices and quantities must be finite"),
+        (_inf_qty, "row 5 has qty inf"),
+        (_seconds, "row 0 has exch_ts 1700000000, outside years 2000-2100"),
+        (_far_future, "row 77 has local_ts 4611686018427387904, outside years 2000-2100"),
+        (lambda data: data[:1], "only 1 event; a part needs at least 2 events"),
+        (_one_instant, "all 20 events are at one instant"),
+        (_no_market, r"no depth or trade events \(event kinds in the low byte of 'ev': \[3\]\)"),
+    ],
+    ids=["nan_px", "inf_qty", "seconds", "far_future", "one_event", "one_instant", "no_market"],
+)
+def test_values_that_mean_nothing_fail_naming_file_row_and_column(
+    tmp_path: Path, generated_parts: list[Path], change: Any, expected: str
+) -> None:
+    path = _save(tmp_path / "bad.npz", change(_events(generated_parts)))
+    with pytest.raises(PartValidationError, match=f"part {tmp_path}/bad.npz: {expected}"):
+        validate_part(path)
+
+
+def test_out_of_order_row_is_named(tmp_path: Path, generated_parts: list[Path]) -> None:
+    data = _events(generated_parts)
+    data["exch_ts"][100], data["exch_ts"][2000] = data["exch_ts"][2000], data["exch_ts"][100]
+    path = _save(tmp_path / "unordered.npz", data)
+    with pytest.raises(
+        PartValidationError, match=r"not monotonic: row 101 has exch_ts \d+, before"
+    ):
+        validate_part(path)
+
+
+def test_files_that_are_not_event_archives_say_what_they_are(tmp_path: Path) -> None:
+    text = tmp_path / "text.npz"
+    text.write_text("hello, not numbers\n")
+    with pytest.raises(
+        PartValidationError,
+        match=r"text.npz: not a readable .npz file: not a zip archive \(it starts with b'hell'\);"
+        r" expected an .npz archive of hftbacktest events",
+    ):
+        validate_part(text)
+
+    empty = tmp_path / "empty_file.npz"
+    empty.write_bytes(b"")
+    with pytest.raises(
+        PartValidationError, match=r"empty_file.npz: not a readable .npz file: the file is empty"
+    ):
+        validate_part(empty)
+
+    npy = tmp_path / "single.npz"
+    with open(npy, "wb") as handle:
+        np.save(handle, np.zeros(3, dtype=event_dtype))
+    with pytest.raises(
+        PartValidationError, match=r"single.npz: not a readable .npz file: it holds a single .npy"
+    ):
+        validate_part(npy)
+
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, data=np.array([{"px": 1.0}], dtype=object))
+    with pytest.raises(PartValidationError, match="pickled.npz: array 'data' holds pickled Python"):
+        validate_part(pickled)
+
+    square = tmp_path / "square.npz"
+    np.savez(square, data=np.zeros((2, 2), dtype=event_dtype))
+    with pytest.raises(PartValidationError, match=r"square.npz: .* shape \(2, 2\), expected 1-D"):
+        validate_part(square)
+
+
+def test_header_declaring_more_rows_than_stored_fails_before_allocating(tmp_path: Path) -> None:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header,
+        {
+            "descr": np.lib.format.dtype_to_descr(event_dtype),
+            "fortran_order": False,
+            "shape": (10**12,),
+        },
+    )
+    path = tmp_path / "lying.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("data.npy", header.getvalue() + bytes(64 * 3))
+    with pytest.raises(PartValidationError, match="lying.npz: .*declares 1000000000000 rows"):
+        validate_part(path)
+
+
+def test_part_info_has_the_price_range_of_depth_and_trade_events(
+    tmp_path: Path, generated_parts: list[Path]
+) -> None:
+    data = _events(generated_parts)
+    info = validate_part(generated_parts[0])
+    assert (info.min_px, info.max_px) == (data["px"].min(), data["px"].max())
+    # A clear event's px is a bound, not a price: it does not widen the range.
+    cleared = np.concatenate([data, data[-1:]])
+    cleared["ev"][-1] = EXCH_EVENT | LOCAL_EVENT | DEPTH_CLEAR_EVENT
+    cleared["px"][-1] = 1e9
+    assert validate_part(_save(tmp_path / "cleared.npz", cleared)).max_px == data["px"].max()
+
+
+def test_roi_must_cover_the_part_prices(generated_parts: list[Path]) -> None:
+    config = load_config(example_config_path("hftbacktest"))
+    info = validate_part(generated_parts[0])
+    check_roi_covers(config, info)
+    check_part_fits_config(config, info)
+    narrow = apply_overrides(config, {"engine.roi_lb": 30000, "engine.roi_ub": info.max_px - 1})
+    message = (
+        rf"part {generated_parts[0]}: prices {info.min_px:g}\.\.{info.max_px:g} are not inside"
+        rf" config 'market_maker_hftbacktest_v1'\'s ROI engine.roi_lb\.\.engine.roi_ub ="
+        rf" 30000\.\.{info.max_px - 1:g}"
+    )
+    with pytest.raises(PartValidationError, match=message):
+        check_roi_covers(narrow, info)
+    with pytest.raises(PartValidationError, match=message):
+        check_part_fits_config(narrow, info)
+    # The bounds themselves are inside.
+    exact = apply_overrides(config, {"engine.roi_lb": info.min_px, "engine.roi_ub": info.max_px})
+    check_roi_covers(exact, info)
+
+
+def test_a_part_shorter_than_one_record_interval_fails(
+    tmp_path: Path, generated_parts: list[Path]
+) -> None:
+    info = validate_part(_save(tmp_path / "short.npz", _events(generated_parts)[:60]))
+    span = info.last_local_ts - info.first_exch_ts
+    check_records_possible(info, span)  # one record, at first_exch_ts + span
+    with pytest.raises(
+        PartValidationError,
+        match=rf"short.npz: spans {span / 1e6:g} ms \(first exch_ts to last local_ts\), shorter"
+        rf" than one record interval \(strategy.interval_ns = {(span + 1) / 1e6:g} ms\)",
+    ):
+        check_records_possible(info, span + 1)
+    config = load_config(example_config_path("hftbacktest"))
+    check_part_fits_config(apply_overrides(config, {"strategy.interval_ns": span}), info)
+    with pytest.raises(PartValidationError, match="shorter than one record interval"):
+        check_part_fits_config(apply_overrides(config, {"strategy.interval_ns": span + 1}), info)
+    # More intervals than the recorder holds: refused before the engine runs out of room.
+    records = (info.last_local_ts - info.first_exch_ts) // 1_000_000
+    check_records_possible(info, 1_000_000, max_steps=records + 1)
+    with pytest.raises(
+        PartValidationError,
+        match=rf"short.npz: spans {span / 1e6:g} ms, {records} record intervals of"
+        rf" strategy.interval_ns = 1 ms; the recorder \(engine.max_steps = {records}\) holds"
+        rf" {records - 1}: raise max_steps",
+    ):
+        check_part_fits_config(
+            apply_overrides(
+                config, {"strategy.interval_ns": 1_000_000, "engine.max_steps": records}
+            ),
+            info,
+        )
+    # No interval in the config (the strategy's default applies): only the ROI is checked here.
+    unset = config.model_copy(
+        update={"strategy": config.strategy.model_copy(update={"params": {}})}
+    )
+    check_part_fits_config(unset, info)
+
+
+def test_sample_parts_fit_the_example_configs() -> None:
+    parts = sorted((Path(__file__).parents[1] / "data" / "parts").glob("*.npz"))
+    assert parts
+    for adapter in EXAMPLE_CONFIGS:
+        config = load_config(example_config_path(adapter))
+        for part in parts:
+            info = validate_part(part)
+            check_part_fits_config(config, info)
+            data = load_part_events(part)
+            ticks = data["px"] / config.engine.tick_size
+            assert np.array_equal(ticks, np.round(ticks)), (adapter, part)

@@ -136,7 +136,9 @@ def test_recorder_overflow_is_a_clear_error(
     config = config.model_copy(
         update={"strategy": config.strategy.model_copy(update={"params": {}})}
     )
-    with pytest.raises(EngineError, match="more than engine.max_steps = 50"):
+    with pytest.raises(
+        EngineError, match="filled the recorder \(engine.max_steps = 50 holds 49 rows\)"
+    ):
         run_backtest(config, generated_parts[0], tmp_path / "out", 120, pool)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -26,6 +27,7 @@ from trading_runtime.strategy_modules import strategy_refusal
 
 __all__ = [
     "EXAMPLE_CONFIGS",
+    "MAX_ROI_LEVELS",
     "BacktestConfig",
     "ConfigError",
     "EngineSection",
@@ -45,13 +47,41 @@ __all__ = [
 # Keys the seed's config carried that now belong to the runtime.
 _RUNTIME_SUPPLIED = {"data_files", "stats_npz_path", "event_bus_path"}
 
+# hftbacktest passes integers to Rust as 64-bit; a larger one fails inside the engine.
+_INT64_MAX = 2**63 - 1
+# hftbacktest's ROI depth holds one slot per price level between roi_lb and roi_ub, in several
+# arrays: 10 million levels cost about 160 MB more per worker (measured: 1e8 levels took 1.9 GB,
+# 1e10 aborted the worker on a failed 80 GB allocation).
+MAX_ROI_LEVELS = 10_000_000
+
 
 class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the field path."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a JSON document's types are meant as written (``true`` is not the number 1, "5"
+    # is not 5); NaN and infinity are never a usable setting.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _non_finite(value: Any, path: str) -> list[str]:
+    """Dotted paths of NaN/infinite floats inside free-form values (JSON serialises them as
+    null, so the engine worker, which receives the config as JSON, would see another config)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{path} = {value}"]
+    if isinstance(value, dict):
+        return [hit for key, item in value.items() for hit in _non_finite(item, f"{path}.{key}")]
+    if isinstance(value, list | tuple):
+        return [hit for i, item in enumerate(value) for hit in _non_finite(item, f"{path}[{i}]")]
+    return []
+
+
+def _require_finite(value: Any, path: str) -> Any:
+    found = _non_finite(value, path)
+    if found:
+        raise ValueError(f"{', '.join(found)}: numbers must be finite")
+    return value
 
 
 class EngineSection(_Strict):
@@ -63,13 +93,15 @@ class EngineSection(_Strict):
     contract_size: float = Field(gt=0)
     maker_fee_rate: float
     taker_fee_rate: float
-    entry_latency_ns: int = Field(ge=0)
-    response_latency_ns: int = Field(ge=0)
+    entry_latency_ns: int = Field(ge=0, le=_INT64_MAX)
+    response_latency_ns: int = Field(ge=0, le=_INT64_MAX)
     use_risk_adverse_queue_model: bool
     partial_fill_venue: bool
-    max_steps: int = Field(gt=0, description="capacity of the recorder (records per part)")
-    last_trades_capacity: int = Field(ge=0)
-    max_price_tick_levels: int = Field(ge=0)
+    max_steps: int = Field(
+        gt=0, le=_INT64_MAX, description="capacity of the recorder (records per part)"
+    )
+    last_trades_capacity: int = Field(ge=0, le=_INT64_MAX)
+    max_price_tick_levels: int = Field(ge=0, le=_INT64_MAX)
     roi_lb: float
     roi_ub: float
     initial_snapshot: str | None = None
@@ -90,6 +122,14 @@ class EngineSection(_Strict):
     def _check_roi(self) -> EngineSection:
         if self.roi_lb >= self.roi_ub:
             raise ValueError(f"roi_lb ({self.roi_lb}) must be below roi_ub ({self.roi_ub})")
+        levels = (self.roi_ub - self.roi_lb) / self.tick_size
+        if levels > MAX_ROI_LEVELS:
+            raise ValueError(
+                f"roi_lb..roi_ub ({self.roi_lb:g}..{self.roi_ub:g}) spans {levels:.3g} price"
+                f" levels of tick_size {self.tick_size:g}; hftbacktest allocates memory for every"
+                f" level, at most {MAX_ROI_LEVELS:,} are allowed: narrow the range to the"
+                " prices the data holds"
+            )
         return self
 
 
@@ -146,7 +186,7 @@ class QuoteLimits(_Strict):
     currency: str = Field(min_length=1)
     max_gross_quote_notional: float | None = Field(default=None, ge=0)
     max_net_quote_notional: float | None = None
-    max_active_quotes: int | None = Field(default=None, ge=0)
+    max_active_quotes: int | None = Field(default=None, ge=0, le=_INT64_MAX)
 
 
 class OrderRateLimits(_Strict):
@@ -174,6 +214,11 @@ class RiskSection(_Strict):
     max_loss: MaxLoss | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("extra")
+    @classmethod
+    def _finite_extra(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _require_finite(value, "extra")
+
 
 class BacktestConfig(_Strict):
     """One backtest: engine parameters, strategy, risk, and which adapter runs it."""
@@ -184,6 +229,12 @@ class BacktestConfig(_Strict):
     engine: EngineSection
     strategy: StrategySection
     risk: RiskSection
+
+    @field_validator("strategy")
+    @classmethod
+    def _finite_params(cls, value: StrategySection) -> StrategySection:
+        _require_finite(dict(value.params), "params")
+        return value
 
     def canonical_json(self) -> str:
         """Key-sorted, whitespace-free JSON of everything but ``description`` (prose that cannot

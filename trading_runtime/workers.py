@@ -39,7 +39,12 @@ from pebble import ProcessExpired, ProcessPool
 
 from trading_runtime.adapters import get_adapter
 from trading_runtime.config import BacktestConfig, parse_config
-from trading_runtime.data.validate import PartInfo, PartValidationError, validate_part
+from trading_runtime.data.validate import (
+    PartInfo,
+    PartValidationError,
+    check_part_fits_config,
+    validate_part,
+)
 from trading_runtime.execution import execute_backtest
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S
 from trading_runtime.metrics import compute_metrics, curve_from_record
@@ -133,6 +138,7 @@ def _backtest_task(
         # hftbacktest waits forever on a file it cannot read: validate before it opens the part.
         # Validating here, not in the parent, spreads the decoding and hashing over the workers.
         part = validate_part(Path(part_path))
+        check_part_fits_config(config, part)  # the ROI covers its prices, it can be recorded
         _prepare(config, part)
     engine_started_marker(Path(out_dir)).touch()
     started = time.perf_counter()

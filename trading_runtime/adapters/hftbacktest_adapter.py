@@ -178,8 +178,9 @@ class HftbacktestAdapter:
             if recorder.recorder.i < config.engine.max_steps:
                 raise  # the strategy's own IndexError, reported as it is
             raise EngineError(
-                f"part {part.name}: the strategy recorded more than engine.max_steps ="
-                f" {config.engine.max_steps} steps; raise max_steps or record less often"
+                f"part {part.name}: the strategy filled the recorder (engine.max_steps ="
+                f" {config.engine.max_steps} holds {config.engine.max_steps - 1} rows); raise"
+                " max_steps or record less often"
             ) from exc
         finally:
             hbt.close()

@@ -1,29 +1,88 @@
 """Part validation: everything hftbacktest needs from a file, checked before any engine starts.
 
-hftbacktest waits forever on a file it cannot read, so an unreadable part must never reach it.
+hftbacktest waits forever on a file it cannot read, so an unreadable part must never reach it;
+and it runs without complaint on data that cannot mean anything (NaN prices, timestamps in the
+wrong unit, a part shorter than one record interval, prices outside the config's ROI), so those
+fail here too, naming the file, the row and the column.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from hftbacktest import (
+    DEPTH_BBO_EVENT,
+    DEPTH_EVENT,
+    DEPTH_SNAPSHOT_EVENT,
+    EXCH_EVENT,
+    LOCAL_EVENT,
+    TRADE_EVENT,
+)
 from hftbacktest.binding import event_dtype
-from hftbacktest.data.validation import validate_event_order
 
 from trading_runtime.layout import part_key
 
+if TYPE_CHECKING:
+    from trading_runtime.config import BacktestConfig
+
 __all__ = [
+    "MAX_TS_NS",
+    "MIN_TS_NS",
+    "RECORD_INTERVAL_PARAMETER",
     "PartInfo",
     "PartValidationError",
     "check_events",
+    "check_part_fits_config",
+    "check_records_possible",
+    "check_roi_covers",
     "load_part_events",
+    "price_range",
     "sha256_file",
     "validate_part",
 ]
+
+# Plausible event times, nanoseconds since the epoch: 2000-01-01 to 2100-01-01 (UTC). A value
+# outside is a unit mistake (seconds, microseconds) or garbage, which the engine would read as
+# a part lasting centuries.
+MIN_TS_NS = 946_684_800_000_000_000
+MAX_TS_NS = 4_102_444_800_000_000_000
+
+# Event kinds (the low byte of ``ev``) whose ``px`` is a market price the depth or a trade holds;
+# a clear event's px is a bound, and order-by-order events are not market depth.
+_PRICE_KINDS = (DEPTH_EVENT, TRADE_EVENT, DEPTH_SNAPSHOT_EVENT, DEPTH_BBO_EVENT)
+
+# The strategy parameter that sets how often the example strategies call ``recorder.record``.
+RECORD_INTERVAL_PARAMETER = "interval_ns"
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+_NPY_MAGIC = b"\x93NUMPY"
+_DATA_MEMBER = "data.npy"
+_UNREADABLE = "not a readable .npz file"
+_EXPECTED_ARCHIVE = "expected an .npz archive of hftbacktest events, np.savez(path, data=events)"
+# What reading a damaged archive can raise: zipfile (BadZipFile, NotImplementedError for an
+# unknown compression method, RuntimeError for an encrypted member), zlib and numpy's header
+# parser (ValueError, SyntaxError from a garbled header dict).
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    SyntaxError,
+    KeyError,
+    TypeError,
+    OverflowError,
+)
 
 
 class PartValidationError(ValueError):
@@ -32,7 +91,8 @@ class PartValidationError(ValueError):
 
 @dataclass(frozen=True)
 class PartInfo:
-    """What the runtime records about a valid part."""
+    """What the runtime records about a valid part. ``min_px``/``max_px`` span the prices of its
+    depth and trade events (None when it has none)."""
 
     path: str
     name: str
@@ -43,11 +103,72 @@ class PartInfo:
     last_local_ts: int
     sha256: str
     size_bytes: int
+    min_px: float | None = None
+    max_px: float | None = None
 
 
 def sha256_file(path: Path) -> str:
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _check_archive_header(path: Path) -> None:
+    """Fail early, with what the file is, unless it starts like a zip archive (numpy would
+    otherwise try to unpickle it and talk about ``allow_pickle``)."""
+    with open(path, "rb") as handle:
+        head = handle.read(len(_NPY_MAGIC))
+    if not head:
+        raise PartValidationError(
+            f"part {path}: {_UNREADABLE}: the file is empty; {_EXPECTED_ARCHIVE}"
+        )
+    if head.startswith(_NPY_MAGIC):
+        raise PartValidationError(
+            f"part {path}: {_UNREADABLE}: it holds a single .npy array, not an archive;"
+            f" {_EXPECTED_ARCHIVE}"
+        )
+    if not head.startswith((_ZIP_MAGIC, _EMPTY_ZIP_MAGIC)):
+        raise PartValidationError(
+            f"part {path}: {_UNREADABLE}: not a zip archive (it starts with {head[:4]!r});"
+            f" {_EXPECTED_ARCHIVE}"
+        )
+
+
+def _read_data_member(path: Path, archive: zipfile.ZipFile) -> np.ndarray:
+    """Array ``data`` of an open archive, its header checked before any row is read."""
+    names = archive.namelist()
+    if _DATA_MEMBER not in names:
+        arrays = sorted(name.removesuffix(".npy") for name in names)
+        raise PartValidationError(
+            f"part {path}: no array named 'data' (found {arrays}); expected hftbacktest's event"
+            " array saved as np.savez(path, data=events)"
+        )
+    member = archive.getinfo(_DATA_MEMBER)
+    with archive.open(member) as stream:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise PartValidationError(
+                f"part {path}: array 'data' uses .npy format {version}; expected 1.0 or 2.0"
+            )
+        if dtype.hasobject:
+            raise PartValidationError(
+                f"part {path}: array 'data' holds pickled Python objects (dtype {dtype});"
+                f" expected hftbacktest event_dtype {event_dtype}"
+            )
+        _check_dtype_and_shape(path, dtype, shape)
+        # A garbled header can declare more rows than the member holds; numpy would allocate
+        # them all before finding out.
+        declared = math.prod(shape) * dtype.itemsize
+        if declared > member.file_size:
+            raise PartValidationError(
+                f"part {path}: array 'data' declares {shape[0]} rows ({declared} bytes) but the"
+                f" archive holds {member.file_size} bytes; the file is truncated or damaged"
+            )
+    with archive.open(member) as stream:
+        return np.lib.format.read_array(stream, allow_pickle=False)
 
 
 def load_part_events(path: Path) -> np.ndarray:
@@ -56,54 +177,135 @@ def load_part_events(path: Path) -> np.ndarray:
     if not path.is_file():
         raise PartValidationError(f"part {path}: file does not exist")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if "data" not in archive.files:
-                raise PartValidationError(
-                    f"part {path}: no array named 'data' (found {sorted(archive.files)}); expected"
-                    " hftbacktest's event array saved as np.savez(path, data=events)"
-                )
-            data = archive["data"]
+        _check_archive_header(path)
+        with zipfile.ZipFile(path) as archive:
+            return _read_data_member(path, archive)
     except PartValidationError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+    except MemoryError:
+        raise PartValidationError(f"part {path}: array 'data' does not fit in memory") from None
+    except _READ_ERRORS as exc:
+        detail = " ".join(str(exc).split())  # one line, whatever the library wrote
         raise PartValidationError(
-            f"part {path}: not a readable .npz file ({type(exc).__name__}: {exc})"
+            f"part {path}: {_UNREADABLE} ({type(exc).__name__}: {detail})"
         ) from exc
-    return data
+
+
+def _check_dtype_and_shape(path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+    if dtype != event_dtype:
+        raise PartValidationError(
+            f"part {path}: array 'data' has dtype {dtype}, expected hftbacktest event_dtype"
+            f" {event_dtype}"
+        )
+    if len(shape) != 1:
+        raise PartValidationError(f"part {path}: array 'data' has shape {shape}, expected 1-D")
+
+
+def _first_row(mask: np.ndarray) -> int | None:
+    return int(np.argmax(mask)) if mask.any() else None
+
+
+def _check_finite(path: Path, data: np.ndarray) -> None:
+    for column in ("px", "qty"):
+        row = _first_row(~np.isfinite(data[column]))
+        if row is not None:
+            raise PartValidationError(
+                f"part {path}: row {row} has {column} {data[column][row]}; prices and quantities"
+                " must be finite numbers"
+            )
+
+
+def _check_timestamp_range(path: Path, data: np.ndarray) -> None:
+    bad = {
+        column: _first_row((data[column] < MIN_TS_NS) | (data[column] >= MAX_TS_NS))
+        for column in ("exch_ts", "local_ts")
+    }
+    found = [(row, column) for column, row in bad.items() if row is not None]
+    if found:
+        row, column = min(found)
+        raise PartValidationError(
+            f"part {path}: row {row} has {column} {int(data[column][row])}, outside years"
+            f" 2000-2100 ({MIN_TS_NS}..{MAX_TS_NS}); timestamps must be nanoseconds since the"
+            " epoch"
+        )
+
+
+def _check_order(path: Path, data: np.ndarray) -> None:
+    """hftbacktest's own rule (``validate_event_order``), with the row that breaks it."""
+    for flag, column, kind in (
+        (EXCH_EVENT, "exch_ts", "exchange"),
+        (LOCAL_EVENT, "local_ts", "local"),
+    ):
+        rows = np.flatnonzero(data["ev"] & flag == flag)
+        times = data[column][rows]
+        back = _first_row(np.diff(times) < 0)
+        if back is not None:
+            row, previous = int(rows[back + 1]), int(rows[back])
+            raise PartValidationError(
+                f"part {path}: timestamps are not monotonic: row {row} has {column}"
+                f" {int(times[back + 1])}, before row {previous}'s {int(times[back])};"
+                f" {column} must be non-decreasing over {kind} events"
+            )
+    late = _first_row(data["local_ts"] < data["exch_ts"])
+    if late is not None:
+        raise PartValidationError(
+            f"part {path}: row {late} has local_ts {int(data['local_ts'][late])} before exch_ts"
+            f" {int(data['exch_ts'][late])}; expected local_ts >= exch_ts"
+        )
+
+
+def _price_rows(data: np.ndarray) -> np.ndarray:
+    kinds = data["ev"] & np.uint64(0xFF)
+    seen = (data["ev"] & np.uint64(EXCH_EVENT | LOCAL_EVENT)) != 0
+    return np.isin(kinds, np.array(_PRICE_KINDS, dtype=np.uint64)) & seen
+
+
+def price_range(data: np.ndarray) -> tuple[float, float] | None:
+    """(min, max) ``px`` over depth and trade events with a finite price; None if none."""
+    prices = data["px"][_price_rows(data)]
+    prices = prices[np.isfinite(prices)]
+    if len(prices) == 0:
+        return None
+    return float(prices.min()), float(prices.max())
 
 
 def check_events(path: Path, data: np.ndarray) -> None:
-    """Check dtype, emptiness and timestamp order of an event array."""
-    if data.dtype != event_dtype:
-        raise PartValidationError(
-            f"part {path}: array 'data' has dtype {data.dtype}, expected hftbacktest event_dtype"
-            f" {event_dtype}"
-        )
-    if data.ndim != 1:
-        raise PartValidationError(f"part {path}: array 'data' has shape {data.shape}, expected 1-D")
+    """Check dtype, shape, values and timestamp order of an event array.
+
+    A part is too short to backtest with fewer than 2 events or with every event at one
+    instant: hftbacktest's clock only moves forward from the first event, so such a part
+    records nothing whatever the strategy's interval (``check_records_possible`` applies the
+    interval)."""
+    _check_dtype_and_shape(path, data.dtype, data.shape)
     if len(data) == 0:
         raise PartValidationError(f"part {path}: array 'data' is empty")
-    try:
-        validate_event_order(data)
-    except ValueError as exc:
+    _check_finite(path, data)
+    _check_timestamp_range(path, data)
+    _check_order(path, data)
+    if len(data) < 2:
         raise PartValidationError(
-            f"part {path}: timestamps are not monotonic ({exc}); exch_ts must be non-decreasing"
-            " over exchange events and local_ts over local events"
-        ) from exc
-    late = data["local_ts"] < data["exch_ts"]
-    if late.any():
-        row = int(np.argmax(late))
+            f"part {path}: only 1 event; a part needs at least 2 events over some time to"
+            " produce a record"
+        )
+    if int(data["local_ts"].max()) <= int(data["exch_ts"].min()):
         raise PartValidationError(
-            f"part {path}: row {row} has local_ts {int(data['local_ts'][row])} before exch_ts"
-            f" {int(data['exch_ts'][row])}; expected local_ts >= exch_ts"
+            f"part {path}: all {len(data)} events are at one instant"
+            f" ({int(data['exch_ts'].min())} ns); a part must span some time to produce a record"
+        )
+    if not _price_rows(data).any():
+        raise PartValidationError(
+            f"part {path}: no depth or trade events (event kinds in the low byte of 'ev':"
+            f" {sorted({int(k) for k in np.unique(data['ev'] & np.uint64(0xFF))})});"
+            " the engine would have no market to trade"
         )
 
 
 def validate_part(path: Path) -> PartInfo:
-    """Validate a part and return its facts (counts, time span, sha256)."""
+    """Validate a part and return its facts (counts, time span, price range, sha256)."""
     path = Path(path)
     data = load_part_events(path)
     check_events(path, data)
+    prices = price_range(data)
     return PartInfo(
         path=str(path),
         name=part_key(path),
@@ -114,4 +316,62 @@ def validate_part(path: Path) -> PartInfo:
         last_local_ts=int(data["local_ts"].max()),
         sha256=sha256_file(path),
         size_bytes=path.stat().st_size,
+        min_px=None if prices is None else prices[0],
+        max_px=None if prices is None else prices[1],
     )
+
+
+def _ms(ns: int) -> str:
+    return f"{ns / 1e6:g} ms"
+
+
+def check_records_possible(part: PartInfo, interval_ns: int, max_steps: int | None = None) -> None:
+    """Fail when a part spans less than one record interval, or (given ``engine.max_steps``)
+    more intervals than the recorder holds.
+
+    hftbacktest's clock starts at the part's first exchange timestamp; a strategy that records
+    every ``interval_ns`` (the example strategies: ``elapse(interval_ns)`` then
+    ``recorder.record``) until the last local timestamp writes
+    ``(last_local_ts - first_exch_ts) // interval_ns`` rows."""
+    span = part.last_local_ts - part.first_exch_ts
+    if span < interval_ns:
+        raise PartValidationError(
+            f"part {part.path}: spans {_ms(span)} (first exch_ts to last local_ts), shorter than"
+            f" one record interval (strategy.{RECORD_INTERVAL_PARAMETER} = {_ms(interval_ns)}):"
+            " the backtest would record nothing"
+        )
+    records = span // interval_ns
+    # hftbacktest's recorder raises when its last slot fills: it keeps max_steps - 1 records.
+    if max_steps is not None and records >= max_steps:
+        raise PartValidationError(
+            f"part {part.path}: spans {_ms(span)}, {records} record intervals of"
+            f" strategy.{RECORD_INTERVAL_PARAMETER} = {_ms(interval_ns)}; the recorder"
+            f" (engine.max_steps = {max_steps}) holds {max_steps - 1}: raise max_steps or the"
+            " interval"
+        )
+
+
+def check_roi_covers(config: BacktestConfig, part: PartInfo) -> None:
+    """Fail when the config's ROI (``engine.roi_lb``..``engine.roi_ub``) does not cover the
+    part's price range: hftbacktest drops depth outside it, so the book (and every recorded
+    price) would be empty or wrong without an error."""
+    if part.min_px is None or part.max_px is None:
+        return
+    lower, upper = config.engine.roi_lb, config.engine.roi_ub
+    if part.min_px < lower or part.max_px > upper:
+        raise PartValidationError(
+            f"part {part.path}: prices {part.min_px:g}..{part.max_px:g} are not inside config"
+            f" {config.id!r}'s ROI engine.roi_lb..engine.roi_ub = {lower:g}..{upper:g}; widen"
+            " the ROI to cover the part's prices"
+        )
+
+
+def check_part_fits_config(config: BacktestConfig, part: PartInfo) -> None:
+    """The checks that need both the config and the part, before the engine starts: the ROI
+    covers the part's prices, and, when the config sets the strategy's record interval
+    (``strategy.interval_ns``; a strategy's own default is not known here), the part spans at
+    least one interval and no more than ``engine.max_steps`` of them."""
+    check_roi_covers(config, part)
+    interval = config.strategy.params.get(RECORD_INTERVAL_PARAMETER)
+    if isinstance(interval, int) and not isinstance(interval, bool) and interval > 0:
+        check_records_possible(part, interval, config.engine.max_steps)

@@ -49,6 +49,7 @@ def part_metadata(info: PartInfo) -> dict[str, Any]:
         "last_exch_ts": info.last_exch_ts,
         "first_local_ts": info.first_local_ts,
         "last_local_ts": info.last_local_ts,
+        **({"min_px": info.min_px, "max_px": info.max_px} if info.min_px is not None else {}),
         "sha256": info.sha256,
         "size_bytes": info.size_bytes,
     }
