@@ -137,7 +137,7 @@ def test_recorder_overflow_is_a_clear_error(
         update={"strategy": config.strategy.model_copy(update={"params": {}})}
     )
     with pytest.raises(
-        EngineError, match="filled the recorder \(engine.max_steps = 50 holds 49 rows\)"
+        EngineError, match=r"filled the recorder \(engine.max_steps = 50 holds 49 rows\)"
     ):
         run_backtest(config, generated_parts[0], tmp_path / "out", 120, pool)
 
