@@ -190,6 +190,7 @@ def prepare_many(bench: Bench) -> dict[str, Any]:
             "many": bench.o.many,
             "results": str(bench.work / "results-many"),
             "results_big": str(bench.work / "results-many-10x"),
+            "parts_many": str(bench.work / "parts-many"),
             "home": str(bench.many_home),
         },
     )
@@ -204,7 +205,8 @@ def aggregate_many(bench: Bench) -> dict[str, list[dict[str, Any]]]:
                 "aggregate",
                 {
                     "home": str(bench.many_home),
-                    "parts_dir": str(bench.parts_dir),
+                    # A part file per partition: the aggregate leaves out results without one.
+                    "parts_dir": str(bench.work / "parts-many"),
                     "results": str(bench.work / results),
                     "expect_parts": o.many,
                 },

@@ -16,7 +16,7 @@ from benchmarks.scenarios.common import (
     fresh_instance,
     run_breakdown,
 )
-from trading_runtime.layout import CURVE_FILE, RESULT_FILE, RESULTS_DIR, STATS_FILE
+from trading_runtime.layout import CURVE_FILE, RESULT_FILE, RESULTS_DIR, STATS_FILE, part_file_name
 
 
 def child_prepare_many(spec: Spec) -> dict[str, Any]:
@@ -36,6 +36,7 @@ def child_prepare_many(spec: Spec) -> dict[str, Any]:
     for base, source in ((Path(spec["results"]), sample), (Path(spec["results_big"]), big)):
         _write_results(base / RESULTS_DIR, source, document, keys)
     timings["write_results_s"] = time.perf_counter() - started
+    _link_parts(Path(spec["parts_many"]), Path(spec["part"]), keys)
     timings.update(_register_many(Path(spec["home"]), keys, document))
     return {
         "timings": timings,
@@ -81,6 +82,14 @@ def _write_10x_sample(sample: Path, big: Path) -> int:
         record = archive["0"]
     write_npz_deterministic(big / STATS_FILE, {"0": np.concatenate([record] * 10)})
     return int(curve.num_rows)
+
+
+def _link_parts(parts_dir: Path, part: Path, keys: list[str]) -> None:
+    """A part file per key (hard links of one part): the aggregate counts only results whose
+    part file exists, as it does for real parts."""
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    for key in keys:
+        os.link(part, parts_dir / part_file_name(key))
 
 
 def _write_results(root: Path, source: Path, document: dict[str, Any], keys: list[str]) -> None:
