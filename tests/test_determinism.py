@@ -18,7 +18,7 @@ import pytest
 
 from trading_runtime.config import BacktestConfig, example_config_path
 from trading_runtime.data.generate import GeneratorSpec, generate_parts
-from trading_runtime.results import canonical_record, canonical_steps
+from trading_runtime.results import canonical_record, canonical_steps, canonical_unsafe_columns
 
 FRESH_PROCESSES = 5
 _RUN_ONE = """
@@ -76,6 +76,7 @@ def test_fresh_processes_agree_on_content_hash_and_metrics_despite_fill_order(
     # (five runs all agreeing by chance is vanishingly unlikely with this many of them).
     assert len(raw) > 1, "the data no longer exercises hftbacktest's fill-order randomness"
     assert documents[0]["metrics"]["trades"] > 1000
+    assert documents[0]["provenance"]["canonical_unsafe_columns"] == []  # the claim applies
     assert len({d["provenance"]["content_hash"] for d in documents}) == 1
     assert len({json.dumps(d["provenance"]["canonical_files"]) for d in documents}) == 1
     assert all(d["metrics"] == documents[0]["metrics"] for d in documents)
@@ -161,3 +162,13 @@ def test_canonical_record_snaps_last_bit_noise_and_keeps_nan() -> None:
     a, b = canonical_record(record, steps), canonical_record(noisy, steps)
     assert a.tobytes() == b.tobytes()
     assert np.isnan(a["price"][0]) and a["balance"][0] == pytest.approx(0.3)
+
+
+def test_a_grid_finer_than_the_float_noise_is_reported() -> None:
+    record = np.zeros(2, dtype=[("num_trades", "i8"), ("balance", "f8"), ("fee", "f8")])
+    record["num_trades"] = [0, 100_000]
+    record["balance"] = [0.0, -5_000_000.0]
+    record["fee"] = [0.0, 1_000.0]
+    # 100,000 fills of a 5e6 balance carry up to ~1e-4 of noise: a 1e-4 grid is not safe, 1 is.
+    assert canonical_unsafe_columns(record, {"balance": 1e-4, "fee": 1e-20}) == ["balance", "fee"]
+    assert canonical_unsafe_columns(record, {"balance": 1.0, "fee": 1e-6}) == []

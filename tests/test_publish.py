@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
+import pytest
 from publishing import make_variant, publish_concurrently
 from upath import UPath
 
+from trading_runtime import storage
 from trading_runtime.layout import RESULT_FILE, VERSIONS_DIR
 from trading_runtime.results import BacktestResult
 from trading_runtime.storage import publish_result_files, stored_result_keys
@@ -79,4 +82,35 @@ def test_a_legacy_result_is_replaced_whole(tmp_path: Path) -> None:
     make_variant(tmp_path / "new", seed=2)
     publish_result_files(tmp_path / "new", UPath(part))
     assert sorted(p.name for p in part.iterdir()) == [RESULT_FILE, VERSIONS_DIR]
+    BacktestResult.load(part).verify()
+
+
+def test_a_version_keeps_its_grace_from_when_it_was_superseded(tmp_path: Path) -> None:
+    part = UPath(tmp_path / "backtest_results" / "part-a")
+    for seed in (1, 2, 3):
+        make_variant(tmp_path / f"v{seed}", seed=seed)
+    v1 = publish_result_files(tmp_path / "v1", part)
+    old = time.time() - 3600  # stored long ago, current until now
+    os.utime(Path(part.path) / VERSIONS_DIR / v1, (old, old))
+    reader_view = BacktestResult.load(part)
+    publish_result_files(tmp_path / "v2", part, grace_s=60)
+    publish_result_files(tmp_path / "v3", part, grace_s=60)  # two publishes in a row
+    reader_view.verify()  # superseded a moment ago: still there for the reader
+
+
+def test_a_version_removed_while_a_writer_reuses_it_is_stored_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    part = UPath(tmp_path / "backtest_results" / "part-a")
+    make_variant(tmp_path / "first", seed=1)
+    version = publish_result_files(tmp_path / "first", part)
+    make_variant(tmp_path / "again", seed=1)  # identical bytes: the writer reuses the version
+    write_pointer = storage._write_pointer_local
+
+    def pruned_just_before(part_dir: Path, pointer: bytes) -> None:
+        shutil.rmtree(part_dir / VERSIONS_DIR / version)  # a pruner's rename + delete
+        write_pointer(part_dir, pointer)
+
+    monkeypatch.setattr(storage, "_write_pointer_local", pruned_just_before)
+    assert publish_result_files(tmp_path / "again", part) == version
     BacktestResult.load(part).verify()

@@ -22,6 +22,7 @@ from trading_runtime.results import (
     canonical_file_hashes,
     canonical_record,
     canonical_steps,
+    canonical_unsafe_columns,
     code_inputs,
     content_hash,
     file_hashes,
@@ -97,6 +98,8 @@ def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> d
         "n_events": part.n_events,
         "files": hashes,
         "canonical_steps": steps,
+        # Empty: the content hash is the same for every run of these inputs (see ``results``).
+        "canonical_unsafe_columns": canonical_unsafe_columns(record, steps),
         "canonical_files": canonical,
         "content_hash": content_hash(canonical),
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,12 @@ from trading_runtime.defs.partitions import (
     unregistered_part_keys,
     vanished_part_keys,
 )
+from trading_runtime.processes import ProcessIdentity, current_process
 
 __all__ = [
+    "OWNER_BOOT_TAG",
     "OWNER_HOST_TAG",
+    "OWNER_PID_NAMESPACE_TAG",
     "OWNER_PID_TAG",
     "OWNER_STARTED_TAG",
     "QUIET_RUN_CONFIG",
@@ -51,6 +54,10 @@ __all__ = [
 OWNER_HOST_TAG = "trading_runtime/owner_host"
 OWNER_PID_TAG = "trading_runtime/owner_pid"
 OWNER_STARTED_TAG = "trading_runtime/owner_started"
+# The kernel boot and pid namespace: a pid means nothing across them (another container that
+# shares the host name, a reboot), so such an owner is never judged dead.
+OWNER_BOOT_TAG = "trading_runtime/owner_boot"
+OWNER_PID_NAMESPACE_TAG = "trading_runtime/owner_pid_namespace"
 # Statuses of a run that has not finished; a run of ours stays in one only while its process lives.
 _UNFINISHED = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
@@ -87,40 +94,31 @@ def remove_vanished_parts(instance: DagsterInstance, keys: Sequence[str]) -> lis
     return gone
 
 
-def _process_start_ticks(pid: int) -> str | None:
-    """A process's start time in clock ticks since boot (/proc/<pid>/stat field 22); None when
-    the process is gone, a zombie, or /proc is not there."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
-    if fields[0] in ("Z", "X"):  # killed, not yet reaped by its parent: dead all the same
-        return None
-    return fields[19]
-
-
 def owner_tags() -> dict[str, str]:
     """Tags naming this process as the owner of the runs it executes."""
-    pid = os.getpid()
+    me = current_process()
     return {
-        OWNER_HOST_TAG: socket.gethostname(),
-        OWNER_PID_TAG: str(pid),
-        OWNER_STARTED_TAG: _process_start_ticks(pid) or "unknown",
+        OWNER_HOST_TAG: me.host,
+        OWNER_PID_TAG: str(me.pid),
+        OWNER_STARTED_TAG: str(me.start_ticks) if me.start_ticks is not None else "unknown",
+        OWNER_BOOT_TAG: me.boot_id or "unknown",
+        OWNER_PID_NAMESPACE_TAG: me.pid_namespace or "unknown",
     }
 
 
-def _process_alive(pid: int, started: str) -> bool:
-    if Path("/proc/self/stat").exists():
-        ticks = _process_start_ticks(pid)
-        return ticks is not None and (started == "unknown" or ticks == started)
-    try:  # no /proc (macOS): the pid alone, which a later process may have reused
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _owner(tags: Mapping[str, str], pid: int) -> ProcessIdentity:
+    def known(tag: str) -> str | None:
+        value = tags.get(tag, "unknown")
+        return None if value == "unknown" else value
+
+    started = known(OWNER_STARTED_TAG)
+    return ProcessIdentity(
+        tags[OWNER_HOST_TAG],
+        pid,
+        int(started) if started is not None and started.isdigit() else None,
+        known(OWNER_BOOT_TAG),
+        known(OWNER_PID_NAMESPACE_TAG),
+    )
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,7 @@ def mark_dead_runs_failed(instance: DagsterInstance) -> list[DeadRun]:
             pid = int(run.tags[OWNER_PID_TAG])
         except (KeyError, ValueError):
             continue
-        if pid == os.getpid() or _process_alive(pid, run.tags.get(OWNER_STARTED_TAG, "unknown")):
+        if pid == os.getpid() or _owner(run.tags, pid).is_alive():
             continue
         message = (
             f"run {run.run_id} ({run.job_name}) was still {run.status.value} but its process"
@@ -188,17 +186,20 @@ def run_aggregate(job: JobDefinition, instance: DagsterInstance) -> ExecuteInPro
     )
 
 
-def _innermost_message(error: Any) -> str:
-    """The root cause's message, first line: Dagster wraps IO manager errors in its own."""
-    while getattr(error, "cause", None) is not None:
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+
+def _cause_message(error: Any) -> str:
+    """The first error that is not Dagster's own wrapper (IO manager errors come wrapped)."""
+    while str(error.cls_name).startswith("Dagster") and getattr(error, "cause", None) is not None:
         error = error.cause
-    lines = str(error.message).strip().splitlines()
-    return lines[0] if lines else error.cls_name
+    return _one_line(str(error.message)) or str(error.cls_name)
 
 
 def failure_messages(result: Any) -> list[str]:
     """One line per failure of a run: each failed part's error (``FAILURES_METADATA``), else
-    ``step: cause`` with the root cause of the step's error."""
+    ``step: cause`` with the step's error as raised (not Dagster's wrapper around it)."""
     from trading_runtime.defs.assets import FAILURES_METADATA
 
     messages: list[str] = []
@@ -208,11 +209,9 @@ def failure_messages(result: Any) -> list[str]:
         failure = event.step_failure_data.user_failure_data
         per_part = failure.metadata.get(FAILURES_METADATA) if failure is not None else None
         if per_part is not None:
-            messages.extend(str(error) for error in per_part.value.values())
+            messages.extend(_one_line(str(error)) for error in per_part.value.values())
         elif failure is not None and failure.description:
-            messages.append(f"{event.step_key}: {'; '.join(failure.description.splitlines())}")
+            messages.append(f"{event.step_key}: {_one_line(failure.description)}")
         elif event.step_failure_data.error is not None:
-            messages.append(
-                f"{event.step_key}: {_innermost_message(event.step_failure_data.error)}"
-            )
+            messages.append(f"{event.step_key}: {_cause_message(event.step_failure_data.error)}")
     return messages

@@ -50,6 +50,7 @@ __all__ = [
     "canonical_record",
     "canonical_record_digest",
     "canonical_steps",
+    "canonical_unsafe_columns",
     "code_inputs",
     "content_hash",
     "file_hashes",
@@ -268,6 +269,25 @@ def canonical_record(record: np.ndarray, steps: dict[str, float]) -> np.ndarray:
             if record.dtype.names and name in record.dtype.names:
                 snapped[name] = np.rint(record[name] / step) * step + 0.0
     return snapped
+
+
+def canonical_unsafe_columns(record: np.ndarray, steps: dict[str, float]) -> list[str]:
+    """Columns whose grid is too fine for the canonical form to absorb the engine's float noise.
+
+    A running sum over n fills carries at most about n ulp of its largest value; snapping to the
+    grid removes that noise only while it stays under a quarter step. Where it does not (e.g. a
+    fee grid of 1e-20 from an odd fee rate), the column is in effect hashed raw, and content hashes
+    of runs with order-sensitive fills may differ. Recorded with every result."""
+    if len(record) == 0:
+        return []
+    fills = int(record["num_trades"][-1]) + 1
+    unsafe = []
+    for name, step in steps.items():
+        values = record[name][np.isfinite(record[name])]
+        scale = float(np.max(np.abs(values))) if values.size else 0.0
+        if fills * float(np.spacing(scale)) >= step / 4:
+            unsafe.append(name)
+    return unsafe
 
 
 def canonical_record_digest(columns: dict[str, np.ndarray], steps: dict[str, float]) -> str:

@@ -46,6 +46,7 @@ from trading_runtime.storage import (
 from trading_runtime.workers import WorkerPool, pool_for
 
 __all__ = [
+    "REMOTE_STAGING_BASE",
     "PartLocation",
     "StagedBacktests",
     "backtest_and_publish",
@@ -57,6 +58,8 @@ __all__ = [
 ]
 
 PartLocation = str | Path | UPath
+# Where runs that publish to an object store stage their output.
+REMOTE_STAGING_BASE = Path(tempfile.gettempdir()) / "trading-runtime-staging"
 
 
 @dataclass
@@ -185,7 +188,9 @@ def backtest_and_publish(
     system temp directory. A part that cannot be stored fails as a ``StorageError``; when
     nothing can be staged at all, that error is raised."""
     destination = as_upath(out)
-    staging_base = Path(destination.path) if is_local(destination) else None
+    # Beside the results locally (publishing is a rename); for an object store in one known
+    # local place, so a killed run's staging is found and removed there too.
+    staging_base = Path(destination.path) if is_local(destination) else REMOTE_STAGING_BASE
     try:
         staged = stage_backtests(
             config,

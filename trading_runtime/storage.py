@@ -5,6 +5,7 @@ cluster, where pods share no disk), in the one layout of ``trading_runtime.layou
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -53,6 +54,10 @@ __all__ = [
 ]
 
 _LOCAL_PROTOCOLS = ("", "file", "local")
+# A superseded version's marker on an object store (no directory times there): its grace starts.
+SUPERSEDED_MARKER = ".superseded"
+# A crashed writer's or pruner's temporary directory is removed after this long.
+ABANDONED_TEMP_S = 86_400.0
 # Data files of a result stored before versions existed, directly in the partition's directory.
 LEGACY_RESULT_FILES = (CURVE_FILE, STATS_FILE, EVENT_LOG_FILE)
 # Object stores answer small reads with latency, not bandwidth: read many result.json at once.
@@ -148,51 +153,115 @@ def _current_version(part: Path | UPath) -> str | None:
     return str(version) if version else None
 
 
-def _superseded(part: Path | UPath, children: list[str], keep: set[str | None]) -> list[str]:
-    """Versions (names under ``versions/``) that no pointer names; legacy files go at once."""
-    # Files of a result stored before versions existed belong to a superseded result now.
+def _remove_legacy_files(part: Path | UPath) -> None:
+    """Files of a result stored before versions existed belong to a superseded result now."""
     for name in LEGACY_RESULT_FILES:
         with contextlib.suppress(FileNotFoundError):
             (part / name).unlink()
-    keep = keep | {_current_version(part)}
-    return [name for name in children if name not in keep]
 
 
 def _remove_superseded_local(part: Path, keep: set[str | None], grace_s: float) -> None:
-    """Remove versions no pointer names once older than ``grace_s``: a reader may still hold
-    the pointer it read before, a writer may be about to point at its fresh version."""
+    """Remove versions no pointer names once superseded for ``grace_s``: a reader may still hold
+    the pointer it read before. A version goes by one rename (to ``.doomed-*``), so it is always
+    complete or absent; a writer that pointed at it meanwhile gets it back (or stores it again)."""
+    _remove_legacy_files(part)
     versions = part / VERSIONS_DIR
-    for name in _superseded(part, [p.name for p in versions.iterdir()], keep):
-        child = versions / name
+    keep = keep | {_current_version(part)}
+    now = time.time()
+    for child in list(versions.iterdir()):
         try:
-            if time.time() - child.stat().st_mtime >= grace_s:
-                shutil.rmtree(child, ignore_errors=True)
+            age = now - child.stat().st_mtime
         except FileNotFoundError:
             continue  # another writer removed it first
+        if child.name.startswith("."):  # a crashed writer's .incoming-* or pruner's .doomed-*
+            if age >= ABANDONED_TEMP_S:
+                shutil.rmtree(child, ignore_errors=True)
+            continue
+        if child.name in keep or age < grace_s:
+            continue
+        doomed = versions / f".doomed-{uuid.uuid4().hex}"
+        try:
+            child.rename(doomed)
+        except OSError:
+            continue
+        if _current_version(part) == child.name:  # pointed at again while we looked
+            with contextlib.suppress(OSError):
+                doomed.rename(child)
+        shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _remove_superseded_remote(part: UPath, keep: set[str | None], grace_s: float) -> None:
-    """As ``_remove_superseded_local``; a version's age is its newest object's LastModified."""
+    """As ``_remove_superseded_local``; a version's age is its newest object's LastModified (its
+    ``.superseded`` marker once replaced). An object store has no rename: the pointer is read
+    again just before a version is deleted, which narrows, but cannot close, the window in which
+    a writer re-points at it (that writer checks its version afterwards and uploads it again)."""
+    _remove_legacy_files(part)
     versions = part / VERSIONS_DIR
     fs = versions.fs
-    names = [PurePosixPath(str(p)).name for p in fs.ls(versions.path, detail=False)]
-    for name in _superseded(part, names, keep):
-        path = f"{versions.path}/{name}"
+    keep = keep | {_current_version(part)}
+    now = time.time()
+    for path in fs.ls(versions.path, detail=False, refresh=True):
+        name = PurePosixPath(str(path)).name
+        if name in keep:
+            continue
         try:
             stamps = [i.get("LastModified") for i in fs.find(path, detail=True).values()]
         except FileNotFoundError:
             continue
-        known = [s.timestamp() for s in stamps if s is not None]
-        if known and time.time() - max(known) >= grace_s:
-            with contextlib.suppress(FileNotFoundError):
-                fs.rm(path, recursive=True)
+        known = [stamp.timestamp() for stamp in stamps if stamp is not None]
+        if not known or now - max(known) < grace_s or _current_version(part) == name:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm(path, recursive=True)
+
+
+def _store_version_local(staging: Path, target: Path, keep_staging: bool) -> None:
+    """Put a staged result at ``target`` in one rename (complete or not there at all)."""
+    incoming = target.with_name(f".incoming-{uuid.uuid4().hex}")
+    if keep_staging:
+        shutil.copytree(staging, incoming)
+    else:
+        try:
+            staging.rename(incoming)
+        except OSError:  # scratch space on another filesystem
+            shutil.copytree(staging, incoming)
+    os.utime(incoming)  # fresh: pruners judge versions by age
+    try:
+        incoming.rename(target)
+    except OSError:
+        shutil.rmtree(incoming, ignore_errors=True)
+        if not target.is_dir():
+            raise
+        # A concurrent writer stored the same bytes first (a version never exists half-made).
+
+
+def _write_pointer_local(part: Path, pointer: bytes) -> None:
+    temp = part / f".{RESULT_FILE}.{uuid.uuid4().hex}.tmp"
+    try:
+        temp.write_bytes(pointer)
+        os.replace(temp, part / RESULT_FILE)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _upload_version(staging: Path, remote: UPath) -> None:
+    for file in sorted(p for p in staging.iterdir() if p.is_file()):
+        if file.name != RESULT_FILE:
+            (remote / file.name).write_bytes(file.read_bytes())
+    # Its own result.json last: a version with it is complete.
+    (remote / RESULT_FILE).write_bytes((staging / RESULT_FILE).read_bytes())
+
+
+def _remote_version_complete(remote: UPath, names: list[str]) -> bool:
+    remote.fs.invalidate_cache(remote.path)
+    return all(remote.fs.exists(f"{remote.path}/{name}") for name in [*names, RESULT_FILE])
 
 
 def publish_result_files(
     staging: Path, destination: UPath, grace_s: float = SUPERSEDED_GRACE_S
 ) -> str:
     """Publish a finished result directory (consumed) as a new version of ``destination`` (the
-    partition's directory); the version's name. Superseded versions go after ``grace_s``.
+    partition's directory); the version's name. Versions superseded for ``grace_s`` go.
 
     The version directory is named by its content and complete before anything points at it;
     the partition's ``result.json`` (the pointer, a copy of the version's with ``version`` added)
@@ -200,8 +269,10 @@ def publish_result_files(
     Readers see the previous result until then, and writers of the same partition never
     interleave files: each writes its own version, the last pointer wins, both stay complete.
     """
-    document = json.loads((staging / RESULT_FILE).read_text())
-    version = result_version(document["provenance"]["files"])
+    document_bytes = (staging / RESULT_FILE).read_bytes()
+    document = json.loads(document_bytes)
+    files = dict(document["provenance"]["files"])
+    version = result_version({**files, RESULT_FILE: hashlib.sha256(document_bytes).hexdigest()})
     pointer = (
         json.dumps({**document, "version": version}, sort_keys=True, indent=1) + "\n"
     ).encode()
@@ -211,36 +282,29 @@ def publish_result_files(
         versions.mkdir(parents=True, exist_ok=True)
         previous = _current_version(part)
         target = versions / version
-        if target.exists():
+        reused = target.is_dir()
+        if reused:
             os.utime(target)  # in use again: not to be removed as superseded
-            shutil.rmtree(staging)
         else:
-            incoming = versions / f".incoming-{uuid.uuid4().hex}"
-            try:
-                staging.rename(incoming)
-            except OSError:  # scratch space on another filesystem
-                shutil.copytree(staging, incoming)
-                shutil.rmtree(staging)
-            os.utime(incoming)
-            try:
-                incoming.rename(target)
-            except OSError:
-                if not (target / RESULT_FILE).is_file():
-                    raise
-                shutil.rmtree(incoming)  # a concurrent writer stored the same bytes first
-        temp = part / f".{RESULT_FILE}.{uuid.uuid4().hex}.tmp"
-        temp.write_bytes(pointer)
-        os.replace(temp, part / RESULT_FILE)
+            _store_version_local(staging, target, keep_staging=False)
+        if previous not in (None, version):
+            with contextlib.suppress(FileNotFoundError):  # superseded from now: its grace starts
+                os.utime(versions / str(previous))
+        _write_pointer_local(part, pointer)
+        if reused and not target.is_dir():  # removed by a pruner just before we pointed at it
+            _store_version_local(staging, target, keep_staging=True)
+        shutil.rmtree(staging, ignore_errors=True)
         _remove_superseded_local(part, {version, previous}, grace_s)
         return version
     previous = _current_version(destination)
     remote = destination / VERSIONS_DIR / version
-    if not (remote / RESULT_FILE).exists():  # its own result.json comes last: complete
-        for file in sorted(p for p in staging.iterdir() if p.is_file()):
-            if file.name != RESULT_FILE:
-                (remote / file.name).write_bytes(file.read_bytes())
-        (remote / RESULT_FILE).write_bytes((staging / RESULT_FILE).read_bytes())
+    # Always uploaded, even when a version of that name exists: a pruner may be deleting it.
+    _upload_version(staging, remote)
+    if previous not in (None, version):
+        (destination / VERSIONS_DIR / str(previous) / SUPERSEDED_MARKER).write_bytes(b"")
     (destination / RESULT_FILE).write_bytes(pointer)
+    if not _remote_version_complete(remote, list(files)):
+        _upload_version(staging, remote)
     shutil.rmtree(staging)
     _remove_superseded_remote(destination, {version, previous}, grace_s)
     return version

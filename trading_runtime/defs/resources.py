@@ -13,9 +13,14 @@ from trading_runtime.config import BacktestConfig, load_config
 from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.defs.io_managers import BacktestResultsStore, ParquetTableStore
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, STAGING_DIR
-from trading_runtime.service import StagedBacktests, stage_backtests, validate_parts
+from trading_runtime.service import (
+    REMOTE_STAGING_BASE,
+    StagedBacktests,
+    stage_backtests,
+    validate_parts,
+)
 from trading_runtime.settings import RuntimeSettings
-from trading_runtime.storage import list_part_keys, part_location
+from trading_runtime.storage import as_upath, is_local, list_part_keys, part_location
 
 __all__ = ["BacktestRunner", "PartsDirectory", "build_resources"]
 
@@ -69,9 +74,11 @@ class BacktestRunner(ConfigurableResource):
 
 
 def build_resources(settings: RuntimeSettings) -> dict[str, Any]:
-    # Local: results in a directory, run output staged beside them. k8s: results in the object
-    # store named by the settings, staging in the pod's own temp directory.
-    staging = str(Path(settings.results) / STAGING_DIR) if settings.is_local else None
+    # Results in a directory: run output staged beside them (publishing is a rename). In an
+    # object store: staged in one local place (a pod's own temp directory on k8s), where the
+    # next run finds and removes a killed run's leftovers.
+    results_on_disk = is_local(as_upath(settings.results))
+    staging = Path(settings.results) / STAGING_DIR if results_on_disk else REMOTE_STAGING_BASE
     return {
         "parts_dir": PartsDirectory(path=settings.parts_dir),
         "backtest_runner": BacktestRunner(
@@ -79,7 +86,7 @@ def build_resources(settings: RuntimeSettings) -> dict[str, Any]:
             timeout_s=settings.timeout_s,
             startup_timeout_s=settings.startup_timeout_s,
             workers=settings.workers,
-            staging_dir=staging,
+            staging_dir=str(staging),
         ),
         "results_io_manager": BacktestResultsStore(base_url=settings.results),
         "table_io_manager": ParquetTableStore(base_url=settings.results),
