@@ -43,11 +43,12 @@ Scenarios
     3. per-partition runs: (a) N runs of one partition in one process (``execute_in_process`` per
        partition, as ``trading-runtime materialize`` does; the first is cold); (b) a sample of
        fresh processes ``dagster asset materialize --select backtest_results --partition KEY -m
-       trading_runtime.definitions``. The backtest's ``wall_time_s`` (result metadata) is measured
-       inside the engine worker and already includes the numba compile of a fresh worker, so
-       orchestration = run wall - wall_time_s, and compile = wall_time_s - the warm per-part time
-       of the floor. (b) is split further with the event-log timestamps: before the run starts
-       (interpreter, imports, loading definitions), inside the run, after it ends.
+       trading_runtime.definitions``. The worker time (result metadata ``startup_s`` +
+       ``wall_time_s``: validation and the numba compile of a fresh worker, then the backtest) is
+       measured inside the engine worker, so orchestration = run wall - worker time, and compile =
+       worker time - the warm per-part time of the floor. (b) is split further with the event-log
+       timestamps: before the run starts (interpreter, imports, loading definitions), inside the
+       run, after it ends.
     4. aggregate: over the N results after each backfill, and over ``--many`` (10,000) results
        synthesized cheaply: one real result directory is copied into ``--many`` partition
        directories (``curve.parquet`` and ``stats.npz`` hard-linked, ``result.json`` rewritten with

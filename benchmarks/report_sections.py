@@ -42,7 +42,7 @@ def _backfill_steps(v: ReportData, label: str) -> str:
     return (
         f"#### Single-run backfill W={v.o.workers}, {label}: steps (median over repeats)\n\n"
         "| step | seconds |\n|---|---|\n" + "\n".join(lines) + "\n\n"
-        f"Backtest wall_time_s per partition: median {fmt(med(walls))},"
+        f"Worker time (startup_s + wall_time_s) per partition: median {fmt(med(walls))},"
         f" max {fmt(max(walls) if walls else None)}, sum {fmt(sum(walls) / len(runs))}"
         " per run."
     )
@@ -62,7 +62,7 @@ def _perpart_steps(v: ReportData) -> str:
         f" {fmt(med([r['seconds'] for r in warm_runs]) - run_s)} |"
     )
     wall = med([r["wall"] for r in warm_runs])
-    lines.append(f"| backtest wall_time_s | {fmt(wall)} |")
+    lines.append(f"| worker time (startup_s + wall_time_s) | {fmt(wall)} |")
     lines.append(
         "| (event-log entries per run) |"
         f" {med([r['breakdown']['n_events'] for r in warm_runs]):.0f} |"
@@ -91,8 +91,8 @@ def _cli_runs(v: ReportData) -> str:
     return (
         "#### Fresh-process CLI runs (3b)\n\n"
         "| partition | wall | before RUN_START (interpreter, imports, defs, instance) |"
-        " run span | backtest_results step | wall_time_s (worker) | of which compile |"
-        " step - wall_time_s (worker spawn + import, IO) | after RUN_SUCCESS |\n"
+        " run span | backtest_results step | worker time | of which compile |"
+        " step - worker time (worker spawn + import, IO) | after RUN_SUCCESS |\n"
         "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines)
     )
 

@@ -103,7 +103,7 @@ def run_backtests(
     for task, out_dir, future in pending:
         marker = engine_started_marker(out_dir)
         try:
-            document, wall_time_s = future.result()
+            document, wall_time_s, startup_s = future.result()
         except Exception as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
             outcomes[task.partition] = _failure(
@@ -118,6 +118,7 @@ def run_backtests(
             metrics=document["metrics"],
             provenance=document["provenance"],
             wall_time_s=wall_time_s,
+            startup_s=startup_s,
         )
     return outcomes
 

@@ -89,7 +89,10 @@ class BacktestResult:
     directory: Path | UPath
     metrics: dict[str, Any]
     provenance: dict[str, Any]
+    # The worker's time: the backtest (on the timeout's clock) and its start-up before it
+    # (validation, compilation); neither is part of the result's content.
     wall_time_s: float = field(default=0.0, compare=False)
+    startup_s: float = field(default=0.0, compare=False)
 
     @property
     def content_hash(self) -> str:

@@ -20,7 +20,6 @@ import contextlib
 import ctypes
 import io
 import json
-import multiprocessing
 import os
 import signal
 import sys
@@ -132,7 +131,9 @@ def _prepare(config: BacktestConfig, part: PartInfo) -> None:
 
 def _backtest_task(
     config_json: str, part_path: str, out_dir: str, timeout_s: float, startup_timeout_s: float
-) -> tuple[dict[str, Any], float]:
+) -> tuple[dict[str, Any], float, float]:
+    """``result.json``'s document, the backtest's wall time and the start-up's before it."""
+    task_started = time.perf_counter()
     with _alarm(startup_timeout_s):
         config = parse_config(json.loads(config_json), "<worker>")
         # hftbacktest waits forever on a file it cannot read: validate before it opens the part.
@@ -144,7 +145,7 @@ def _backtest_task(
     started = time.perf_counter()
     with _alarm(timeout_s):
         document = execute_backtest(config, part, Path(out_dir))
-    return document, time.perf_counter() - started
+    return document, time.perf_counter() - started, started - task_started
 
 
 def _validate_task(part_path: str) -> PartInfo:
@@ -188,9 +189,10 @@ class WorkerPool:
         out_dir: Path,
         timeout: float,
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT_S,
-    ) -> Future[tuple[dict[str, Any], float]]:
-        """A backtest in a worker: its ``result.json`` document and the engine's wall time."""
-        future: Future[tuple[dict[str, Any], float]] = self._pool.schedule(
+    ) -> Future[tuple[dict[str, Any], float, float]]:
+        """A backtest in a worker: its ``result.json`` document, the backtest's wall time and
+        the start-up's (validation, compilation) before it."""
+        future: Future[tuple[dict[str, Any], float, float]] = self._pool.schedule(
             _backtest_task,
             args=(config.model_dump_json(), str(part_path), str(out_dir), timeout, startup_timeout),
             timeout=startup_timeout + timeout + _BACKSTOP_S,
@@ -213,11 +215,6 @@ class WorkerPool:
             except (ProcessExpired, FutureTimeoutError) as exc:
                 outcomes.append(PartValidationError(f"part {path}: validation failed ({exc!r})"))
         return outcomes
-
-    def worker_pids(self) -> list[int]:
-        """Process ids of the live workers (for tests and diagnostics)."""
-        children = multiprocessing.active_children()
-        return [p.pid for p in children if p.name == "pebble_pool_worker" and p.pid is not None]
 
     def close(self) -> None:
         self._pool.stop()

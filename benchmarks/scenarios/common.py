@@ -57,12 +57,15 @@ def run_breakdown(instance: Any, run_id: str) -> dict[str, Any]:
 
 
 def materialization_walls(result: Any) -> dict[str, float]:
-    """Per-partition backtest wall_time_s from a run's backtest_results materializations."""
+    """Per-partition worker time (start-up + backtest: ``startup_s + wall_time_s``) from a
+    run's backtest_results materializations."""
     walls = {}
     for materialization in result.asset_materializations_for_node("backtest_results"):
         value = materialization.metadata.get("wall_time_s")
         if value is not None:
-            walls[str(materialization.partition)] = float(value.value)
+            startup = materialization.metadata.get("startup_s")
+            extra = float(startup.value) if startup is not None else 0.0
+            walls[str(materialization.partition)] = float(value.value) + extra
     return walls
 
 

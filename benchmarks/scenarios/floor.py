@@ -46,7 +46,7 @@ def _timed_backtests(config: Any, tasks: list[Any], spec: Spec, label: str) -> d
     if failed:
         raise BenchmarkError(f"floor backtests failed: {failed}")
     results = [v for v in outcomes.values() if isinstance(v, BacktestResult)]
-    walls = [r.wall_time_s for r in results]
+    walls = [r.startup_s + r.wall_time_s for r in results]  # the worker's whole task
     return {
         "label": label,
         "seconds": elapsed,

@@ -116,4 +116,5 @@ def _cli_run_record(instance: Any, launch: dict[str, Any]) -> dict[str, Any]:
     record = records[0]
     metadata = record.asset_materialization.metadata
     breakdown = run_breakdown(instance, record.run_id)
-    return {**launch, "wall": float(metadata["wall_time_s"].value), **breakdown}
+    wall = float(metadata["wall_time_s"].value) + float(metadata["startup_s"].value)
+    return {**launch, "wall": wall, **breakdown}

@@ -69,6 +69,7 @@ def result_metadata(result: BacktestResult) -> dict[str, Any]:
             "config_id": provenance["config_id"],
             "content_hash": provenance["content_hash"],
             "wall_time_s": round(result.wall_time_s, 3),
+            "startup_s": round(result.startup_s, 3),
         }
     )
     return metadata
