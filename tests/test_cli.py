@@ -123,6 +123,20 @@ def test_main_job_end_to_end(tmp_path: Path, parts_dir: Path) -> None:
     table = pq.read_table(tmp_path / "results" / "aggregate_metrics.parquet")
     assert table["partition"].to_pylist() == ["part-00001", "part-00002", "part-00010", "TOTAL"]
 
+    # --partition runs only the named partitions; an unknown one is refused before any run.
+    unknown = subprocess.run(
+        [*command, "--partition", "part-00002", "--partition", "nope"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert unknown.returncode == 1 and "for partition(s) nope" in unknown.stderr
+    (parts_dir / "..npz").unlink()
+    selected = subprocess.run(
+        [*command, "--partition", "part-00002"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert selected.returncode == 0, selected.stderr[-3000:]  # zz-bad is not selected
+    assert "[1/1] ok     part-00002" in selected.stdout and "zz-bad" not in selected.stdout
+
 
 def test_main_job_single_run_covers_every_registered_partition(
     tmp_path: Path, parts_dir: Path

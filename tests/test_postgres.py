@@ -224,14 +224,12 @@ def test_concurrent_processes_record_every_run_once(
     results = tmp_path / "results"
     different = [part.stem for part in generated_parts]
     duplicated = different[-1]
-    # Each process sees its own parts directory; the two on the same partition share one.
-    process_parts = []
+    # One parts directory (one instance belongs to one), each process on its own partition; two
+    # on the same one.
+    parts_dir = tmp_path / "parts"
+    parts_dir.mkdir()
     for part in generated_parts:
-        directory = tmp_path / f"parts-{part.stem}"
-        directory.mkdir()
-        shutil.copy2(part, directory / part.name)
-        process_parts.append(directory)
-    process_parts.append(process_parts[-1])
+        shutil.copy2(part, parts_dir / part.name)
     expected_keys = [*different, duplicated]
 
     base_env = {
@@ -240,15 +238,15 @@ def test_concurrent_processes_record_every_run_once(
         "TRADING_RUNTIME_RESULTS": str(results),
         "TRADING_RUNTIME_WORKERS": "1",
         "TRADING_RUNTIME_TIMEOUT_S": "120",
+        "TRADING_RUNTIME_PARTS_DIR": str(parts_dir),
     }
     command = [sys.executable, "-m", "trading_runtime", "materialize"]
     processes = []
-    for parts_dir in process_parts:
-        env = {**base_env, "TRADING_RUNTIME_PARTS_DIR": str(parts_dir)}
+    for key in expected_keys:
         processes.append(
             subprocess.Popen(
-                command,
-                env=env,
+                [*command, "--partition", key],
+                env=base_env,
                 cwd=tmp_path,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -20,7 +20,15 @@ __all__ = ["materialize"]
     help="Backtest all partitions in one run (fastest for many parts; one failure fails"
     " the run). Default: one run per partition, so failures stay isolated.",
 )
-def materialize(single_run: bool) -> None:
+@click.option(
+    "--partition",
+    "selected",
+    multiple=True,
+    metavar="KEY",
+    help="Backtest only these partitions (repeatable; one run each); every part is still"
+    " registered and the aggregate covers every stored result.",
+)
+def materialize(single_run: bool, selected: tuple[str, ...]) -> None:
     """The main local job: register parts, backtest every partition, aggregate."""
     from dagster import DagsterInstance
 
@@ -68,6 +76,13 @@ def materialize(single_run: bool) -> None:
         )
     if not keys:
         raise click.ClickException(f"no part files in {settings.parts_dir}")
+    if selected and single_run:
+        raise click.ClickException("--partition and --single-run: choose one")
+    unknown = sorted(set(selected) - set(keys))
+    if unknown:
+        raise click.ClickException(
+            f"no part file in {settings.parts_dir} for partition(s) {', '.join(unknown)}"
+        )
     new_keys = register_parts(instance, keys)
     click.echo(
         f"{len(keys)} part(s) in {settings.parts_dir} ({len(new_keys)} newly registered);"
@@ -85,6 +100,7 @@ def materialize(single_run: bool) -> None:
             for message in failure_messages(result):
                 echo_error(f"FAILED {message}")
     else:
+        keys = [key for key in keys if key in selected] if selected else keys
         for index, key in enumerate(keys, start=1):
             run_started = time.perf_counter()
             result = run_partition(job, instance, key)
