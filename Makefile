@@ -33,6 +33,9 @@ $(DAGSTER_HOME)/dagster.yaml:
 	  '  cancel_timeout_seconds: 180' \
 	  '  max_resume_run_attempts: 0' \
 	  '  poll_interval_seconds: 120' \
+	  '# No usage statistics, no telemetry banner on every first start.' \
+	  'telemetry:' \
+	  '  enabled: false' \
 	  > $@
 
 ## The main job: register every part in data/parts, backtest each partition, aggregate.

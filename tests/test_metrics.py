@@ -96,3 +96,24 @@ def test_aggregate_sorts_rows_and_totals_additive_columns() -> None:
     text = markdown_table(table)
     assert text.splitlines()[0].startswith("| partition | n_events | pnl")
     assert "| TOTAL | 30 | 1 |" in text
+
+
+def test_sharpe_is_over_the_part_not_annualised() -> None:
+    # 76 one-second records (a 75 s part) with PnL steps +1, -0.5, +1, ...
+    steps = np.array([1.0 if i % 2 == 0 else -0.5 for i in range(75)])
+    equity = np.concatenate([[0.0], np.cumsum(steps)])
+    record = _record([100.0] * 76, [0.0] * 76, list(equity), [0.0] * 76)
+    record["timestamp"] = 1_700_000_000_000_000_000 + np.arange(76) * 1_000_000_000
+    span = (int(record["timestamp"][0]), int(record["timestamp"][-1]))
+    metrics = compute_metrics(record, contract_size=1.0, span=span)
+    expected = steps.mean() / steps.std(ddof=1) * np.sqrt(75)  # sqrt(seconds in the part)
+    assert metrics["sharpe"] == pytest.approx(expected, rel=1e-9)
+    assert abs(metrics["sharpe"]) < 10  # annualised, the same part would read ~1,900
+
+
+def test_ui_metadata_values_are_rounded() -> None:
+    from trading_runtime.defs.assets import readable
+
+    assert readable(-0.05999999999236975) == -0.06
+    assert readable(58.000000000000554) == 58.0
+    assert readable(598) == 598 and readable(None) is None

@@ -23,8 +23,7 @@ from hftbacktest.stats.metrics import (
 __all__ = ["CURVE_SCHEMA", "METRIC_COLUMNS", "compute_metrics", "curve_from_record", "equity"]
 
 RESAMPLE_EVERY = "1s"
-# Crypto markets trade every day; the annualisation factor of Sharpe and Sortino.
-TRADING_DAYS_PER_YEAR = 365
+SECONDS_PER_DAY = 86_400
 
 CURVE_SCHEMA = pa.schema(
     [
@@ -117,9 +116,22 @@ def compute_metrics(
     result["pnl"] = pnl
     if book_size:
         result["return"] = pnl / book_size
+    # Sharpe and Sortino over the part's own span, not annualised: hftbacktest scales the ratio
+    # of the 1 s PnL by sqrt(samples per day x "days per year"); with the part's length in days
+    # as that year, the factor is sqrt(seconds in the part). Annualising a 75 s part would
+    # multiply by sqrt(31.5 M s / 75 s) ~ 650 and make noise look like a four-digit ratio.
+    first, last = (
+        span
+        if span is not None and span[1] > span[0]
+        else (
+            int(valid["timestamp"][0]),
+            int(valid["timestamp"][-1]),
+        )
+    )
+    part_days = max(last - first, 1_000_000_000) / 1e9 / SECONDS_PER_DAY
     stats_metrics = [
-        SR("sharpe", trading_days_per_year=TRADING_DAYS_PER_YEAR),
-        Sortino("sortino", trading_days_per_year=TRADING_DAYS_PER_YEAR),
+        SR("sharpe", trading_days_per_year=part_days),
+        Sortino("sortino", trading_days_per_year=part_days),
         MaxDrawdown("max_drawdown"),
         ReturnOverMDD("return_over_mdd"),
         MaxPositionValue("max_position_value"),

@@ -55,10 +55,16 @@ def part_metadata(info: PartInfo) -> dict[str, Any]:
     }
 
 
+def readable(value: Any) -> Any:
+    """A float rounded to 6 significant digits for the UI (full precision stays in
+    ``result.json`` and the aggregate table); anything else as it is."""
+    return float(f"{value:.6g}") if isinstance(value, float) else value
+
+
 def result_metadata(result: BacktestResult) -> dict[str, Any]:
     provenance = result.provenance
     metadata: dict[str, Any] = {
-        name: value for name, value in result.metrics.items() if value is not None
+        name: readable(value) for name, value in result.metrics.items() if value is not None
     }
     # Every input that determines the result (the determinism check compares them), then more.
     metadata.update({name: provenance[name] for name in RESULT_INPUTS})
@@ -246,9 +252,9 @@ def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> 
             "first_orphaned_results": MetadataValue.json(orphaned[:100]),
             "mixed_provenance": MetadataValue.json(mixed),
             "config_hash": total["config_hash"],
-            "total_pnl": total["pnl"],
+            "total_pnl": readable(total["pnl"]),
             "total_trades": total["trades"],
-            "worst_max_drawdown": total["max_drawdown"],
+            "worst_max_drawdown": readable(total["max_drawdown"]),
             "table": MetadataValue.md(markdown_table(table)),
         },
     )
