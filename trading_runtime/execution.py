@@ -87,7 +87,7 @@ def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> d
         (part.first_local_ts, part.last_local_ts),
     )
     hashes = file_hashes(out_dir)
-    canonical = canonical_file_hashes(out_dir, steps)
+    canonical = canonical_file_hashes(hashes, record, steps)  # from memory: no re-read
     provenance = {
         **code_inputs(config, output.engine, output.engine_version, output.framework_sha),
         "runtime_git_commit": runtime_git_commit(),

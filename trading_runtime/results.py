@@ -263,14 +263,19 @@ def canonical_steps(engine: EngineSection) -> dict[str, float]:
     return {name: float(step) for name, step in steps.items()}
 
 
+def _grid_units(values: np.ndarray, step: float) -> np.ndarray:
+    """Values as whole multiples of ``step`` (float64; NaN kept, -0 folded into 0)."""
+    with np.errstate(invalid="ignore"):
+        return np.rint(np.asarray(values, dtype=np.float64) / step) + 0.0
+
+
 def canonical_record(record: np.ndarray, steps: dict[str, float]) -> np.ndarray:
     """A copy of a state record with every column in ``steps`` snapped to its grid: the values
     the engine meant, free of fill-order noise. Metrics are computed from it."""
     snapped = record.copy()
-    with np.errstate(invalid="ignore"):
-        for name, step in steps.items():
-            if record.dtype.names and name in record.dtype.names:
-                snapped[name] = np.rint(record[name] / step) * step + 0.0
+    for name, step in steps.items():
+        if record.dtype.names and name in record.dtype.names:
+            snapped[name] = _grid_units(record[name], step) * step + 0.0
     return snapped
 
 
@@ -302,26 +307,18 @@ def canonical_record_digest(columns: dict[str, np.ndarray], steps: dict[str, flo
             continue
         values = np.asarray(columns[name])
         if name in steps:
-            with np.errstate(invalid="ignore"):
-                values = np.rint(values.astype(np.float64) / steps[name]) + 0.0
+            values = _grid_units(values, steps[name])
             values[np.isnan(values)] = np.nan  # one NaN bit pattern
         digest.update(f"{name}\0{values.dtype.str}\0{len(values)}\n".encode())
         digest.update(np.ascontiguousarray(values).tobytes())
     return digest.hexdigest()
 
 
-def canonical_file_hashes(directory: Path, steps: dict[str, float]) -> dict[str, str]:
-    """Per result file: the canonical digest of the record files, sha256 of the others."""
-    hashes = file_hashes(directory)
-    if STATS_FILE in hashes:
-        with np.load(directory / STATS_FILE, allow_pickle=False) as archive:
-            record = archive["0"]
-        hashes[STATS_FILE] = canonical_record_digest(
-            {name: record[name] for name in record.dtype.names or ()}, steps
-        )
-    if CURVE_FILE in hashes:
-        table = pq.read_table(directory / CURVE_FILE)
-        hashes[CURVE_FILE] = canonical_record_digest(
-            {name: table[name].to_numpy() for name in table.column_names}, steps
-        )
-    return hashes
+def canonical_file_hashes(
+    hashes: dict[str, str], record: np.ndarray, steps: dict[str, float]
+) -> dict[str, str]:
+    """Per result file: sha256 of its bytes (``hashes``), except the two record files
+    (``stats.npz`` and ``curve.parquet``, both written from ``record``), whose hash is the
+    canonical digest of ``record``."""
+    digest = canonical_record_digest({n: record[n] for n in record.dtype.names or ()}, steps)
+    return {name: digest if name in (STATS_FILE, CURVE_FILE) else h for name, h in hashes.items()}
