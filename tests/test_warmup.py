@@ -47,6 +47,7 @@ from trading_runtime.warmup import (
     resolve_warmup,
     select_warmup,
     split_record,
+    stale_inputs,
     warmup_input_hashes,
     warmup_inputs_by_key,
 )
@@ -341,6 +342,14 @@ def test_same_inputs_same_content_and_a_changed_warmup_part_changes_it(
     assert after == [(e["part"], e["sha256"]) for e in changed.provenance["inputs"]]
     batch = warmup_inputs_by_key(config, parts_dir, ["part-00000", "part-00002"])
     assert isinstance(batch["part-00000"], WarmupError) and batch["part-00002"] == after
+    assert stale_inputs(config, parts_dir, {"part-00002": changed.provenance}) == {}
+    assert stale_inputs(config, parts_dir, {"part-00002": first.provenance}) == {
+        "part-00002": "input(s) changed since the result: part-00000"
+    }
+    # Without warm-up, the part alone: the result stored with warm-up used other inputs.
+    plain = _config()
+    reason = stale_inputs(plain, parts_dir, {"part-00002": first.provenance})["part-00002"]
+    assert reason.startswith("inputs are now part-00002 (the result used part-00000, part-00001")
 
 
 def test_an_overlapping_neighbour_fails_the_part_in_the_worker(

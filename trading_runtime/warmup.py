@@ -45,7 +45,7 @@ from trading_runtime.data.validate import (
     check_roi_covers,
 )
 from trading_runtime.layout import PART_SUFFIX, PartNameError, part_key
-from trading_runtime.storage import as_upath, is_local
+from trading_runtime.storage import as_upath, is_local, part_location
 
 __all__ = [
     "INPUT_ROLE_SCORED",
@@ -58,9 +58,11 @@ __all__ = [
     "inputs_digest",
     "ordered_parts",
     "read_part_start",
+    "recorded_inputs",
     "resolve_warmup",
     "select_warmup",
     "split_record",
+    "stale_inputs",
     "warmup_input_hashes",
     "warmup_inputs_by_key",
 ]
@@ -350,7 +352,7 @@ def warmup_inputs_by_key(
     outcomes: dict[str, list[tuple[str, str]] | WarmupError] = {}
     if config.warmup is None:
         for key in keys:
-            outcomes[key] = [(key, sha(key, base / f"{key}{PART_SUFFIX}"))]
+            outcomes[key] = [(key, sha(key, part_location(base, key)))]
         return outcomes
     try:
         ordered = ordered_parts(base)
@@ -377,3 +379,44 @@ def warmup_input_hashes(
     if isinstance(outcome, WarmupError):
         raise outcome
     return outcome
+
+
+def recorded_inputs(provenance: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A stored result's inputs as (part, sha256) pairs; a result stored before inputs were
+    recorded had its part alone."""
+    entries = provenance.get("inputs")
+    if entries is None:
+        return [(str(provenance["part"]), str(provenance["part_sha256"]))]
+    return [(str(entry["part"]), str(entry["sha256"])) for entry in entries]
+
+
+def stale_inputs(
+    config: BacktestConfig,
+    parts_dir: str | Path | UPath,
+    provenances: Mapping[str, Mapping[str, Any]],
+    known_sha256: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Stored results (provenance by partition key) whose input files are not the ones this
+    config would feed now, each with the reason: the part or a warm-up part changed, the warm-up
+    neighbours are other parts (one was added, removed or renamed), or the warm-up cannot be
+    resolved any more (re-running fails it, naming what is missing). Up-to-date keys are absent.
+    Code inputs (config, strategy, engine) are compared elsewhere (``results.CODE_INPUTS``)."""
+    expected = warmup_inputs_by_key(config, parts_dir, sorted(provenances), known_sha256)
+    reasons: dict[str, str] = {}
+    for key, provenance in sorted(provenances.items()):
+        wanted = expected[key]
+        if isinstance(wanted, WarmupError):
+            reasons[key] = str(wanted)
+            continue
+        recorded = recorded_inputs(provenance)
+        if recorded == wanted:
+            continue
+        if [part for part, _ in recorded] != [part for part, _ in wanted]:
+            reasons[key] = (
+                f"inputs are now {', '.join(p for p, _ in wanted)} (the result used"
+                f" {', '.join(p for p, _ in recorded)})"
+            )
+        else:
+            changed = [p for (p, old), (_, new) in zip(recorded, wanted, strict=True) if old != new]
+            reasons[key] = f"input(s) changed since the result: {', '.join(changed)}"
+    return reasons
