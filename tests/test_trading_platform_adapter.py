@@ -110,7 +110,7 @@ def _stand_in_framework(calls: list[Any]) -> types.ModuleType:
 def test_config_maps_onto_framework_types(tmp_path: Path) -> None:
     config = load_config(example_config_path("trading-platform"))
     framework = _stand_in_framework([])
-    mapped = build_framework_config(framework, config, "/parts/part-1.npz", tmp_path)
+    mapped = build_framework_config(framework, config, ["/parts/part-1.npz"], tmp_path)
     engine = mapped.engine_cfg
     assert engine.data_files == ["/parts/part-1.npz"]
     assert Path(engine.event_bus_path) == tmp_path / EVENT_LOG_FILE

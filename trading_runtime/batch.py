@@ -33,6 +33,8 @@ class BacktestTask:
     partition: str
     part_path: Path
     out_dir: Path
+    # Local warm-up parts fed to the engine before ``part_path``, in order (config ``warmup``).
+    warmup_paths: tuple[Path, ...] = ()
 
 
 def refuse_duplicate_keys(keys: Sequence[str]) -> None:
@@ -45,8 +47,9 @@ def refuse_duplicate_keys(keys: Sequence[str]) -> None:
 def _precheck(config: BacktestConfig, task: BacktestTask) -> Path:
     """The task's fresh output directory; a missing file is reported without using a worker
     (the worker validates the part itself before the engine opens it)."""
-    if not Path(task.part_path).is_file():
-        raise PartValidationError(f"part {task.part_path}: file does not exist")
+    for path in (*task.warmup_paths, task.part_path):
+        if not Path(path).is_file():
+            raise PartValidationError(f"part {path}: file does not exist")
     snapshot = config.engine.initial_snapshot
     if snapshot is not None and not Path(snapshot).is_file():
         raise PartValidationError(f"engine.initial_snapshot {snapshot}: file does not exist")
@@ -97,7 +100,13 @@ def run_backtests(
         return outcomes  # no worker starts for a batch with nothing to run
     pool = pool or pool_for(len(tasks), workers)
     pending = [
-        (task, out_dir, pool.submit(config, task.part_path, out_dir, timeout_s, startup_timeout_s))
+        (
+            task,
+            out_dir,
+            pool.submit(
+                config, task.part_path, out_dir, timeout_s, startup_timeout_s, task.warmup_paths
+            ),
+        )
         for task, out_dir in ready
     ]
     for task, out_dir, future in pending:

@@ -38,6 +38,7 @@ __all__ = [
     "QuoteLimits",
     "RiskSection",
     "StrategySection",
+    "WarmupSection",
     "apply_overrides",
     "example_config_path",
     "load_config",
@@ -220,6 +221,27 @@ class RiskSection(_Strict):
         return _require_finite(value, "extra")
 
 
+class WarmupSection(_Strict):
+    """Earlier parts fed to the engine before the scored part, in one backtest: the previous
+    ``parts`` parts, or as many as it takes to reach ``duration_ns`` back from the scored part's
+    start (exactly one of the two). Parts are ordered by their first timestamp; see
+    ``trading_runtime.warmup``."""
+
+    parts: int | None = Field(default=None, ge=1, le=_INT64_MAX)
+    duration_ns: int | None = Field(default=None, gt=0, le=_INT64_MAX)
+    # A longer gap between two consecutive inputs fails the part (None: gaps are not checked).
+    max_gap_ns: int | None = Field(default=None, ge=0, le=_INT64_MAX)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> WarmupSection:
+        if (self.parts is None) == (self.duration_ns is None):
+            raise ValueError(
+                "set exactly one of parts (the previous N parts) and duration_ns (enough previous"
+                " parts to cover that many nanoseconds)"
+            )
+        return self
+
+
 class BacktestConfig(_Strict):
     """One backtest: engine parameters, strategy, risk, and which adapter runs it."""
 
@@ -229,6 +251,7 @@ class BacktestConfig(_Strict):
     engine: EngineSection
     strategy: StrategySection
     risk: RiskSection
+    warmup: WarmupSection | None = None
 
     @field_validator("strategy")
     @classmethod
@@ -240,6 +263,8 @@ class BacktestConfig(_Strict):
         """Key-sorted, whitespace-free JSON of everything but ``description`` (prose that cannot
         change a result): the bytes the config hash is taken over."""
         content = self.model_dump(mode="json", exclude={"description"})
+        if content.get("warmup") is None:  # configs without warm-up keep their hash
+            content.pop("warmup", None)
         return json.dumps(content, sort_keys=True, separators=(",", ":"))
 
     def config_hash(self) -> str:

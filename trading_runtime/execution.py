@@ -7,6 +7,7 @@ process that runs it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pyarrow.parquet as pq
 
 from trading_runtime.adapters import EngineError, get_adapter
 from trading_runtime.config import BacktestConfig
+from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.validate import PartInfo
 from trading_runtime.layout import CURVE_FILE, RESULT_FILE
 from trading_runtime.metrics import compute_metrics, curve_from_record
@@ -28,6 +30,7 @@ from trading_runtime.results import (
     file_hashes,
     runtime_git_commit,
 )
+from trading_runtime.warmup import input_entries, inputs_digest, split_record
 
 __all__ = ["check_record", "execute_backtest", "prepare_out_dir"]
 
@@ -66,12 +69,40 @@ def check_record(config: BacktestConfig, part: PartInfo, record: np.ndarray) -> 
         )
 
 
-def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> dict[str, Any]:
+def _scored_rows(
+    part: PartInfo, stats_path: Path, warmup: Sequence[PartInfo]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The record of the scored part and the baseline row before it. With warm-up, the stored
+    record (``stats.npz``) is trimmed to the rows from the scored part's first local timestamp
+    on, keeping the engine's values as they are (the position, balance and counters carried in
+    from the warm-up)."""
+    with np.load(stats_path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    if not warmup:
+        return arrays["0"], None
+    baseline, record = split_record(arrays["0"], part.first_local_ts)
+    if len(record) == 0:
+        raise EngineError(
+            f"part {part.name}: the strategy recorded no state during the scored part (after"
+            f" {len(warmup)} warm-up part(s), from local_ts {part.first_local_ts}); it must"
+            " keep calling recorder.record(hbt) until end_ts"
+        )
+    write_npz_deterministic(stats_path, {**arrays, "0": record})
+    return record, baseline
+
+
+def execute_backtest(
+    config: BacktestConfig, part: PartInfo, out_dir: Path, warmup: Sequence[PartInfo] = ()
+) -> dict[str, Any]:
     """Engine + curve + metrics for one part, inside the current process. Writes ``out_dir``
-    and returns what it wrote to ``result.json``."""
-    output = get_adapter(config.adapter).run_inline(config, part, out_dir)
-    with np.load(output.stats_path) as archive:
-        record = archive["0"]
+    and returns what it wrote to ``result.json``. ``warmup`` parts (validated, in order) are fed
+    to the engine first; the record, metrics and content cover the scored part only."""
+    adapter = get_adapter(config.adapter)
+    if warmup:
+        output = adapter.run_inline(config, part, out_dir, warmup=warmup)
+    else:
+        output = adapter.run_inline(config, part, out_dir)
+    record, baseline = _scored_rows(part, output.stats_path, warmup)
     check_record(config, part, record)
     _write_curve(record, config.engine.contract_size, out_dir / CURVE_FILE)
     book_size = None
@@ -85,9 +116,12 @@ def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> d
         config.engine.contract_size,
         book_size,
         (part.first_local_ts, part.last_local_ts),
+        None if baseline is None else canonical_record(baseline, steps),
     )
     hashes = file_hashes(out_dir)
     canonical = canonical_file_hashes(hashes, record, steps)  # from memory: no re-read
+    inputs = input_entries(warmup, part)
+    digest = inputs_digest(inputs)
     provenance = {
         **code_inputs(config, output.engine, output.engine_version, output.framework_sha),
         "runtime_git_commit": runtime_git_commit(),
@@ -95,14 +129,20 @@ def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> d
         "strategy": config.strategy.class_path,
         "part": part.name,
         "part_sha256": part.sha256,
+        # Every input file in feeding order with its role (warmup, scored).
+        "inputs": inputs,
+        "inputs_sha256": digest,
         "n_events": part.n_events,
         "files": hashes,
         "canonical_steps": steps,
         # Empty: the content hash is the same for every run of these inputs (see ``results``).
         "canonical_unsafe_columns": canonical_unsafe_columns(record, steps),
         "canonical_files": canonical,
-        "content_hash": content_hash(canonical),
+        # With warm-up the content also covers the inputs: a changed warm-up part changes it.
+        "content_hash": content_hash(canonical, digest if warmup else None),
     }
+    if warmup:
+        provenance["scored_start_ts"] = part.first_local_ts
     document = {"metrics": metrics, "provenance": provenance}
     (out_dir / RESULT_FILE).write_text(json.dumps(document, sort_keys=True, indent=1) + "\n")
     return document

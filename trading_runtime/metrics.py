@@ -88,13 +88,18 @@ def compute_metrics(
     contract_size: float,
     book_size: float | None = None,
     span: tuple[int, int] | None = None,
+    baseline: np.ndarray | None = None,
 ) -> dict[str, float | int | None]:
     """Per-part metrics. Values that are undefined (no variance, too few samples) are None.
 
     ``span`` is the part's (first, last) local timestamp: ``data_coverage`` is the share of it
     the strategy's record reaches. A strategy that leaves its loop early (hftbacktest returns an
     error code from ``elapse``, e.g. for a reused order id) would otherwise look like a quiet
-    part."""
+    part.
+
+    ``baseline`` (a record of at most one row: the state just before the record starts, e.g. the
+    last warm-up row) is what PnL, trades, volume, value and fees count from; without it, PnL
+    counts from the first priced row and the counters from zero."""
     result: dict[str, float | int | None] = dict.fromkeys(METRIC_COLUMNS)
     result["records"] = len(record)
     if len(record) == 0:
@@ -102,13 +107,18 @@ def compute_metrics(
     if span is not None and span[1] > span[0]:
         reached = int(record["timestamp"][-1]) - span[0]
         result["data_coverage"] = round(min(1.0, max(0.0, reached / (span[1] - span[0]))), 6)
+    counters = ("num_trades", "trading_volume", "trading_value", "fee")
+    origin: dict[str, Any] = dict.fromkeys(counters, 0)
+    if baseline is not None and len(baseline):
+        origin = {name: baseline[0][name] for name in counters}
+        record = np.concatenate([baseline[:1], record])
     # Record rows before the book has both sides carry NaN prices; they hold no equity yet.
     valid = record[np.isfinite(record["price"])]
     last = record[-1]
-    result["trades"] = int(last["num_trades"])
-    result["volume"] = float(last["trading_volume"])
-    result["trading_value"] = float(last["trading_value"])
-    result["fees"] = float(last["fee"])
+    result["trades"] = int(last["num_trades"] - origin["num_trades"])
+    result["volume"] = float(last["trading_volume"] - origin["trading_volume"])
+    result["trading_value"] = float(last["trading_value"] - origin["trading_value"])
+    result["fees"] = float(last["fee"] - origin["fee"])
     if len(valid) == 0:
         return result
     valid_equity = equity(valid, contract_size)

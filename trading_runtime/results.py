@@ -72,7 +72,8 @@ CODE_INPUTS = (
     "runtime_version",
     "strategy_source_hash",
 )
-RESULT_INPUTS = ("part_sha256", *CODE_INPUTS)
+# ``inputs_sha256`` covers every input file (warm-up parts and the scored part, in order).
+RESULT_INPUTS = ("part_sha256", "inputs_sha256", *CODE_INPUTS)
 # Set in the runtime image (build arg GIT_COMMIT); unset in a development checkout.
 RUNTIME_GIT_COMMIT_ENV = "TRADING_RUNTIME_GIT_COMMIT"
 
@@ -221,9 +222,16 @@ def _hash_pairs(hashes: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def content_hash(canonical_hashes: dict[str, str]) -> str:
-    """Hash of the result's content: every file's name and canonical hash, in name order."""
-    return _hash_pairs(canonical_hashes)
+# The content hash's entry for a warm-up's inputs (no result file has this name).
+WARMUP_INPUTS_ENTRY = "<warmup inputs>"
+
+
+def content_hash(canonical_hashes: dict[str, str], warmup_inputs: str | None = None) -> str:
+    """Hash of the result's content: every file's name and canonical hash, in name order; with a
+    warm-up, also the digest of the inputs (``warmup.inputs_digest``)."""
+    if warmup_inputs is None:
+        return _hash_pairs(canonical_hashes)
+    return _hash_pairs({**canonical_hashes, WARMUP_INPUTS_ENTRY: warmup_inputs})
 
 
 def result_version(hashes: dict[str, str]) -> str:

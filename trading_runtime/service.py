@@ -43,6 +43,7 @@ from trading_runtime.storage import (
     publish_result_files,
     storage_error,
 )
+from trading_runtime.warmup import WarmupError, resolve_warmup
 from trading_runtime.workers import WorkerPool, pool_for
 
 __all__ = [
@@ -114,6 +115,35 @@ def _local_copies(
     return local, missing
 
 
+def _local_warmups(
+    config: BacktestConfig,
+    parts: Mapping[str, PartLocation],
+    local: Mapping[str, Path],
+    scratch: Path,
+) -> tuple[dict[str, tuple[Path, ...]], dict[str, PartValidationError]]:
+    """Local copies of each scored part's warm-up parts (``warmup.resolve_warmup``), in feeding
+    order, each downloaded once per batch; and the parts whose warm-up cannot be given."""
+    assert config.warmup is not None
+    resolved = resolve_warmup(config.warmup, {key: parts[key] for key in local})
+    # A part that is scored here and a warm-up for another is not downloaded twice.
+    copies = {str(as_upath(parts[key])): path for key, path in local.items()}
+    warmups: dict[str, tuple[Path, ...]] = {}
+    failed: dict[str, PartValidationError] = {}
+    for key, outcome in resolved.items():
+        if isinstance(outcome, PartValidationError):
+            failed[key] = outcome
+            continue
+        try:
+            for location in outcome:
+                if str(location) not in copies:
+                    copies[str(location)] = localize(location, scratch)
+        except FileNotFoundError as exc:
+            failed[key] = WarmupError(f"part {key}: warm-up part missing: {exc}")
+            continue
+        warmups[key] = tuple(copies[str(location)] for location in outcome)
+    return warmups, failed
+
+
 def remove_abandoned_staging(staging_base: Path) -> list[Path]:
     """Remove staging directories under ``staging_base`` whose owning process is gone (a run
     killed before it could clean up); the removed paths."""
@@ -147,7 +177,15 @@ def stage_backtests(
     downloads = staged.staging / DOWNLOADS_DIR
     try:
         local, missing = _local_copies(parts, downloads)
-        tasks = [BacktestTask(key, path, staged.staging / key) for key, path in local.items()]
+        warmups: dict[str, tuple[Path, ...]] = {}
+        if config.warmup is not None:
+            warmups, failed = _local_warmups(config, parts, local, downloads)
+            missing.update(failed)
+            local = {key: path for key, path in local.items() if key not in failed}
+        tasks = [
+            BacktestTask(key, path, staged.staging / key, warmups.get(key, ()))
+            for key, path in local.items()
+        ]
         outcomes = {
             **missing,
             **run_backtests(config, tasks, timeout_s, pool, workers, startup_timeout_s),

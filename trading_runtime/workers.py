@@ -48,6 +48,7 @@ from trading_runtime.execution import execute_backtest
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S
 from trading_runtime.metrics import compute_metrics, curve_from_record
 from trading_runtime.spawn import worker_context
+from trading_runtime.warmup import check_warmup_fits_config
 
 __all__ = [
     "ENGINE_STARTED_SUFFIX",
@@ -130,7 +131,12 @@ def _prepare(config: BacktestConfig, part: PartInfo) -> None:
 
 
 def _backtest_task(
-    config_json: str, part_path: str, out_dir: str, timeout_s: float, startup_timeout_s: float
+    config_json: str,
+    part_path: str,
+    out_dir: str,
+    timeout_s: float,
+    startup_timeout_s: float,
+    warmup_paths: Sequence[str] = (),
 ) -> tuple[dict[str, Any], float, float]:
     """``result.json``'s document, the backtest's wall time and the start-up's before it."""
     task_started = time.perf_counter()
@@ -139,12 +145,16 @@ def _backtest_task(
         # hftbacktest waits forever on a file it cannot read: validate before it opens the part.
         # Validating here, not in the parent, spreads the decoding and hashing over the workers.
         part = validate_part(Path(part_path))
-        check_part_fits_config(config, part)  # the ROI covers its prices, it can be recorded
+        warmup = [validate_part(Path(path)) for path in warmup_paths]
+        if warmup:
+            check_warmup_fits_config(config, warmup, part)
+        else:
+            check_part_fits_config(config, part)  # the ROI covers its prices, it can be recorded
         _prepare(config, part)
     engine_started_marker(Path(out_dir)).touch()
     started = time.perf_counter()
     with _alarm(timeout_s):
-        document = execute_backtest(config, part, Path(out_dir))
+        document = execute_backtest(config, part, Path(out_dir), warmup)
     return document, time.perf_counter() - started, started - task_started
 
 
@@ -189,12 +199,21 @@ class WorkerPool:
         out_dir: Path,
         timeout: float,
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT_S,
+        warmup_paths: Sequence[Path] = (),
     ) -> Future[tuple[dict[str, Any], float, float]]:
         """A backtest in a worker: its ``result.json`` document, the backtest's wall time and
-        the start-up's (validation, compilation) before it."""
+        the start-up's (validation, compilation) before it. ``warmup_paths`` are fed to the
+        engine before ``part_path``, in order."""
         future: Future[tuple[dict[str, Any], float, float]] = self._pool.schedule(
             _backtest_task,
-            args=(config.model_dump_json(), str(part_path), str(out_dir), timeout, startup_timeout),
+            args=(
+                config.model_dump_json(),
+                str(part_path),
+                str(out_dir),
+                timeout,
+                startup_timeout,
+                [str(path) for path in warmup_paths],
+            ),
             timeout=startup_timeout + timeout + _BACKSTOP_S,
         )
         return future

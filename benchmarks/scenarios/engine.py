@@ -66,7 +66,7 @@ class EngineBench:
 
         replay_fn = _replay_function()
         started = time.perf_counter()
-        hbt = ROIVectorMarketDepthBacktest([build_asset(self.config.engine, str(part))])
+        hbt = ROIVectorMarketDepthBacktest([build_asset(self.config.engine, [str(part)])])
         recorder = Recorder(1, self.config.engine.max_steps)
         steps = replay_fn(hbt, recorder.recorder, self.interval)
         hbt.close()

@@ -7,6 +7,7 @@ is the runtime's code that drives one engine behind this port.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -76,7 +77,15 @@ class EngineAdapter(Protocol):
 
     def framework_sha(self) -> str | None: ...
 
-    def run_inline(self, config: BacktestConfig, part: PartInfo, out_dir: Path) -> EngineOutput: ...
+    def run_inline(
+        self,
+        config: BacktestConfig,
+        part: PartInfo,
+        out_dir: Path,
+        warmup: Sequence[PartInfo] = (),
+    ) -> EngineOutput:
+        """Backtest ``part``; ``warmup`` parts (in order) are fed to the engine before it."""
+        ...
 
 
 def check_strategy_allowed(class_path: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from trading_runtime.layout import STATS_FILE
 __all__ = [
     "END_TS_PARAMETER",
     "HFTBACKTEST_ERRORS",
+    "SCORED_START_TS_PARAMETER",
     "HftbacktestAdapter",
     "build_asset",
     "check_strategy_return",
@@ -34,11 +36,14 @@ __all__ = [
 
 # Filled by the runtime when the strategy declares a parameter of this name.
 END_TS_PARAMETER = "end_ts"
+# Filled with the scored part's first local timestamp (where a warm-up ends and scoring starts).
+SCORED_START_TS_PARAMETER = "scored_start_ts"
 
 
-def build_asset(engine: EngineSection, part_path: str) -> BacktestAsset:
-    """An hftbacktest asset from the engine section (the same mapping trading-platform uses)."""
-    asset = BacktestAsset().data([part_path])
+def build_asset(engine: EngineSection, data_paths: Sequence[str]) -> BacktestAsset:
+    """An hftbacktest asset from the engine section (the same mapping trading-platform uses),
+    reading ``data_paths`` in order (warm-up parts, then the scored part)."""
+    asset = BacktestAsset().data(list(data_paths))
     if engine.initial_snapshot is not None:
         asset = asset.initial_snapshot(engine.initial_snapshot)
     asset = (
@@ -87,7 +92,11 @@ def check_strategy_return(part_name: str, returned: Any) -> None:
 
 
 def strategy_arguments(
-    strategy: Any, class_path: str, params: dict[str, Any], end_ts: int
+    strategy: Any,
+    class_path: str,
+    params: dict[str, Any],
+    end_ts: int,
+    scored_start_ts: int = 0,
 ) -> tuple[Any, ...]:
     """Positional arguments after ``(hbt, recorder)``, from the strategy's signature.
 
@@ -114,6 +123,8 @@ def strategy_arguments(
     values = dict(params)
     if END_TS_PARAMETER in accepted:
         values.setdefault(END_TS_PARAMETER, end_ts)
+    if SCORED_START_TS_PARAMETER in accepted:
+        values.setdefault(SCORED_START_TS_PARAMETER, scored_start_ts)
     try:
         bound = signature.bind(None, None, **values)
     except TypeError as exc:  # e.g. "missing a required argument: 'spread'"
@@ -146,9 +157,13 @@ class HftbacktestAdapter:
         closed once) and a numba strategy for their argument types, without running it."""
         strategy = self.load_strategy(config)
         arguments = strategy_arguments(
-            strategy, config.strategy.class_path, dict(config.strategy.params), part.last_local_ts
+            strategy,
+            config.strategy.class_path,
+            dict(config.strategy.params),
+            part.last_local_ts,
+            part.first_local_ts,
         )
-        hbt = ROIVectorMarketDepthBacktest([build_asset(config.engine, part.path)])
+        hbt = ROIVectorMarketDepthBacktest([build_asset(config.engine, [part.path])])
         try:
             if not isinstance(strategy, Dispatcher):
                 return  # plain Python: nothing more to compile
@@ -165,12 +180,23 @@ class HftbacktestAdapter:
         finally:
             hbt.close()
 
-    def run_inline(self, config: BacktestConfig, part: PartInfo, out_dir: Path) -> EngineOutput:
+    def run_inline(
+        self,
+        config: BacktestConfig,
+        part: PartInfo,
+        out_dir: Path,
+        warmup: Sequence[PartInfo] = (),
+    ) -> EngineOutput:
         strategy = self.load_strategy(config)
         arguments = strategy_arguments(
-            strategy, config.strategy.class_path, dict(config.strategy.params), part.last_local_ts
+            strategy,
+            config.strategy.class_path,
+            dict(config.strategy.params),
+            part.last_local_ts,
+            part.first_local_ts,
         )
-        hbt = ROIVectorMarketDepthBacktest([build_asset(config.engine, part.path)])
+        data_paths = [*(p.path for p in warmup), part.path]
+        hbt = ROIVectorMarketDepthBacktest([build_asset(config.engine, data_paths)])
         recorder = Recorder(1, config.engine.max_steps)
         try:
             returned = strategy(hbt, recorder.recorder, *arguments)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -110,13 +110,14 @@ def deterministic_order_snapshots() -> Iterator[None]:
 
 
 def build_framework_config(
-    framework: ModuleType, config: BacktestConfig, part_path: str, out_dir: Path
+    framework: ModuleType, config: BacktestConfig, data_paths: Sequence[str], out_dir: Path
 ) -> Any:
-    """Map our config to ``trading_platform.HftBacktestConfig`` with runtime-supplied paths."""
+    """Map our config to ``trading_platform.HftBacktestConfig`` with runtime-supplied paths
+    (``data_paths``: warm-up parts, then the scored part)."""
     # The engine section is HftEngineConfig minus the paths, which the runtime supplies.
     engine_cfg = framework.HftEngineConfig(
         **config.engine.model_dump(),
-        data_files=[part_path],
+        data_files=list(data_paths),
         stats_npz_path=str(out_dir / _RAW_STATS_FILE),
         event_bus_path=str(out_dir / EVENT_LOG_FILE),
     )
@@ -145,12 +146,19 @@ class TradingPlatformAdapter:
     def framework_sha(self) -> str | None:
         return installed_framework_sha()
 
-    def run_inline(self, config: BacktestConfig, part: PartInfo, out_dir: Path) -> EngineOutput:
+    def run_inline(
+        self,
+        config: BacktestConfig,
+        part: PartInfo,
+        out_dir: Path,
+        warmup: Sequence[PartInfo] = (),
+    ) -> EngineOutput:
         # The framework imports class_path itself: refuse a module that is not allowed first.
         check_strategy_allowed(config.strategy.class_path)
         framework = import_framework()
         try:
-            framework_config = build_framework_config(framework, config, part.path, out_dir)
+            data_paths = [*(p.path for p in warmup), part.path]
+            framework_config = build_framework_config(framework, config, data_paths, out_dir)
         except (TypeError, ValueError) as exc:
             raise EngineError(
                 f"config {config.id!r} does not map onto trading-platform's config: {exc}"
