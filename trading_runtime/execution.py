@@ -103,6 +103,8 @@ def execute_backtest(config: BacktestConfig, part: PartInfo, out_dir: Path) -> d
         "canonical_files": canonical,
         "content_hash": content_hash(canonical),
     }
+    if output.framework_fixes is not None:
+        provenance["framework_fixes"] = list(output.framework_fixes)
     document = {"metrics": metrics, "provenance": provenance}
     (out_dir / RESULT_FILE).write_text(json.dumps(document, sort_keys=True, indent=1) + "\n")
     return document
