@@ -4,10 +4,9 @@ At the pinned commit the framework cannot keep trading on hftbacktest: filled an
 orders stay in hftbacktest's order map (a stable order id can never be reused), hftbacktest's
 order statuses 2 and 5 and time-in-force codes 1 and 3 are read swapped, an order the exchange
 has not acknowledged yet stops the backtest with a validation error, and an hftbacktest error code
-makes its loop spin. No later commit of
-the framework fixes them. Each fix here is a small patch around one method of the framework's
-venue adapter or order state, in place only while one backtest runs and only when the config
-names it; with no fixes named nothing is patched.
+makes its loop spin. No later commit of the framework fixes them. Each fix here is a small patch
+around one method of the framework's venue adapter or order state, in place only while one
+backtest runs and only when the config names it; with no fixes named nothing is patched.
 
 The codes are hftbacktest 2.4.4's (``hftbacktest.order``; ``Status`` and ``TimeInForce`` in its
 Rust ``types.rs``): statuses NONE 0, NEW 1, EXPIRED 2, FILLED 3, CANCELED 4, PARTIALLY_FILLED 5,
@@ -62,11 +61,12 @@ def _view(order: Any, **replaced: Any) -> Any:
 def _clear_inactive(read_orders_snapshot: Callable[..., Any]) -> Callable[..., Any]:
     """hftbacktest keeps every filled, cancelled and expired order in its order map until the
     strategy calls ``clear_inactive_orders``; the framework never does, so it re-reads them on
-    every order response and refuses a new order under an id used before (a strategy's stable
-    slot ids) with ``OrderIdExist``. Cleared right after the framework read its snapshot of the
-    orders: every inactive order has been seen once by the framework's state (which drops
-    terminal orders) before it goes. Not before each step: an order response processed in the
-    same step as a market feed is reported as a feed, and its order would be gone unseen."""
+    every order response, and hftbacktest refuses a new order under an id used before (a
+    strategy's stable slot ids) with ``OrderIdExist``. Cleared right after the framework read
+    its snapshot of the orders: every inactive order has been seen once by the framework's state
+    (which drops terminal orders) before it goes. Not before each step: an order response
+    processed in the same step as a market feed is reported as a feed, and its order would be
+    gone unseen."""
 
     def read_then_clear(venue: Any) -> tuple[Any, Any]:
         state_values, orders = read_orders_snapshot(venue)
