@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -27,10 +27,12 @@ from trading_runtime.strategy_modules import strategy_refusal
 
 __all__ = [
     "EXAMPLE_CONFIGS",
+    "FRAMEWORK_FIXES",
     "MAX_ROI_LEVELS",
     "BacktestConfig",
     "ConfigError",
     "EngineSection",
+    "FrameworkFix",
     "MaxLoss",
     "NotionalLimits",
     "OrderRateLimits",
@@ -85,6 +87,18 @@ def _require_finite(value: Any, path: str) -> Any:
     return value
 
 
+# Fixes the trading-platform adapter can apply around the pinned framework (see
+# trading_runtime.adapters.framework_fixes); the order here is the order they are applied in.
+FrameworkFix = Literal[
+    "clear_inactive_orders",
+    "hftbacktest_error_codes",
+    "hftbacktest_status_codes",
+    "hftbacktest_time_in_force",
+    "unacknowledged_orders",
+]
+FRAMEWORK_FIXES: tuple[str, ...] = get_args(FrameworkFix)
+
+
 class EngineSection(_Strict):
     """hftbacktest asset parameters (mirrors trading-platform's HftEngineConfig minus paths)."""
 
@@ -132,6 +146,31 @@ class EngineSection(_Strict):
                 " prices the data holds"
             )
         return self
+
+    # Opt-in fixes around trading-platform (adapter trading-platform only). Left out of the
+    # config's JSON when empty, so configs without fixes keep their hash.
+    framework_fixes: tuple[FrameworkFix, ...] = Field(
+        default=(), exclude_if=lambda fixes: not fixes
+    )
+
+    @field_validator("framework_fixes", mode="before")
+    @classmethod
+    def _known_fixes_once(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            value = tuple(value)  # a JSON array (strict mode takes only tuples)
+        if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+            return value  # let field validation report the wrong type
+        unknown = sorted(set(value) - set(FRAMEWORK_FIXES))
+        if unknown:
+            raise ValueError(
+                f"unknown fix(es) {', '.join(map(repr, unknown))}; known fixes:"
+                f" {', '.join(FRAMEWORK_FIXES)}"
+            )
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(map(repr, repeated))} listed more than once")
+        # One spelling per set of fixes: the same fixes give the same config hash.
+        return tuple(name for name in FRAMEWORK_FIXES if name in value)
 
 
 class StrategySection(BaseModel):
@@ -258,6 +297,16 @@ class BacktestConfig(_Strict):
     def _finite_params(cls, value: StrategySection) -> StrategySection:
         _require_finite(dict(value.params), "params")
         return value
+
+    @model_validator(mode="after")
+    def _fixes_need_the_framework(self) -> BacktestConfig:
+        if self.engine.framework_fixes and self.adapter != "trading-platform":
+            raise ValueError(
+                "engine.framework_fixes patch the trading-platform framework; adapter"
+                f" {self.adapter!r} does not run it: remove them or set adapter"
+                ' "trading-platform"'
+            )
+        return self
 
     def canonical_json(self) -> str:
         """Key-sorted, whitespace-free JSON of everything but ``description`` (prose that cannot

@@ -143,6 +143,8 @@ def execute_backtest(
     }
     if warmup:
         provenance["scored_start_ts"] = part.first_local_ts
+    if output.framework_fixes is not None:
+        provenance["framework_fixes"] = list(output.framework_fixes)
     document = {"metrics": metrics, "provenance": provenance}
     (out_dir / RESULT_FILE).write_text(json.dumps(document, sort_keys=True, indent=1) + "\n")
     return document

@@ -66,6 +66,8 @@ class EngineOutput:
     engine: str
     engine_version: str
     framework_sha: str | None
+    # trading-platform only: the engine.framework_fixes applied (see ``framework_fixes``).
+    framework_fixes: tuple[str, ...] | None = None
 
 
 class EngineAdapter(Protocol):

@@ -19,6 +19,7 @@ from trading_runtime.adapters.base import (
     EngineOutput,
     check_strategy_allowed,
 )
+from trading_runtime.adapters.framework_fixes import applied_framework_fixes
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.validate import PartInfo
@@ -116,7 +117,7 @@ def build_framework_config(
     (``data_paths``: warm-up parts, then the scored part)."""
     # The engine section is HftEngineConfig minus the paths, which the runtime supplies.
     engine_cfg = framework.HftEngineConfig(
-        **config.engine.model_dump(),
+        **config.engine.model_dump(exclude={"framework_fixes"}),
         data_files=list(data_paths),
         stats_npz_path=str(out_dir / _RAW_STATS_FILE),
         event_bus_path=str(out_dir / EVENT_LOG_FILE),
@@ -163,7 +164,11 @@ class TradingPlatformAdapter:
             raise EngineError(
                 f"config {config.id!r} does not map onto trading-platform's config: {exc}"
             ) from exc
-        with deterministic_order_snapshots():
+        # Fixes inside: clear_inactive_orders wraps the sorted (copied) orders snapshot.
+        with (
+            deterministic_order_snapshots(),
+            applied_framework_fixes(config.engine.framework_fixes) as fixes,
+        ):
             result = framework.HftBacktestEngine(framework_config).run()
         raw_stats = Path(result.stats_file or out_dir / _RAW_STATS_FILE)
         if not raw_stats.is_file():
@@ -181,4 +186,5 @@ class TradingPlatformAdapter:
             engine=self.name,
             engine_version=self.version(),
             framework_sha=self.framework_sha(),
+            framework_fixes=fixes,
         )
