@@ -10,8 +10,8 @@ by one event are applied in random order and the running sums (balance, fee, pos
 value) may differ in the last bits between runs. The canonical form of the state record (in
 ``stats.npz`` and ``curve.parquet``) rounds every such column to its instrument grid
 (``canonical_steps``: half a tick for the mid price, the lot for quantities, tick x lot x contract
-size for money, and that times the fee rates' common divisor for fees), on which its true value
-lies; ``equity`` is derived from those columns and left out. Other files are hashed as bytes.
+size for money, and the fee rates' common divisor times one fill's fee unit for fees), on which
+its true value lies; ``equity`` is derived from those columns and left out. Other files are hashed as bytes.
 Equal content hashes therefore mean: same timestamps, trade counts and record length, and every
 money or quantity column equal on its grid; the raw files may differ by a few ulp.
 """
@@ -72,7 +72,7 @@ CODE_INPUTS = (
     "runtime_version",
     "strategy_source_hash",
 )
-RESULT_INPUTS = ("part_sha256", *CODE_INPUTS)
+RESULT_INPUTS = ("part_sha256", "latency_sha256", *CODE_INPUTS)
 # Set in the runtime image (build arg GIT_COMMIT); unset in a development checkout.
 RUNTIME_GIT_COMMIT_ENV = "TRADING_RUNTIME_GIT_COMMIT"
 
@@ -249,14 +249,15 @@ def canonical_steps(engine: EngineSection) -> dict[str, float]:
     """The grid each order-sensitive record column lies on, by column (see the module doc)."""
     tick, lot = _decimal(engine.tick_size), _decimal(engine.lot_size)
     money = tick * lot * _decimal(engine.contract_size)
-    fee_rates = _fraction_gcd(
-        abs(_decimal(engine.maker_fee_rate)), abs(_decimal(engine.taker_fee_rate))
-    )
+    fees = engine.fee_model
+    fee_rates = _fraction_gcd(abs(_decimal(fees.maker)), abs(_decimal(fees.taker)))
+    # One fill's fee: rate x traded value (trading_value), x quantity (trading_qty), or flat.
+    fee_unit = {"trading_value": money, "trading_qty": lot, "flat_per_trade": Fraction(1)}
     steps = {
         "price": tick / 2,  # the recorded price is the mid
         "position": lot,
         "balance": money,
-        "fee": money * fee_rates if fee_rates else money,
+        "fee": fee_unit[fees.type] * fee_rates if fee_rates else money,
         "trading_volume": lot,
         "trading_value": money,
     }

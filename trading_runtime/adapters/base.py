@@ -7,7 +7,7 @@ is the runtime's code that drives one engine behind this port.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -65,6 +65,8 @@ class EngineOutput:
     engine: str
     engine_version: str
     framework_sha: str | None
+    # What the adapter adds to the result's provenance (e.g. the latency file's sha256).
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 class EngineAdapter(Protocol):
