@@ -152,11 +152,11 @@ def test_description_does_not_change_the_hash() -> None:
     ("dotted", "value", "expected"),
     [
         ("engine.fee_model.maker", float("nan"), "engine.fee_model.maker: Input should be a"),
-        ("engine.depth.roi_ub", float("inf"), "engine.depth.roi_vector.roi_ub: Input should"),
+        ("engine.depth.roi_ub", float("inf"), "engine.depth.roi_ub: Input should"),
         ("engine.tick_size", True, "engine.tick_size: Input should be a valid number"),
         ("engine.max_steps", "1000", "engine.max_steps: Input should be a valid integer"),
         ("engine.exchange", 1, "engine.exchange: Input should be 'no_partial_fill' or"),
-        ("engine.latency.entry_ns", 2**64, "engine.latency.constant.entry_ns: Input should be"),
+        ("engine.latency.entry_ns", 2**64, "engine.latency.entry_ns: Input should be"),
         (
             "engine.depth.roi_ub",
             1e9,
@@ -256,7 +256,7 @@ def test_old_engine_keys_are_refused_with_their_new_spelling() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"queue_model": {"type": "power_prob"}}, "engine.queue_model.power_prob.n: missing"),
+        ({"queue_model": {"type": "power_prob"}}, "engine.queue_model.n: missing"),
         ({"queue_model": {"type": "power_prob", "n": 0}}, "n: Input should be greater than 0"),
         ({"queue_model": {"type": "fifo"}}, "engine.queue_model: Input tag 'fifo' found"),
         (
@@ -291,15 +291,21 @@ def test_risk_is_optional_for_hftbacktest_only() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"queue_model": {"type": "power_prob", "n": 2.0}}, "engine.queue_model power_prob"),
-        ({"depth": {"type": "hash_map"}}, "engine.depth hash_map (only roi_vector)"),
-        ({"fee_model": {"type": "trading_qty", "maker": 0, "taker": 1}}, "fee_model trading_qty"),
+        (
+            {"queue_model": {"type": "power_prob", "n": 2.0}},
+            "engine: adapter trading-platform cannot express: queue_model power_prob",
+        ),
+        ({"depth": {"type": "hash_map"}}, "depth hash_map (only roi_vector)"),
+        (
+            {"fee_model": {"type": "trading_qty", "maker": 0, "taker": 1}},
+            "fee_model trading_qty (only trading_value)",
+        ),
         (
             {"latency": {"type": "intp_order_latency", "file": "{part}.npz"}},
-            "engine.latency intp_order_latency (only constant)",
+            "latency intp_order_latency (only constant)",
         ),
-        ({"feed_latency_offset_ns": 5}, "engine.feed_latency_offset_ns (only 0)"),
-        ({"instrument": None}, "engine.instrument: missing field"),
+        ({"feed_latency_offset_ns": 5}, "feed_latency_offset_ns (only 0)"),
+        ({"instrument": None}, "instrument: missing field"),
     ],
 )
 def test_trading_platform_refuses_what_its_framework_cannot_express(

@@ -13,7 +13,12 @@ from trading_runtime.adapters import hftbacktest_adapter
 from trading_runtime.adapters.hftbacktest_adapter import build_asset, latency_file_path
 from trading_runtime.config import BacktestConfig, example_config_path, parse_config
 from trading_runtime.data.validate import PartValidationError, validate_part
-from trading_runtime.results import RESULT_INPUTS, BacktestResult
+from trading_runtime.results import (
+    RESULT_INPUTS,
+    BacktestResult,
+    latency_files_hash,
+    result_code_version,
+)
 from trading_runtime.service import backtest_and_publish
 
 # hftbacktest's order-latency rows (hftbacktest.data.utils.feed_order_latency.order_latency_dtype)
@@ -143,3 +148,25 @@ def test_interpolated_latency_file_per_part_is_an_input_of_the_result(
         latency_file_path(config.engine, validate_part(part))
     missing = backtest_and_publish(config, {part.stem: part}, tmp_path / "out2", timeout_s=120)
     assert "engine.latency file latency/part-00000.npz does not exist" in str(missing[part.stem])
+
+
+def test_latency_files_are_part_of_the_code_version(
+    tmp_path: Path, generated_parts: list[Path]
+) -> None:
+    """Dagster marks results stale when the code version changes: a changed latency file must
+    change it (the constant-latency config's code version does not depend on the directory)."""
+    parts = tmp_path / "parts"
+    constant = _config({})
+    per_part = _config({"latency": {"type": "intp_order_latency", "file": "{part}.npz"}})
+    _write_latency(parts / "latency" / "part-00000.npz", generated_parts[0], 5_000_000, 5_000_000)
+    (parts / "latency" / "unrelated.txt").write_text("not a latency file")
+    before = result_code_version(per_part, parts)
+    assert result_code_version(constant, parts) == result_code_version(constant)
+    assert latency_files_hash(constant, parts) is None
+    _write_latency(parts / "latency" / "part-00000.npz", generated_parts[0], 9_000_000, 5_000_000)
+    assert result_code_version(per_part, parts) != before
+    (parts / "latency" / "unrelated.txt").write_text("changed")
+    after = result_code_version(per_part, parts)
+    assert after == result_code_version(per_part, parts)  # stable
+    _write_latency(parts / "latency" / "part-00001.npz", generated_parts[1], 5_000_000, 5_000_000)
+    assert result_code_version(per_part, parts) != after

@@ -15,8 +15,14 @@ import pytest
 from hftbacktest import BacktestAsset, Recorder, ROIVectorMarketDepthBacktest
 from strategies_for_tests import tutorial_recorder_last
 
-from trading_runtime.adapters import StrategyLoadError
-from trading_runtime.adapters.hftbacktest_adapter import STRATEGY_OUTPUT_FILE, bind_strategy
+from trading_runtime.adapters import EngineError, StrategyLoadError
+from trading_runtime.adapters.hftbacktest_adapter import (
+    STRATEGY_OUTPUT_FILE,
+    STRATEGY_OUTPUTS_FILE,
+    bind_strategy,
+    check_strategy_return,
+    save_strategy_output,
+)
 from trading_runtime.config import BacktestConfig, example_config_path, parse_config
 from trading_runtime.results import BacktestResult
 from trading_runtime.service import backtest_and_publish
@@ -198,3 +204,47 @@ def test_recorder_last_matches_the_notebook_way(
         "dtype": "<f8",
         "shape": list(out.shape),
     }
+
+
+def test_what_a_strategy_returns_is_stored_when_it_is_data(tmp_path: Path) -> None:
+    for ending in (None, True, False, np.True_, 0, 1, np.int64(1)):
+        assert save_strategy_output(ending, tmp_path) is None, ending
+    assert list(tmp_path.iterdir()) == []
+    # A code of hftbacktest's errors still fails the part; another integer is data.
+    with pytest.raises(EngineError, match=r"error code 12 \(OrderNotFound\)"):
+        check_strategy_return("p", np.int64(12))
+    check_strategy_return("p", 42)
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    diagnostics = np.arange(12.0).reshape(4, 3)
+    for out in (first, second):
+        assert save_strategy_output(diagnostics, out) == {
+            "file": STRATEGY_OUTPUT_FILE,
+            "dtype": "<f8",
+            "shape": [4, 3],
+        }
+    assert (first / STRATEGY_OUTPUT_FILE).read_bytes() == (
+        second / STRATEGY_OUTPUT_FILE
+    ).read_bytes()
+
+    number = tmp_path / "n"
+    number.mkdir()
+    assert save_strategy_output(42, number) == {
+        "file": STRATEGY_OUTPUT_FILE,
+        "dtype": "<i8",
+        "shape": [],
+        "value": 42,
+    }
+    pair = tmp_path / "pair"
+    pair.mkdir()
+    summary = save_strategy_output((np.ones(3), 2.5), pair)
+    assert summary == {
+        "file": STRATEGY_OUTPUTS_FILE,
+        "items": [{"dtype": "<f8", "shape": [3]}, {"dtype": "<f8", "shape": [], "value": 2.5}],
+    }
+    with np.load(pair / STRATEGY_OUTPUTS_FILE) as archive:
+        assert archive["1"] == 2.5 and archive["0"].tolist() == [1.0, 1.0, 1.0]
+    for other in ("text", {"a": 1}, (np.ones(2), "x"), np.array([object()])):
+        with pytest.raises(EngineError, match="the runtime stores an array, a number or a tuple"):
+            save_strategy_output(other, tmp_path)

@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -28,7 +29,9 @@ from trading_runtime.strategy_modules import strategy_refusal
 
 __all__ = [
     "EXAMPLE_CONFIGS",
+    "LATENCY_DIR",
     "MAX_ROI_LEVELS",
+    "PART_PLACEHOLDER",
     "BacktestConfig",
     "ConfigError",
     "ConstantLatency",
@@ -37,21 +40,20 @@ __all__ = [
     "HashMapDepth",
     "InterpolatedLatency",
     "L3FifoQueue",
-    "LATENCY_DIR",
     "LogProbQueue",
-    "PowerProbQueue",
-    "RiskAdverseQueue",
-    "RoiVectorDepth",
-    "framework_config_problems",
     "MaxLoss",
     "NotionalLimits",
     "OrderRateLimits",
     "PositionLimits",
+    "PowerProbQueue",
     "QuoteLimits",
+    "RiskAdverseQueue",
     "RiskSection",
+    "RoiVectorDepth",
     "StrategySection",
     "apply_overrides",
     "example_config_path",
+    "framework_engine_problems",
     "load_config",
     "parse_config",
 ]
@@ -109,7 +111,8 @@ class LogProbQueue(_Strict):
 
 
 class PowerProbQueue(_Strict):
-    """``power_prob_queue_model(n)``, ``power_prob_queue_model2(n)``, ``power_prob_queue_model3(n)``."""
+    """``power_prob_queue_model(n)``, ``power_prob_queue_model2(n)`` or
+    ``power_prob_queue_model3(n)``."""
 
     type: Literal["power_prob", "power_prob2", "power_prob3"]
     n: float = Field(gt=0)
@@ -410,32 +413,30 @@ class RiskSection(_Strict):
         return _require_finite(value, "extra")
 
 
-def framework_config_problems(config: BacktestConfig) -> list[str]:
+def framework_engine_problems(engine: EngineSection) -> list[str]:
     """What trading-platform's ``HftEngineConfig`` (pinned commit) cannot express: it builds an
     ROI-vector asset with constant latency, trading-value fees, and the risk-averse queue model
-    or hftbacktest's default (log_prob2); its risk engine needs a risk section."""
-    engine = config.engine
+    or hftbacktest's default (log_prob2)."""
     problems = []
     if engine.instrument is None:
-        problems.append("engine.instrument: missing field (the framework needs it)")
+        problems.append("instrument: missing field (the framework needs it)")
     if engine.max_price_tick_levels is None:
-        problems.append("engine.max_price_tick_levels: missing field (the framework needs it)")
-    if config.risk is None:
-        problems.append("risk: missing section (the framework's risk engine needs it)")
+        problems.append("max_price_tick_levels: missing field (the framework needs it)")
     if not isinstance(engine.depth, RoiVectorDepth):
-        problems.append(f"engine.depth {engine.depth.type} (only roi_vector)")
+        problems.append(f"depth {engine.depth.type} (only roi_vector)")
     queue = engine.queue_model
     if not isinstance(queue, RiskAdverseQueue) and queue.type != "log_prob2":
-        problems.append(f"engine.queue_model {queue.type} (only risk_adverse or log_prob2)")
+        problems.append(f"queue_model {queue.type} (only risk_adverse or log_prob2)")
     if not isinstance(engine.latency, ConstantLatency):
-        problems.append(f"engine.latency {engine.latency.type} (only constant)")
+        problems.append(f"latency {engine.latency.type} (only constant)")
     if engine.fee_model.type != "trading_value":
-        problems.append(f"engine.fee_model {engine.fee_model.type} (only trading_value)")
+        problems.append(f"fee_model {engine.fee_model.type} (only trading_value)")
     if engine.feed_latency_offset_ns != 0:
-        problems.append("engine.feed_latency_offset_ns (only 0)")
-    if config.strategy.recorder_argument is not None:
-        problems.append("strategy.recorder_argument (hftbacktest adapter only)")
+        problems.append("feed_latency_offset_ns (only 0)")
     return problems
+
+
+_CANNOT_EXPRESS = "adapter trading-platform cannot express"
 
 
 class BacktestConfig(_Strict):
@@ -446,28 +447,38 @@ class BacktestConfig(_Strict):
     adapter: Literal["hftbacktest", "trading-platform"] = "hftbacktest"
     engine: EngineSection
     strategy: StrategySection
-    risk: RiskSection | None = None
+    # Validated when absent too: the trading-platform adapter requires it.
+    risk: RiskSection | None = Field(default=None, validate_default=True)
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_for_adapter(cls, engine: EngineSection, info: ValidationInfo) -> EngineSection:
+        if info.data.get("adapter") == "trading-platform":
+            problems = framework_engine_problems(engine)
+            if problems:
+                raise ValueError(f"{_CANNOT_EXPRESS}: {'; '.join(problems)}")
+        elif engine.max_price_tick_levels is not None:
+            raise ValueError(
+                "max_price_tick_levels is used only by the trading-platform adapter; remove it"
+            )
+        return engine
 
     @field_validator("strategy")
     @classmethod
-    def _finite_params(cls, value: StrategySection) -> StrategySection:
+    def _finite_params(cls, value: StrategySection, info: ValidationInfo) -> StrategySection:
         _require_finite(dict(value.params), "params")
+        if info.data.get("adapter") == "trading-platform" and value.recorder_argument:
+            raise ValueError(f"{_CANNOT_EXPRESS}: recorder_argument (hftbacktest adapter only)")
         return value
 
-    @model_validator(mode="after")
-    def _adapter_can_express_it(self) -> BacktestConfig:
-        if self.adapter == "trading-platform":
-            problems = framework_config_problems(self)
-            if problems:
-                raise ValueError(
-                    "adapter trading-platform cannot express: " + "; ".join(problems)
-                )
-        elif self.engine.max_price_tick_levels is not None:
+    @field_validator("risk")
+    @classmethod
+    def _risk_for_adapter(cls, risk: RiskSection | None, info: ValidationInfo) -> Any:
+        if risk is None and info.data.get("adapter") == "trading-platform":
             raise ValueError(
-                "engine.max_price_tick_levels is used only by the trading-platform adapter;"
-                " remove it"
+                "missing section (the trading-platform adapter's risk engine needs it)"
             )
-        return self
+        return risk
 
     def canonical_json(self) -> str:
         """Key-sorted, whitespace-free JSON of everything but ``description`` (prose that cannot
@@ -479,10 +490,24 @@ class BacktestConfig(_Strict):
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
 
+# Fields holding a choice by ``type``: pydantic puts the chosen type into an error's location
+# (engine.latency.constant.entry_ns); a config's field path has no such step.
+_TAGGED_FIELDS = ("queue_model", "latency", "depth")
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    parts = [
+        str(part)
+        for i, part in enumerate(loc)
+        if not (i > 0 and loc[i - 1] in _TAGGED_FIELDS and loc[:1] == ("engine",))
+    ]
+    return ".".join(parts) or "<root>"
+
+
 def _format_errors(source: str, exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        location = ".".join(str(part) for part in error["loc"]) or "<root>"
+        location = _field_path(error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"

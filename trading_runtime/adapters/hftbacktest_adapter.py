@@ -38,7 +38,6 @@ from trading_runtime.config import (
     ConstantLatency,
     EngineSection,
     HashMapDepth,
-    InterpolatedLatency,
     RoiVectorDepth,
 )
 from trading_runtime.data.npz import write_npz_deterministic
@@ -50,6 +49,7 @@ __all__ = [
     "ENGINE_PARAMETERS",
     "HFTBACKTEST_ERRORS",
     "RECORDER_PARAMETERS",
+    "STRATEGY_OUTPUTS_FILE",
     "STRATEGY_OUTPUT_FILE",
     "HftbacktestAdapter",
     "StrategyBinding",
@@ -67,6 +67,7 @@ END_TS_PARAMETER = "end_ts"
 # unless ``strategy.recorder_argument`` names another.
 RECORDER_PARAMETERS = ("recorder", "stat")
 STRATEGY_OUTPUT_FILE = "strategy_output.npy"
+STRATEGY_OUTPUTS_FILE = "strategy_output.npz"  # a tuple of arrays or numbers
 
 
 def _roi_bound(name: str) -> Any:
@@ -191,35 +192,48 @@ def check_strategy_return(part_name: str, returned: Any) -> None:
     )
 
 
-def save_strategy_output(returned: Any, out_dir: Path) -> dict[str, Any] | None:
-    """Store what the strategy returned when it is an array or a number, as
-    ``strategy_output.npy`` (numpy's format has no timestamps: same value, same bytes); what
-    result.json says about it. None, booleans and elapse()'s end codes 0 and 1 are how a loop
-    ends, not output; anything else is refused."""
-    if returned is None or isinstance(returned, bool | np.bool_):
+def _storable(value: Any) -> np.ndarray | None:
+    if isinstance(value, bool | np.bool_):
         return None
-    if isinstance(returned, int | np.integer) and int(returned) in (0, 1):
-        return None
-    if isinstance(returned, int | float | np.integer | np.floating):
-        array = np.asarray(returned)
-    elif isinstance(returned, np.ndarray) and not returned.dtype.hasobject:
-        array = np.ascontiguousarray(returned)
-    else:
-        raise EngineError(
-            f"the strategy returned a {type(returned).__name__}; the runtime stores an array or"
-            " a number (or nothing: None, True/False, elapse()'s 0 or 1)"
-        )
-    with open(out_dir / STRATEGY_OUTPUT_FILE, "wb") as handle:
-        np.lib.format.write_array(handle, array, allow_pickle=False)
-    summary: dict[str, Any] = {
-        "file": STRATEGY_OUTPUT_FILE,
-        "dtype": array.dtype.str,
-        "shape": list(array.shape),
-    }
+    if isinstance(value, int | float | np.integer | np.floating):
+        return np.asarray(value)
+    if isinstance(value, np.ndarray) and not value.dtype.hasobject:
+        return np.ascontiguousarray(value)
+    return None
+
+
+def _summary(array: np.ndarray) -> dict[str, Any]:
+    summary: dict[str, Any] = {"dtype": array.dtype.str, "shape": list(array.shape)}
     if array.ndim == 0:
         value = array.item()
         summary["value"] = value if not isinstance(value, float) or math.isfinite(value) else None
     return summary
+
+
+def save_strategy_output(returned: Any, out_dir: Path) -> dict[str, Any] | None:
+    """Store what the strategy returned when it is an array or a number, as
+    ``strategy_output.npy`` (numpy's format has no timestamps: same value, same bytes), or a
+    tuple of them, as ``strategy_output.npz`` (entries "0", "1", ...); what result.json says
+    about it. None, booleans and elapse()'s end codes 0 and 1 are how a loop ends, not output;
+    anything else is refused."""
+    if returned is None or isinstance(returned, bool | np.bool_):
+        return None
+    if isinstance(returned, int | np.integer) and int(returned) in (0, 1):
+        return None
+    array = _storable(returned)
+    if array is not None:
+        with open(out_dir / STRATEGY_OUTPUT_FILE, "wb") as handle:
+            np.lib.format.write_array(handle, array, allow_pickle=False)
+        return {"file": STRATEGY_OUTPUT_FILE, **_summary(array)}
+    items = [_storable(item) for item in returned] if isinstance(returned, tuple) else [None]
+    if not items or any(item is None for item in items):
+        raise EngineError(
+            f"the strategy returned a {type(returned).__name__}; the runtime stores an array, a"
+            " number or a tuple of them (or nothing: None, True/False, elapse()'s 0 or 1)"
+        )
+    arrays = {str(i): item for i, item in enumerate(items) if item is not None}
+    write_npz_deterministic(out_dir / STRATEGY_OUTPUTS_FILE, arrays)
+    return {"file": STRATEGY_OUTPUTS_FILE, "items": [_summary(a) for a in arrays.values()]}
 
 
 @dataclass(frozen=True)
@@ -302,9 +316,7 @@ def bind_strategy(strategy: Any, config: BacktestConfig, end_ts: int) -> Strateg
     descriptions: list[str] = []
     for parameter in parameters[1:]:
         name = parameter.name
-        engine_value = (
-            ENGINE_PARAMETERS[name](config.engine) if name in ENGINE_PARAMETERS else None
-        )
+        engine_value = ENGINE_PARAMETERS[name](config.engine) if name in ENGINE_PARAMETERS else None
         if name == recorder_name:
             source, value = "recorder", None
         elif name == END_TS_PARAMETER:

@@ -23,7 +23,7 @@ from trading_runtime.config import (
     BacktestConfig,
     ConstantLatency,
     RoiVectorDepth,
-    framework_config_problems,
+    framework_engine_problems,
 )
 from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.validate import PartInfo
@@ -34,8 +34,8 @@ __all__ = [
     "DISTRIBUTION",
     "TradingPlatformAdapter",
     "build_framework_config",
-    "framework_engine_fields",
     "deterministic_order_snapshots",
+    "framework_engine_fields",
     "import_framework",
     "install_hint",
     "installed_framework_sha",
@@ -120,10 +120,10 @@ def framework_engine_fields(config: BacktestConfig) -> dict[str, Any]:
 
     Field by field, never a dump of the section: runtime-only fields stay out, and what the
     framework cannot express was refused when the config was loaded
-    (``config.framework_config_problems``)."""
-    problems = framework_config_problems(config)
+    (``config.framework_engine_problems``)."""
+    problems = framework_engine_problems(config.engine)
     if problems:
-        raise ValueError("; ".join(problems))
+        raise ValueError("engine: " + "; ".join(problems))
     engine = config.engine
     depth, latency, fees = engine.depth, engine.latency, engine.fee_model
     assert isinstance(depth, RoiVectorDepth) and isinstance(latency, ConstantLatency)
@@ -161,7 +161,7 @@ def build_framework_config(
     strategy_cfg = framework.StrategyConfig(
         class_path=config.strategy.class_path, **config.strategy.params
     )
-    assert config.risk is not None  # required for this adapter (framework_config_problems)
+    assert config.risk is not None  # required for this adapter (BacktestConfig's validator)
     risk_cfg = framework.RiskConfig(**config.risk.model_dump(mode="json", exclude_none=True))
     return framework.HftBacktestConfig(
         id=config.id,
