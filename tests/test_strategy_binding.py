@@ -248,3 +248,16 @@ def test_what_a_strategy_returns_is_stored_when_it_is_data(tmp_path: Path) -> No
     for other in ("text", {"a": 1}, (np.ones(2), "x"), np.array([object()])):
         with pytest.raises(EngineError, match="the runtime stores an array, a number or a tuple"):
             save_strategy_output(other, tmp_path)
+
+
+def test_signatures_that_cannot_be_called_by_position_are_refused() -> None:
+    def keyword_only(hbt, recorder, *, skew):  # type: ignore[no-untyped-def]
+        return None
+
+    def variadic(hbt, *args):  # type: ignore[no-untyped-def]
+        return None
+
+    config = _config("strategies_for_tests:tutorial_recorder_second")
+    for function in (keyword_only, variadic):
+        with pytest.raises(StrategyLoadError, match="all parameters positional"):
+            bind_strategy(function, config, 0)

@@ -284,11 +284,12 @@ def bind_strategy(strategy: Any, config: BacktestConfig, end_ts: int) -> Strateg
         raise StrategyLoadError(f"strategy.class_path {class_path!r} is not a function") from exc
     parameters = list(signature.parameters.values())
     shown = f"strategy {class_path!r}({', '.join(p.name for p in parameters)})"
-    variadic = [p.name for p in parameters if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    if not parameters or variadic or parameters[0].kind == parameters[0].KEYWORD_ONLY:
+    # Arguments are passed by position (numba compiles positional signatures).
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if not parameters or any(p.kind not in positional for p in parameters):
         raise StrategyLoadError(
             f"{shown}: expected a function whose first parameter receives hftbacktest's"
-            " backtest (hbt) and whose other parameters have names (no *args/**kwargs)"
+            " backtest (hbt), all parameters positional (no *args, keyword-only or **kwargs)"
         )
     params = dict(config.strategy.params)
     recorder_argument = config.strategy.recorder_argument
@@ -430,7 +431,10 @@ class HftbacktestAdapter:
         stats_path = out_dir / STATS_FILE
         # hftbacktest's record format (one array per asset number), with stable zip bytes.
         write_npz_deterministic(stats_path, {"0": record})
-        output = save_strategy_output(returned, out_dir)
+        try:
+            output = save_strategy_output(returned, out_dir)
+        except EngineError as exc:
+            raise EngineError(f"part {part.name}: {exc}") from None
         provenance: dict[str, Any] = {
             "recorded_by": "strategy" if binding.takes_recorder else "runtime (start and end)",
             "strategy_output": output,
