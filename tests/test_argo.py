@@ -551,7 +551,7 @@ def test_render_defaults_to_every_part_in_the_parts_dir(tmp_path: Path) -> None:
     ("sweep", "message"),
     [
         ([{"engine.tick_sise": 0.5}], "engine.tick_sise: unknown key"),
-        ([{"strategy.quote_ofset_ticks": 2}], "has no parameter(s) quote_ofset_ticks"),
+        ([{"strategy.quote_ofset_ticks": 2}], "strategy.quote_ofset_ticks is not a parameter"),
         ([{"risk.notional_limits.max_gross": 1.0}], "risk.notional_limits.max_gross: unknown key"),
         ([{"engine.tick_size": -1}], "engine.tick_size: Input should be greater than 0"),
         ([{}, {}], "entries 0 and 1 give the same config"),

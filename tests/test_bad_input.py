@@ -403,7 +403,7 @@ def _write_bad(kind: str, good: Path, target: Path) -> dict[str, Any]:
         return {"engine.max_steps": 5}
     elif kind == "outside_roi":
         np.savez(target, data=data)
-        return {"engine.roi_lb": 10_000, "engine.roi_ub": float(data["px"].min()) - 1}
+        return {"engine.depth.roi_lb": 10_000, "engine.depth.roi_ub": float(data["px"].min()) - 1}
     return {}
 
 

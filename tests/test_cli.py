@@ -47,7 +47,8 @@ def test_backtest_command_rejects_a_bad_config(tmp_path: Path, parts_dir: Path) 
     )
     assert result.exit_code == 1
     assert (
-        "FAILED part-00000" in result.output and "has no parameter(s) order_qtty" in result.output
+        "FAILED part-00000" in result.output
+        and "strategy.order_qtty is not a parameter" in result.output
     )
     config = write_config(tmp_path / "unknown.json", engine__speed=1)
     result = CliRunner().invoke(main, ["backtest", "--config", str(config)])

@@ -112,10 +112,10 @@ def test_settings_switch() -> None:
 def test_overrides_change_fields_and_name_bad_keys() -> None:
     base = load_config(example_config_path("hftbacktest"))
     swept = apply_overrides(
-        base, {"strategy.quote_offset_ticks": 3, "engine.entry_latency_ns": 5}, "base.json"
+        base, {"strategy.quote_offset_ticks": 3, "engine.latency.entry_ns": 5}, "base.json"
     )
     assert swept.strategy.params["quote_offset_ticks"] == 3
-    assert swept.engine.entry_latency_ns == 5
+    assert swept.engine.latency.entry_ns == 5  # type: ignore[union-attr]
     assert swept.config_hash() != base.config_hash()
     assert apply_overrides(base, {}).config_hash() == base.config_hash()
     with pytest.raises(
@@ -151,14 +151,14 @@ def test_description_does_not_change_the_hash() -> None:
 @pytest.mark.parametrize(
     ("dotted", "value", "expected"),
     [
-        ("engine.maker_fee_rate", float("nan"), "engine.maker_fee_rate: Input should be a finite"),
-        ("engine.roi_ub", float("inf"), "engine.roi_ub: Input should be a finite number"),
+        ("engine.fee_model.maker", float("nan"), "engine.fee_model.maker: Input should be a"),
+        ("engine.depth.roi_ub", float("inf"), "engine.depth.roi_ub: Input should"),
         ("engine.tick_size", True, "engine.tick_size: Input should be a valid number"),
         ("engine.max_steps", "1000", "engine.max_steps: Input should be a valid integer"),
-        ("engine.partial_fill_venue", 1, "engine.partial_fill_venue: Input should be a valid"),
-        ("engine.entry_latency_ns", 2**64, "engine.entry_latency_ns: Input should be less than"),
+        ("engine.exchange", 1, "engine.exchange: Input should be 'no_partial_fill' or"),
+        ("engine.latency.entry_ns", 2**64, "engine.latency.entry_ns: Input should be"),
         (
-            "engine.roi_ub",
+            "engine.depth.roi_ub",
             1e9,
             r"engine: .*roi_lb\.\.roi_ub \(40000\.\.1e\+09\) spans 2e\+09 price",
         ),
@@ -180,9 +180,9 @@ def test_values_that_cannot_mean_anything_name_the_field(
 
 
 def test_nan_in_a_json_file_is_refused(tmp_path: Path) -> None:
-    path = write_config(tmp_path / "c.json", engine__taker_fee_rate=float("nan"))
+    path = write_config(tmp_path / "c.json", engine__fee_model__taker=float("nan"))
     assert "NaN" in path.read_text()
-    with pytest.raises(ConfigError, match="engine.taker_fee_rate: Input should be a finite"):
+    with pytest.raises(ConfigError, match="engine.fee_model.taker: Input should be a finite"):
         load_config(path)
 
 
@@ -192,3 +192,128 @@ def test_config_survives_the_trip_to_a_worker() -> None:
         config = load_config(example_config_path(adapter))
         again = parse_config(json.loads(config.model_dump_json()), "<worker>")
         assert again == config and again.config_hash() == config.config_hash()
+
+
+def _engine_config(engine: dict[str, object], adapter: str = "hftbacktest") -> dict[str, object]:
+    raw = json.loads(example_config_path(adapter).read_text())
+    raw["engine"] = engine
+    return raw
+
+
+def test_engine_defaults_are_hftbacktests() -> None:
+    """Only the instrument grid and the depth have no hftbacktest default."""
+    raw = _engine_config({"tick_size": 0.5, "lot_size": 0.01, "depth": {"type": "hash_map"}})
+    engine = parse_config(raw).engine
+    assert engine.model_dump(exclude={"tick_size", "lot_size", "depth"}) == {
+        "instrument": None,
+        "contract_size": 1.0,
+        "queue_model": {"type": "log_prob2"},
+        "latency": {"type": "constant", "entry_ns": 0, "response_ns": 0},
+        "fee_model": {"type": "trading_value", "maker": 0.0, "taker": 0.0},
+        "exchange": "no_partial_fill",
+        "feed_latency_offset_ns": 0,
+        "last_trades_capacity": 0,
+        "max_steps": 1_000_000,
+        "max_price_tick_levels": None,
+        "initial_snapshot": None,
+    }
+    # Spelling a default out is the same config.
+    spelled = _engine_config({**engine.model_dump(mode="json"), "tick_size": 0.5})
+    assert parse_config(spelled).config_hash() == parse_config(raw).config_hash()
+    del raw["engine"]["depth"]  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="engine.depth: missing field"):
+        parse_config(raw, "c.json")
+
+
+def test_old_engine_keys_are_refused_with_their_new_spelling() -> None:
+    """0.2.0's flat keys: `use_risk_adverse_queue_model: false` silently meant hftbacktest's
+    default queue model (log_prob2); now every choice is spelled and named."""
+    raw = json.loads(example_config_path("hftbacktest").read_text())
+    raw["engine"].update(
+        use_risk_adverse_queue_model=False,
+        maker_fee_rate=-0.0001,
+        taker_fee_rate=0.0005,
+        entry_latency_ns=5,
+        response_latency_ns=7,
+        partial_fill_venue=True,
+        roi_lb=1,
+        roi_ub=2,
+    )
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(raw, "old.json")
+    message = str(excinfo.value)
+    for expected in (
+        "use_risk_adverse_queue_model -> queue_model.type",
+        '"queue_model": {"type": "log_prob2"}',
+        '"fee_model": {"type": "trading_value", "maker": -0.0001, "taker": 0.0005}',
+        '"latency": {"type": "constant", "entry_ns": 5, "response_ns": 7}',
+        '"exchange": "partial_fill"',
+        '"depth": {"type": "roi_vector", "roi_lb": 1, "roi_ub": 2}',
+    ):
+        assert expected in message, expected
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"queue_model": {"type": "power_prob"}}, "engine.queue_model.n: missing"),
+        ({"queue_model": {"type": "power_prob", "n": 0}}, "n: Input should be greater than 0"),
+        ({"queue_model": {"type": "fifo"}}, "engine.queue_model: Input tag 'fifo' found"),
+        (
+            {"queue_model": {"type": "l3_fifo"}, "exchange": "partial_fill"},
+            "l3_fifo cannot run with exchange partial_fill",
+        ),
+        ({"fee_model": {"type": "trading_value", "maker": 0.0}}, "fee_model.taker: missing"),
+        ({"latency": {"type": "intp_order_latency", "file": "../x.npz"}}, "the only placeholder"),
+        ({"latency": {"type": "intp_order_latency", "file": "/abs/x.npz"}}, "no path"),
+        ({"latency": {"type": "intp_order_latency", "file": "{day}.npz"}}, "the only placeholder"),
+        ({"depth": {"type": "roi_vector", "roi_lb": 5, "roi_ub": 1}}, "must be below"),
+        ({"max_price_tick_levels": 20}, "used only by the trading-platform adapter"),
+    ],
+)
+def test_engine_choices_are_validated(change: dict[str, object], expected: str) -> None:
+    raw = json.loads(example_config_path("hftbacktest").read_text())
+    raw["engine"].update(change)
+    with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(".", r"\.")):
+        parse_config(raw, "c.json")
+
+
+def test_risk_is_optional_for_hftbacktest_only() -> None:
+    raw = json.loads(example_config_path("hftbacktest").read_text())
+    del raw["risk"]
+    assert parse_config(raw).risk is None
+    raw = json.loads(example_config_path("trading-platform").read_text())
+    del raw["risk"]
+    with pytest.raises(ConfigError, match="risk: missing section"):
+        parse_config(raw, "c.json")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"queue_model": {"type": "power_prob", "n": 2.0}},
+            "engine: adapter trading-platform cannot express: queue_model power_prob",
+        ),
+        ({"depth": {"type": "hash_map"}}, "depth hash_map (only roi_vector)"),
+        (
+            {"fee_model": {"type": "trading_qty", "maker": 0, "taker": 1}},
+            "fee_model trading_qty (only trading_value)",
+        ),
+        (
+            {"latency": {"type": "intp_order_latency", "file": "{part}.npz"}},
+            "latency intp_order_latency (only constant)",
+        ),
+        ({"feed_latency_offset_ns": 5}, "feed_latency_offset_ns (only 0)"),
+        ({"instrument": None}, "instrument: missing field"),
+    ],
+)
+def test_trading_platform_refuses_what_its_framework_cannot_express(
+    change: dict[str, object], expected: str
+) -> None:
+    raw = json.loads(example_config_path("trading-platform").read_text())
+    raw["engine"].update(change)
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(raw, "tp.json")
+    assert "adapter trading-platform cannot express" in str(excinfo.value)
+    assert expected in str(excinfo.value)

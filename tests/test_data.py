@@ -286,10 +286,12 @@ def test_roi_must_cover_the_part_prices(generated_parts: list[Path]) -> None:
     info = validate_part(generated_parts[0])
     check_roi_covers(config, info)
     check_part_fits_config(config, info)
-    narrow = apply_overrides(config, {"engine.roi_lb": 30000, "engine.roi_ub": info.max_px - 1})
+    narrow = apply_overrides(
+        config, {"engine.depth.roi_lb": 30000, "engine.depth.roi_ub": info.max_px - 1}
+    )
     message = (
         rf"part {generated_parts[0]}: prices {info.min_px:g}\.\.{info.max_px:g} are not inside"
-        rf" config 'market_maker_hftbacktest_v1'\'s ROI engine.roi_lb\.\.engine.roi_ub ="
+        rf" config 'market_maker_hftbacktest_v1'\'s ROI engine.depth.roi_lb\.\.roi_ub ="
         rf" 30000\.\.{info.max_px - 1:g}"
     )
     with pytest.raises(PartValidationError, match=message):
@@ -297,7 +299,9 @@ def test_roi_must_cover_the_part_prices(generated_parts: list[Path]) -> None:
     with pytest.raises(PartValidationError, match=message):
         check_part_fits_config(narrow, info)
     # The bounds themselves are inside.
-    exact = apply_overrides(config, {"engine.roi_lb": info.min_px, "engine.roi_ub": info.max_px})
+    exact = apply_overrides(
+        config, {"engine.depth.roi_lb": info.min_px, "engine.depth.roi_ub": info.max_px}
+    )
     check_roi_covers(exact, info)
 
 

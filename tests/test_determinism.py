@@ -12,11 +12,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from trading_runtime.config import BacktestConfig, example_config_path
+from trading_runtime.config import BacktestConfig, FeeModel, example_config_path
 from trading_runtime.data.generate import GeneratorSpec, generate_parts
 from trading_runtime.results import canonical_record, canonical_steps, canonical_unsafe_columns
 
@@ -97,8 +98,7 @@ def test_fresh_processes_agree_on_content_hash_and_metrics_despite_fill_order(
                 "tick_size": 0.5,
                 "lot_size": 0.01,
                 "contract_size": 1,
-                "maker_fee_rate": 0.0,
-                "taker_fee_rate": 0.0005,
+                "fee_model": FeeModel(type="trading_value", maker=0.0, taker=0.0005),
             },
             {
                 "price": 0.25,
@@ -114,8 +114,7 @@ def test_fresh_processes_agree_on_content_hash_and_metrics_despite_fill_order(
                 "tick_size": 0.1,
                 "lot_size": 0.001,
                 "contract_size": 10,
-                "maker_fee_rate": -0.0001,
-                "taker_fee_rate": 0.00025,
+                "fee_model": FeeModel(type="trading_value", maker=-0.0001, taker=0.00025),
             },
             {
                 "price": 0.05,
@@ -131,8 +130,7 @@ def test_fresh_processes_agree_on_content_hash_and_metrics_despite_fill_order(
                 "tick_size": 1,
                 "lot_size": 1,
                 "contract_size": 1,
-                "maker_fee_rate": 0.0,
-                "taker_fee_rate": 0.0,
+                "fee_model": FeeModel(type="trading_value", maker=0.0, taker=0.0),
             },
             {
                 "price": 0.5,
@@ -143,10 +141,40 @@ def test_fresh_processes_agree_on_content_hash_and_metrics_despite_fill_order(
                 "trading_value": 1.0,
             },
         ),
+        (  # a fee per unit of quantity: the lot times the rates' common divisor
+            {
+                "tick_size": 0.5,
+                "lot_size": 0.01,
+                "fee_model": FeeModel(type="trading_qty", maker=0.0, taker=0.02),
+            },
+            {
+                "price": 0.25,
+                "position": 0.01,
+                "balance": 0.005,
+                "fee": 0.0002,
+                "trading_volume": 0.01,
+                "trading_value": 0.005,
+            },
+        ),
+        (  # a flat fee per fill: the fees' common divisor
+            {
+                "tick_size": 0.5,
+                "lot_size": 0.01,
+                "fee_model": FeeModel(type="flat_per_trade", maker=0.25, taker=0.5),
+            },
+            {
+                "price": 0.25,
+                "position": 0.01,
+                "balance": 0.005,
+                "fee": 0.25,
+                "trading_volume": 0.01,
+                "trading_value": 0.005,
+            },
+        ),
     ],
 )
 def test_canonical_steps_follow_the_instrument_grid(
-    hft_config: BacktestConfig, engine: dict[str, float], expected: dict[str, float]
+    hft_config: BacktestConfig, engine: dict[str, Any], expected: dict[str, float]
 ) -> None:
     config = hft_config.model_copy(update={"engine": hft_config.engine.model_copy(update=engine)})
     assert canonical_steps(config.engine) == pytest.approx(expected, rel=1e-12)

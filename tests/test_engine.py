@@ -111,7 +111,7 @@ def test_bad_strategy_paths_and_params(
         "bad_param": (
             "trading_runtime.strategies.market_maker:market_maker",
             {"strategy__spred": 3},
-            "has no parameter(s) spred",
+            "strategy.spred is not a parameter",
         ),
     }
     for name, (class_path, extra, expected) in cases.items():

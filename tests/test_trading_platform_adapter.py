@@ -19,6 +19,7 @@ from trading_runtime.adapters.trading_platform_adapter import (
     TradingPlatformAdapter,
     build_framework_config,
     deterministic_order_snapshots,
+    framework_engine_fields,
     import_framework,
 )
 from trading_runtime.batch import run_backtest
@@ -26,6 +27,7 @@ from trading_runtime.config import (
     FRAMEWORK_FIXES,
     BacktestConfig,
     ConfigError,
+    LogProbQueue,
     apply_overrides,
     example_config_path,
     load_config,
@@ -129,25 +131,38 @@ def test_config_maps_onto_framework_types(tmp_path: Path) -> None:
     assert engine.data_files == ["/parts/part-1.npz"]
     assert Path(engine.event_bus_path) == tmp_path / EVENT_LOG_FILE
     assert Path(engine.stats_npz_path).parent == tmp_path
-    for name in (
-        "instrument",
-        "tick_size",
-        "lot_size",
-        "contract_size",
-        "maker_fee_rate",
-        "taker_fee_rate",
-        "entry_latency_ns",
-        "response_latency_ns",
-        "max_steps",
-        "use_risk_adverse_queue_model",
-        "partial_fill_venue",
-        "last_trades_capacity",
-        "max_price_tick_levels",
-        "roi_lb",
-        "roi_ub",
-        "initial_snapshot",
-    ):
-        assert getattr(engine, name) == getattr(config.engine, name), name
+    # Field by field from the new engine section, exactly the framework's fields.
+    assert {
+        name: getattr(engine, name)
+        for name in vars(engine)
+        if name not in ("data_files", "stats_npz_path", "event_bus_path")
+    } == {
+        "instrument": "BTC_USDC-PERPETUAL",
+        "tick_size": 0.5,
+        "lot_size": 0.01,
+        "contract_size": 1.0,
+        "maker_fee_rate": 0.0,
+        "taker_fee_rate": 0.0005,
+        "entry_latency_ns": 10_000_000,
+        "response_latency_ns": 10_000_000,
+        "use_risk_adverse_queue_model": True,
+        "partial_fill_venue": True,
+        "max_steps": 1_000_000,
+        "last_trades_capacity": 10,
+        "max_price_tick_levels": 20,
+        "roi_lb": 40000.0,
+        "roi_ub": 80000.0,
+        "initial_snapshot": None,
+    }
+    # hftbacktest's default queue model is what the framework uses when the flag is off.
+    log_prob2 = config.model_copy(
+        update={
+            "engine": config.engine.model_copy(
+                update={"queue_model": LogProbQueue(type="log_prob2")}
+            )
+        }
+    )
+    assert framework_engine_fields(log_prob2)["use_risk_adverse_queue_model"] is False
     assert mapped.id == config.id and mapped.description == config.description
     assert mapped.strategy_cfg.class_path == config.strategy.class_path
     assert mapped.strategy_cfg.params == config.strategy.params

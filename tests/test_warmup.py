@@ -19,7 +19,7 @@ from test_object_store import s3 as s3  # a fixture, used as a test argument
 from test_object_store import s3_endpoint  # noqa: F401 (moto's S3 on loopback, for s3)
 from upath import UPath
 
-from trading_runtime.adapters.hftbacktest_adapter import strategy_arguments
+from trading_runtime.adapters.hftbacktest_adapter import bind_strategy
 from trading_runtime.config import (
     BacktestConfig,
     ConfigError,
@@ -115,7 +115,21 @@ def test_scored_start_ts_is_bound_by_name_like_end_ts() -> None:
     def strategy(hbt: Any, recorder: Any, end_ts: int, scored_start_ts: int, k: int = 1) -> None:
         return None
 
-    assert strategy_arguments(strategy, "m:s", {}, 20, 10) == (20, 10, 1)
+    config = parse_config(
+        {
+            "id": "binding",
+            "engine": {"tick_size": 0.5, "lot_size": 0.01, "depth": {"type": "hash_map"}},
+            "strategy": {"class_path": "trading_runtime.strategies.market_maker:market_maker"},
+        }
+    )
+    binding = bind_strategy(strategy, config, 20, 10)
+    assert binding.call_arguments("rec") == ("rec", 20, 10, 1)
+    assert [source for _, source, _ in binding.arguments] == [
+        "recorder",
+        "end_ts",
+        "scored_start_ts",
+        "default",
+    ]
 
 
 # --- neighbours ---------------------------------------------------------------------------------

@@ -1,3 +1,3 @@
 """trading-runtime: Dagster orchestration for deterministic trading backtests."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

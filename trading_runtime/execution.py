@@ -63,9 +63,11 @@ def check_record(config: BacktestConfig, part: PartInfo, record: np.ndarray) -> 
             f" {(part.last_local_ts - part.first_local_ts) / 1e9:g} s?)"
         )
     if not np.isfinite(record["price"]).any():
+        roi = config.engine.roi
+        where = f" inside engine.depth.roi_lb..roi_ub = {roi[0]:g}..{roi[1]:g}" if roi else ""
         raise EngineError(
-            f"part {part.name}: every recorded price is NaN: the book never had a bid and an ask"
-            f" inside engine.roi_lb..roi_ub = {config.engine.roi_lb:g}..{config.engine.roi_ub:g}"
+            f"part {part.name}: every recorded price is NaN: the book never had a bid and an"
+            f" ask{where}"
         )
 
 
@@ -106,7 +108,7 @@ def execute_backtest(
     check_record(config, part, record)
     _write_curve(record, config.engine.contract_size, out_dir / CURVE_FILE)
     book_size = None
-    if config.risk.notional_limits is not None:
+    if config.risk is not None and config.risk.notional_limits is not None:
         book_size = config.risk.notional_limits.max_gross_notional
     steps = canonical_steps(config.engine)
     # Metrics from the record on its grid: the same for every run of the same inputs, although
@@ -124,6 +126,9 @@ def execute_backtest(
     digest = inputs_digest(inputs)
     provenance = {
         **code_inputs(config, output.engine, output.engine_version, output.framework_sha),
+        # An interpolated-latency file is an input like the part (``results.RESULT_INPUTS``).
+        "latency_sha256": None,
+        **output.provenance,
         "runtime_git_commit": runtime_git_commit(),
         "config_id": config.id,
         "strategy": config.strategy.class_path,

@@ -10,10 +10,11 @@ by one event are applied in random order and the running sums (balance, fee, pos
 value) may differ in the last bits between runs. The canonical form of the state record (in
 ``stats.npz`` and ``curve.parquet``) rounds every such column to its instrument grid
 (``canonical_steps``: half a tick for the mid price, the lot for quantities, tick x lot x contract
-size for money, and that times the fee rates' common divisor for fees), on which its true value
-lies; ``equity`` is derived from those columns and left out. Other files are hashed as bytes.
-Equal content hashes therefore mean: same timestamps, trade counts and record length, and every
-money or quantity column equal on its grid; the raw files may differ by a few ulp.
+size for money, and the fee rates' common divisor times one fill's fee unit for fees), on which
+its true value lies; ``equity`` is derived from those columns and left out. Other files are
+hashed as bytes. Equal content hashes therefore mean: same timestamps, trade counts and record
+length, and every money or quantity column equal on its grid; the raw files may differ by a few
+ulp.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import io
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -35,7 +37,13 @@ from upath import UPath
 
 import trading_runtime
 from trading_runtime.adapters import get_adapter
-from trading_runtime.config import BacktestConfig, EngineSection
+from trading_runtime.config import (
+    LATENCY_DIR,
+    PART_PLACEHOLDER,
+    BacktestConfig,
+    EngineSection,
+    InterpolatedLatency,
+)
 from trading_runtime.data.validate import sha256_file
 from trading_runtime.layout import CURVE_FILE, RESULT_FILE, STATS_FILE, VERSIONS_DIR
 from trading_runtime.strategy_modules import find_module_source, strategy_refusal
@@ -54,6 +62,7 @@ __all__ = [
     "code_inputs",
     "content_hash",
     "file_hashes",
+    "latency_files_hash",
     "read_whole",
     "result_code_version",
     "result_version",
@@ -73,7 +82,7 @@ CODE_INPUTS = (
     "strategy_source_hash",
 )
 # ``inputs_sha256`` covers every input file (warm-up parts and the scored part, in order).
-RESULT_INPUTS = ("part_sha256", "inputs_sha256", *CODE_INPUTS)
+RESULT_INPUTS = ("part_sha256", "inputs_sha256", "latency_sha256", *CODE_INPUTS)
 # Set in the runtime image (build arg GIT_COMMIT); unset in a development checkout.
 RUNTIME_GIT_COMMIT_ENV = "TRADING_RUNTIME_GIT_COMMIT"
 
@@ -202,11 +211,33 @@ _CODE_VERSION_LABELS = {
 }
 
 
-def result_code_version(config: BacktestConfig) -> str:
-    """A short hash of ``CODE_INPUTS``: Dagster marks results stale when it changes."""
+def latency_files_hash(config: BacktestConfig, parts_dir: str | Path | None) -> str | None:
+    """One hash over the order-latency files ``engine.latency`` may read in a local parts
+    directory: the named file, or every file its ``{part}`` pattern matches (a change to one
+    part's file then marks every result stale: more than needed, never less). None when the
+    config reads no latency file or the parts directory is not local."""
+    latency = config.engine.latency
+    if not isinstance(latency, InterpolatedLatency) or parts_dir is None:
+        return None
+    directory = Path(str(parts_dir)) / LATENCY_DIR
+    if "://" in str(parts_dir) or not directory.is_dir():
+        return None
+    pattern = re.compile(
+        re.escape(latency.file).replace(re.escape(PART_PLACEHOLDER), r"[A-Za-z0-9_.-]+")
+    )
+    found = sorted(p for p in directory.iterdir() if p.is_file() and pattern.fullmatch(p.name))
+    return _hash_pairs({p.name: sha256_file(p) for p in found})
+
+
+def result_code_version(config: BacktestConfig, parts_dir: str | Path | None = None) -> str:
+    """A short hash of ``CODE_INPUTS`` and, for interpolated latency, of the latency files in
+    ``parts_dir`` (``latency_files_hash``): Dagster marks results stale when it changes."""
     adapter = get_adapter(config.adapter)
     inputs = code_inputs(config, adapter.name, adapter.version(), adapter.framework_sha())
     pieces = [f"{label}={inputs[name]}" for name, label in _CODE_VERSION_LABELS.items()]
+    latency = latency_files_hash(config, parts_dir)
+    if latency is not None:  # absent otherwise: other configs keep their code version
+        pieces.append(f"latency={latency}")
     return hashlib.sha256("|".join(pieces).encode()).hexdigest()[:16]
 
 
@@ -257,14 +288,15 @@ def canonical_steps(engine: EngineSection) -> dict[str, float]:
     """The grid each order-sensitive record column lies on, by column (see the module doc)."""
     tick, lot = _decimal(engine.tick_size), _decimal(engine.lot_size)
     money = tick * lot * _decimal(engine.contract_size)
-    fee_rates = _fraction_gcd(
-        abs(_decimal(engine.maker_fee_rate)), abs(_decimal(engine.taker_fee_rate))
-    )
+    fees = engine.fee_model
+    fee_rates = _fraction_gcd(abs(_decimal(fees.maker)), abs(_decimal(fees.taker)))
+    # One fill's fee: rate x traded value (trading_value), x quantity (trading_qty), or flat.
+    fee_unit = {"trading_value": money, "trading_qty": lot, "flat_per_trade": Fraction(1)}
     steps = {
         "price": tick / 2,  # the recorded price is the mid
         "position": lot,
         "balance": money,
-        "fee": money * fee_rates if fee_rates else money,
+        "fee": fee_unit[fees.type] * fee_rates if fee_rates else money,
         "trading_volume": lot,
         "trading_value": money,
     }

@@ -60,13 +60,14 @@ class EngineBench:
 
     def replay(self, part: Path) -> tuple[float, int]:
         """hftbacktest replaying the whole part (elapse + record): seconds and steps."""
-        from hftbacktest import Recorder, ROIVectorMarketDepthBacktest
+        from hftbacktest import Recorder
 
-        from trading_runtime.adapters.hftbacktest_adapter import build_asset
+        from trading_runtime.adapters.hftbacktest_adapter import build_asset, build_backtest
 
         replay_fn = _replay_function()
         started = time.perf_counter()
-        hbt = ROIVectorMarketDepthBacktest([build_asset(self.config.engine, [str(part)])])
+        engine = self.config.engine
+        hbt = build_backtest(engine, build_asset(engine, [str(part)]))
         recorder = Recorder(1, self.config.engine.max_steps)
         steps = replay_fn(hbt, recorder.recorder, self.interval)
         hbt.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -68,6 +68,8 @@ class EngineOutput:
     framework_sha: str | None
     # trading-platform only: the engine.framework_fixes applied (see ``framework_fixes``).
     framework_fixes: tuple[str, ...] | None = None
+    # What the adapter adds to the result's provenance (e.g. the latency file's sha256).
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 class EngineAdapter(Protocol):

@@ -20,7 +20,12 @@ from trading_runtime.adapters.base import (
     check_strategy_allowed,
 )
 from trading_runtime.adapters.framework_fixes import applied_framework_fixes
-from trading_runtime.config import BacktestConfig
+from trading_runtime.config import (
+    BacktestConfig,
+    ConstantLatency,
+    RoiVectorDepth,
+    framework_engine_problems,
+)
 from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.validate import PartInfo
 from trading_runtime.layout import EVENT_LOG_FILE, STATS_FILE
@@ -31,6 +36,7 @@ __all__ = [
     "TradingPlatformAdapter",
     "build_framework_config",
     "deterministic_order_snapshots",
+    "framework_engine_fields",
     "import_framework",
     "install_hint",
     "installed_framework_sha",
@@ -110,14 +116,46 @@ def deterministic_order_snapshots() -> Iterator[None]:
         Venue.read_orders_snapshot = original
 
 
+def framework_engine_fields(config: BacktestConfig) -> dict[str, Any]:
+    """The pinned framework's ``HftEngineConfig`` fields (paths aside) from the engine section.
+
+    Field by field, never a dump of the section: runtime-only fields stay out, and what the
+    framework cannot express was refused when the config was loaded
+    (``config.framework_engine_problems``)."""
+    problems = framework_engine_problems(config.engine)
+    if problems:
+        raise ValueError("engine: " + "; ".join(problems))
+    engine = config.engine
+    depth, latency, fees = engine.depth, engine.latency, engine.fee_model
+    assert isinstance(depth, RoiVectorDepth) and isinstance(latency, ConstantLatency)
+    return {
+        "instrument": engine.instrument,
+        "tick_size": engine.tick_size,
+        "lot_size": engine.lot_size,
+        "contract_size": engine.contract_size,
+        "maker_fee_rate": fees.maker,
+        "taker_fee_rate": fees.taker,
+        "entry_latency_ns": latency.entry_ns,
+        "response_latency_ns": latency.response_ns,
+        # False: the framework leaves hftbacktest's default queue model, log_prob2.
+        "use_risk_adverse_queue_model": engine.queue_model.type == "risk_adverse",
+        "partial_fill_venue": engine.exchange == "partial_fill",
+        "max_steps": engine.max_steps,
+        "last_trades_capacity": engine.last_trades_capacity,
+        "max_price_tick_levels": engine.max_price_tick_levels,
+        "roi_lb": depth.roi_lb,
+        "roi_ub": depth.roi_ub,
+        "initial_snapshot": engine.initial_snapshot,
+    }
+
+
 def build_framework_config(
     framework: ModuleType, config: BacktestConfig, data_paths: Sequence[str], out_dir: Path
 ) -> Any:
     """Map our config to ``trading_platform.HftBacktestConfig`` with runtime-supplied paths
     (``data_paths``: warm-up parts, then the scored part)."""
-    # The engine section is HftEngineConfig minus the paths, which the runtime supplies.
     engine_cfg = framework.HftEngineConfig(
-        **config.engine.model_dump(exclude={"framework_fixes"}),
+        **framework_engine_fields(config),
         data_files=list(data_paths),
         stats_npz_path=str(out_dir / _RAW_STATS_FILE),
         event_bus_path=str(out_dir / EVENT_LOG_FILE),
@@ -125,6 +163,7 @@ def build_framework_config(
     strategy_cfg = framework.StrategyConfig(
         class_path=config.strategy.class_path, **config.strategy.params
     )
+    assert config.risk is not None  # required for this adapter (BacktestConfig's validator)
     risk_cfg = framework.RiskConfig(**config.risk.model_dump(mode="json", exclude_none=True))
     return framework.HftBacktestConfig(
         id=config.id,

@@ -104,14 +104,14 @@ def strategy_parameter_problem(config: BacktestConfig) -> str | None:
     if config.adapter != "hftbacktest":
         return None
     from trading_runtime.adapters.base import EngineError
-    from trading_runtime.adapters.hftbacktest_adapter import HftbacktestAdapter, strategy_arguments
+    from trading_runtime.adapters.hftbacktest_adapter import HftbacktestAdapter, bind_strategy
 
     try:
         strategy = HftbacktestAdapter().load_strategy(config)
     except (EngineError, ImportError):
         return None  # only in the image; the pods report it
     try:
-        strategy_arguments(strategy, config.strategy.class_path, dict(config.strategy.params), 0)
+        bind_strategy(strategy, config, 0)
     except EngineError as exc:
         return str(exc)
     return None

@@ -352,16 +352,17 @@ def check_records_possible(part: PartInfo, interval_ns: int, max_steps: int | No
 
 
 def check_roi_covers(config: BacktestConfig, part: PartInfo) -> None:
-    """Fail when the config's ROI (``engine.roi_lb``..``engine.roi_ub``) does not cover the
+    """Fail when the config's ROI (``engine.depth.roi_lb``..``roi_ub``) does not cover the
     part's price range: hftbacktest drops depth outside it, so the book (and every recorded
     price) would be empty or wrong without an error."""
-    if part.min_px is None or part.max_px is None:
+    roi = config.engine.roi
+    if part.min_px is None or part.max_px is None or roi is None:
         return
-    lower, upper = config.engine.roi_lb, config.engine.roi_ub
+    lower, upper = roi
     if part.min_px < lower or part.max_px > upper:
         raise PartValidationError(
             f"part {part.path}: prices {part.min_px:g}..{part.max_px:g} are not inside config"
-            f" {config.id!r}'s ROI engine.roi_lb..engine.roi_ub = {lower:g}..{upper:g}; widen"
+            f" {config.id!r}'s ROI engine.depth.roi_lb..roi_ub = {lower:g}..{upper:g}; widen"
             " the ROI to cover the part's prices"
         )
 

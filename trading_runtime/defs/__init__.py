@@ -21,7 +21,7 @@ __all__ = ["backtest_pod_tags", "build_definitions", "select_executor"]
 def build_definitions(settings: RuntimeSettings | None = None) -> Definitions:
     settings = settings or load_settings()
     try:
-        code_version = result_code_version(load_config(settings.config))
+        code_version = result_code_version(load_config(settings.config), settings.parts_dir)
     except ConfigError:
         # Load the code location anyway; materializing reports the config error in full.
         code_version = "invalid-config"
