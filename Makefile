@@ -36,6 +36,13 @@ $(DAGSTER_HOME)/dagster.yaml:
 	  '# No usage statistics, no telemetry banner on every first start.' \
 	  'telemetry:' \
 	  '  enabled: false' \
+	  '# No "Join the Dagster community" dialog on the first visit to the UI.' \
+	  'nux:' \
+	  '  enabled: false' \
+	  '# One run at a time (automated or launched in the UI; `make run` does not queue):' \
+	  '# a backtest run already uses every core through its engine workers.' \
+	  'run_queue:' \
+	  '  max_concurrent_runs: 1' \
 	  > $@
 
 ## The main job: register every part in data/parts, backtest each partition, aggregate.
