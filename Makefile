@@ -57,9 +57,11 @@ lint: setup
 	$(BIN)/ruff format --check trading_runtime tests benchmarks
 	$(BIN)/mypy
 
-## The Dagster UI on http://127.0.0.1:3000 (assets, partitions, results of `make run`).
+## The Dagster UI on http://127.0.0.1:3000 (assets, partitions, results of `make run`) and the
+## daemon: new part files are backtested and aggregated by themselves (TRADING_RUNTIME_AUTOMATION).
+## `dg dev` is what Dagster recommends (`dagster dev` works too, and says it is superseded).
 dev: setup $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev
+	$(BIN)/dg dev
 
 ## The performance benchmark (about 15 min; writes benchmarks/results.md). BENCH_ARGS=--quick for a smoke run.
 bench: setup

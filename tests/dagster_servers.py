@@ -1,4 +1,4 @@
-"""A real `dagster dev` (webserver and daemon) or `dagster-webserver` for end-to-end tests: on a
+"""A real `dg dev` (webserver and daemon) or `dagster-webserver` for end-to-end tests: on a
 free loopback port, against a temporary instance written by the Makefile, stopped (its whole
 process group: webserver, daemon, code server, run workers, engine workers) in every case."""
 
@@ -77,29 +77,50 @@ class Server:
         return self.log.read_text(errors="replace")[-4000:]
 
 
+LOCATIONS = """
+{ workspaceOrError { ... on Workspace { locationEntries {
+  name locationOrLoadError { __typename ... on PythonError { message } } } } } }
+"""
+
+
+def locations(server: Server) -> list[dict[str, Any]]:
+    """The workspace's code locations: name and load state (None while loading)."""
+    return list(server.graphql(LOCATIONS)["workspaceOrError"]["locationEntries"])
+
+
+def _answers(server: Server) -> bool:
+    """The webserver answers and its code locations are loaded (or failed to load)."""
+    try:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{server.port}/server_info", timeout=5
+        ) as response:
+            if response.status != 200:
+                return False
+        entries = locations(server)
+    except (urllib.error.URLError, OSError):
+        return False
+    return bool(entries) and all(entry["locationOrLoadError"] for entry in entries)
+
+
 def _wait_ready(server: Server) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise AssertionError(f"the server exited: {server.tail()}")
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{server.port}/server_info", timeout=5
-            ) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
+        if _answers(server):
+            return
         time.sleep(0.5)
     raise AssertionError(f"the server did not answer within {READY_TIMEOUT_S} s: {server.tail()}")
 
 
 @contextlib.contextmanager
-def running(command: list[str], env: Mapping[str, str], cwd: Path) -> Iterator[Server]:
+def running(
+    command: list[str], env: Mapping[str, str], cwd: Path, log_dir: Path
+) -> Iterator[Server]:
     """``command`` (with ``{port}`` filled in) started in its own session; ready when the
     webserver answers; stopped, with everything it started, in every case."""
     port = free_port()
-    log = cwd / f"server-{port}.log"
+    log = log_dir / f"server-{port}.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
             [part.format(port=port) for part in command],
@@ -125,13 +146,13 @@ def running(command: list[str], env: Mapping[str, str], cwd: Path) -> Iterator[S
             process.wait(timeout=10)
 
 
-def dagster_dev(env: Mapping[str, str], cwd: Path) -> contextlib.AbstractContextManager[Server]:
-    """`dagster dev`: webserver and daemon, loading the project's code location."""
-    command = [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", "{port}"]
-    return running([*command, "-m", "trading_runtime.definitions"], env, cwd)
+def dg_dev(env: Mapping[str, str], log_dir: Path) -> contextlib.AbstractContextManager[Server]:
+    """`dg dev` from the repository's root, as `make dev` runs it: webserver and daemon."""
+    command = [str(BIN / "dg"), "dev", "-h", "127.0.0.1", "-p", "{port}"]
+    return running(command, env, REPO, log_dir)
 
 
 def webserver(env: Mapping[str, str], cwd: Path) -> contextlib.AbstractContextManager[Server]:
-    """`dagster-webserver` alone (no daemon)."""
+    """`dagster-webserver` alone (no daemon) on the project's code location."""
     command = [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", "{port}"]
-    return running([*command, "-m", "trading_runtime.definitions"], env, cwd)
+    return running([*command, "-m", "trading_runtime.definitions"], env, cwd, cwd)

@@ -1,5 +1,6 @@
-"""The Dagster UI's servers for real, on loopback: a dropped part runs itself (webserver and
-daemon), and the UI's GraphQL API reports stale results after a config edit."""
+"""The Dagster UI's servers for real, on loopback: a dropped part runs itself (`dg dev`, as
+`make dev` runs it: webserver and daemon), and the UI's GraphQL API reports stale results after
+a config edit (`dagster-webserver`)."""
 
 import os
 import shutil
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from conftest import WORKERS, write_config
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
-from dagster_servers import Server, dagster_dev, make_instance, project_env, webserver
+from dagster_servers import Server, dg_dev, locations, make_instance, project_env, webserver
 
 from trading_runtime.cli import main
 from trading_runtime.defs import build_definitions
@@ -42,7 +43,13 @@ def test_a_dropped_part_is_backtested_and_aggregated_without_a_click(
     parts, results = tmp_path / "parts", tmp_path / "results"
     parts.mkdir()
     env = project_env(home, parts_dir=str(parts), results=str(results), workers="1")
-    with dagster_dev(env, tmp_path) as server:
+    with dg_dev(env, tmp_path) as server:
+        # A first start without noise: no "Join the Dagster community" dialog (the Makefile's
+        # instance turns it off), the code location named as in `dagster dev`.
+        assert server.graphql("{ shouldShowNux }") == {"shouldShowNux": False}
+        assert locations(server) == [
+            {"name": "trading_runtime", "locationOrLoadError": {"__typename": "RepositoryLocation"}}
+        ]
         # Written elsewhere and renamed in: the sensor never sees half a file.
         staged = tmp_path / "part-00007.npz"
         shutil.copy2(generated_parts[0], staged)
