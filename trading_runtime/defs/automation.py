@@ -2,9 +2,9 @@
 
 The flow with the daemon running (``make dev``): ``register_part_files`` adds a partition for a
 new file; on its next tick the automation sensor sees the partition missing and requests
-``parts`` and ``backtest_results`` for it (one run; several new partitions make one backfill,
-which the single-run backfill policy runs as one run); once no ``backtest_results`` partition is
-in progress, a result newer than the aggregate requests ``aggregate_metrics``.
+``parts`` and ``backtest_results`` for it (one run; several new partitions at once make one
+backfill, run as the assets' single-run backfill policy says); once no ``backtest_results``
+partition is in progress, a result newer than the aggregate requests ``aggregate_metrics``.
 
 Deliberately not automatic: retrying failed partitions (a failing part would run on every tick;
 ``make run`` retries them), and re-running results made stale by a config or strategy edit (the
