@@ -36,6 +36,13 @@ $(DAGSTER_HOME)/dagster.yaml:
 	  '# No usage statistics, no telemetry banner on every first start.' \
 	  'telemetry:' \
 	  '  enabled: false' \
+	  '# No "Join the Dagster community" dialog on the first visit to the UI.' \
+	  'nux:' \
+	  '  enabled: false' \
+	  '# One run at a time (automated or launched in the UI; `make run` does not queue):' \
+	  '# a backtest run already uses every core through its engine workers.' \
+	  'run_queue:' \
+	  '  max_concurrent_runs: 1' \
 	  > $@
 
 ## The main job: register every part in data/parts, backtest each partition, aggregate.
@@ -50,9 +57,11 @@ lint: setup
 	$(BIN)/ruff format --check trading_runtime tests benchmarks
 	$(BIN)/mypy
 
-## The Dagster UI on http://127.0.0.1:3000 (assets, partitions, results of `make run`).
+## The Dagster UI on http://127.0.0.1:3000 (assets, partitions, results of `make run`) and the
+## daemon: new part files are backtested and aggregated by themselves (TRADING_RUNTIME_AUTOMATION).
+## `dg dev` is what Dagster recommends (`dagster dev` works too, and says it is superseded).
 dev: setup $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev
+	$(BIN)/dg dev
 
 ## The performance benchmark (about 15 min; writes benchmarks/results.md). BENCH_ARGS=--quick for a smoke run.
 bench: setup

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from click.testing import CliRunner
-from conftest import write_config
+from conftest import WORKERS, write_config
+from dagster import DagsterInstance
 
 from trading_runtime.cli import main
 from trading_runtime.config import example_config_path
@@ -132,7 +133,7 @@ def test_main_job_end_to_end(tmp_path: Path, parts_dir: Path) -> None:
     assert unknown.returncode == 1 and "for partition(s) nope" in unknown.stderr
     (parts_dir / "..npz").unlink()
     selected = subprocess.run(
-        [*command, "--partition", "part-00002"],
+        [*command, "--partition", "part-00002", "--force"],
         env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
     assert selected.returncode == 0, selected.stderr[-3000:]  # zz-bad is not selected
@@ -163,7 +164,9 @@ def test_main_job_single_run_covers_every_registered_partition(
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "removed 1 partition(s) whose part file is gone: part-00001" in run.stdout
-    assert "backtesting all 3 partitions (part-00000..a-new) in one run" in run.stdout
+    # Only the new part runs; the others' results are up to date.
+    assert "2 partition(s) up to date, 1 to backtest (1 no result)" in run.stdout
+    assert "backtesting 1 partition(s) (a-new..a-new) in one run" in run.stdout
     assert "(orphaned): part-00001" in run.stderr
     table = pq.read_table(tmp_path / "results" / "aggregate_metrics.parquet")
     assert table["partition"].to_pylist() == ["a-new", "part-00000", "part-00002", "TOTAL"]
@@ -203,3 +206,70 @@ def test_backtest_refuses_unsafe_part_names_and_keeps_earlier_results(
     validate = CliRunner().invoke(main, ["data", "validate", str(parts_dir / "..npz")])
     assert validate.exit_code == 1
     assert f"REFUSED {parts_dir / '..npz'}: it starts with '.'" in validate.output
+
+
+def test_main_job_runs_only_missing_failed_or_stale_partitions(
+    tmp_path: Path, parts_dir: Path
+) -> None:
+    """A second `make run` with nothing changed starts no engine: it launches no Dagster run.
+    A changed part, config or failed partition runs again; --force runs what it is told."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("")
+    env = {
+        "DAGSTER_HOME": str(home),
+        "TRADING_RUNTIME_PARTS_DIR": str(parts_dir),
+        "TRADING_RUNTIME_RESULTS": str(tmp_path / "results"),
+        "TRADING_RUNTIME_WORKERS": str(WORKERS),
+    }
+
+    def materialize(*args: str, exit_code: int = 0) -> str:
+        result = CliRunner().invoke(main, ["materialize", *args], env=env)
+        assert result.exit_code == exit_code, result.output
+        return result.output
+
+    first = materialize()
+    assert "0 partition(s) up to date, 3 to backtest (3 no result)" in first
+    instance = DagsterInstance.from_config(str(home))
+    runs = instance.get_runs_count()
+    aggregate = tmp_path / "results" / "aggregate_metrics.parquet"
+    aggregated_at = aggregate.stat().st_mtime_ns
+
+    unchanged = materialize()
+    assert "3 partition(s) up to date, 0 to backtest" in unchanged
+    assert "aggregate up to date" in unchanged and "aggregating" not in unchanged
+    assert instance.get_runs_count() == runs  # no run, so no engine
+    assert aggregate.stat().st_mtime_ns == aggregated_at
+
+    # Another part's bytes under part-00000's name: its content changed. (One partition per
+    # run, here and below: such runs share one warm engine worker, compiled once.)
+    shutil.copy2(parts_dir / "part-00001.npz", parts_dir / "part-00000.npz")
+    changed = materialize("--single-run")
+    assert "2 partition(s) up to date, 1 to backtest (1 part changed)" in changed
+    assert "backtesting 1 partition(s) (part-00000..part-00000) in one run" in changed
+    assert "aggregating" in changed
+    assert instance.get_runs_count() == runs + 2  # the partition and the aggregate
+
+    config = write_config(tmp_path / "c.json", strategy__order_qty=0.2)
+    env["TRADING_RUNTIME_CONFIG"] = str(config)
+    edited = materialize()
+    assert "0 partition(s) up to date, 3 to backtest (3 config changed)" in edited
+    assert "[3/3] ok     part-00002" in edited
+
+    # A partition whose latest run failed runs again, though its older result matches.
+    env["TRADING_RUNTIME_CONFIG"] = str(
+        write_config(
+            tmp_path / "f.json", strategy={"class_path": "strategies_for_tests:raises_value_error"}
+        )
+    )
+    failing = materialize("--partition", "part-00001", "--force", exit_code=1)
+    assert "FAILED part-00001" in failing and "blew up on purpose" in failing
+    env["TRADING_RUNTIME_CONFIG"] = str(config)
+    retried = materialize()
+    assert "2 partition(s) up to date, 1 to backtest (1 last run failed)" in retried
+    assert "[1/1] ok     part-00001" in retried
+
+    forced = materialize("--partition", "part-00002", "--force")
+    assert "0 partition(s) up to date, 1 to backtest (1 forced)" in forced
+    assert "[1/1] ok     part-00002" in forced and "aggregating" in forced
+    assert materialize().count("ok     ") == 0

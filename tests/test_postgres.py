@@ -245,7 +245,9 @@ def test_concurrent_processes_record_every_run_once(
     for key in expected_keys:
         processes.append(
             subprocess.Popen(
-                [*command, "--partition", key],
+                # --force: the subject is concurrent recording, so every process runs its
+                # partition even when another one has already made its result.
+                [*command, "--partition", key, "--force"],
                 env=base_env,
                 cwd=tmp_path,
                 stdout=subprocess.PIPE,

@@ -7,6 +7,7 @@ tagged with the process that owns it, so that a later start-up can tell a run wh
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Mapping, Sequence
@@ -15,20 +16,30 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
+    AssetKey,
+    AssetPartitionStatus,
     DagsterInstance,
     DagsterRunStatus,
     ExecuteInProcessResult,
     JobDefinition,
     RunsFilter,
 )
+from upath import UPath
 
+from trading_runtime.config import BacktestConfig
 from trading_runtime.dagster_compat import partition_range_tags
 from trading_runtime.defs.partitions import (
     PARTS_PARTITIONS,
+    part_partitions,
     unregistered_part_keys,
     vanished_part_keys,
 )
+from trading_runtime.layout import RESULT_FILE, RESULTS_DIR
+from trading_runtime.part_hashes import PartHashCache
 from trading_runtime.processes import ProcessIdentity, current_process
+from trading_runtime.results import read_whole
+from trading_runtime.staleness import CurrentInputs, current_code_inputs, stale_reason
+from trading_runtime.storage import as_upath, part_location
 
 __all__ = [
     "OWNER_BOOT_TAG",
@@ -37,11 +48,15 @@ __all__ = [
     "OWNER_PID_TAG",
     "OWNER_STARTED_TAG",
     "QUIET_RUN_CONFIG",
+    "BacktestPlan",
     "DeadRun",
+    "aggregate_is_current",
+    "contiguous_stretches",
     "dagster_home",
     "failure_messages",
     "mark_dead_runs_failed",
     "owner_tags",
+    "plan_backtests",
     "register_parts",
     "remove_vanished_parts",
     "run_aggregate",
@@ -92,6 +107,108 @@ def remove_vanished_parts(instance: DagsterInstance, keys: Sequence[str]) -> lis
     for key in gone:
         instance.delete_dynamic_partition(PARTS_PARTITIONS, key)
     return gone
+
+
+RESULTS_ASSET = AssetKey("backtest_results")
+AGGREGATE_ASSET = AssetKey("aggregate_metrics")
+# The part files' sha256 by size and mtime, kept beside the instance (see part_hashes).
+PART_HASHES_FILE = "trading-runtime-part-hashes.json"
+
+
+@dataclass(frozen=True)
+class BacktestPlan:
+    """Which partitions to backtest (with why) and which are up to date, in the given order."""
+
+    to_run: dict[str, str]
+    up_to_date: list[str]
+    hashed: int  # part files read in full (the rest came from the size+mtime cache)
+
+
+def _stored_provenance(results: str, key: str) -> dict[str, Any] | None:
+    """The provenance in a partition's ``result.json``; None when there is none (or it cannot
+    be read: then the partition runs again and replaces it)."""
+    try:
+        document = json.loads(read_whole(as_upath(results) / RESULTS_DIR / key / RESULT_FILE))
+        provenance = document["provenance"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return provenance if isinstance(provenance, dict) else None
+
+
+def plan_backtests(
+    instance: DagsterInstance,
+    keys: Sequence[str],
+    *,
+    config: BacktestConfig,
+    parts_dir: str,
+    results: str,
+    force: bool = False,
+) -> BacktestPlan:
+    """Each of ``keys`` that is missing, failed or stale (``staleness.stale_reason``), with its
+    reason; with ``force``, all of them. Dagster says which partitions it has materialized and
+    whose latest attempt failed; ``result.json`` says what each stored result was made from."""
+    if force:
+        return BacktestPlan({key: "forced" for key in keys}, [], 0)
+    statuses = instance.get_status_by_partition(RESULTS_ASSET, list(keys), part_partitions) or {}
+    hashes = PartHashCache(dagster_home() / PART_HASHES_FILE)
+    code = current_code_inputs(config)
+    sha256_cache: dict[str, str | None] = {}
+
+    def sha256_of(key: str) -> str | None:
+        if key not in sha256_cache:
+            location: UPath = part_location(parts_dir, key)
+            sha256_cache[key] = hashes.sha256(location)
+        return sha256_cache[key]
+
+    to_run: dict[str, str] = {}
+    up_to_date: list[str] = []
+    for key in keys:
+        status = statuses.get(key)
+        current = CurrentInputs(
+            part=key,
+            code=code,
+            sha256_of=sha256_of,
+            last_run_failed=status == AssetPartitionStatus.FAILED,
+            recorded=status == AssetPartitionStatus.MATERIALIZED,
+        )
+        reason = stale_reason(_stored_provenance(results, key), current)
+        if reason is None:
+            up_to_date.append(key)
+        else:
+            to_run[key] = reason
+    hashes.save()
+    return BacktestPlan(to_run, up_to_date, hashes.hashed)
+
+
+def contiguous_stretches(ordered: Sequence[str], selected: Sequence[str]) -> list[list[str]]:
+    """``selected`` keys as runs of neighbours in ``ordered`` (the partitions' registration
+    order): a single-run backfill covers a range, so each stretch is one run."""
+    wanted = set(selected)
+    stretches: list[list[str]] = []
+    current: list[str] = []
+    for key in ordered:
+        if key in wanted:
+            current.append(key)
+        elif current:
+            stretches.append(current)
+            current = []
+    if current:
+        stretches.append(current)
+    return stretches
+
+
+def _latest_storage_id(instance: DagsterInstance, key: AssetKey) -> int | None:
+    records = instance.fetch_materializations(key, limit=1).records
+    return records[0].storage_id if records else None
+
+
+def aggregate_is_current(instance: DagsterInstance, aggregate_file: UPath) -> bool:
+    """The stored aggregate exists and was materialized after the latest result (any partition)."""
+    if not aggregate_file.exists():
+        return False
+    aggregate = _latest_storage_id(instance, AGGREGATE_ASSET)
+    latest_result = _latest_storage_id(instance, RESULTS_ASSET)
+    return aggregate is not None and (latest_result is None or aggregate > latest_result)
 
 
 def owner_tags() -> dict[str, str]:

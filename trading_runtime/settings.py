@@ -13,6 +13,11 @@ Environment variables (all optional on a laptop):
   TRADING_RUNTIME_EXECUTOR   in_process (default) | k8s_job (k8s only: every step its own pod)
   TRADING_RUNTIME_POD_CPU    k8s: CPU request of a backtest pod (default: the workers)
   TRADING_RUNTIME_POD_MEMORY k8s: memory request and limit of a backtest pod (default: 4Gi)
+  TRADING_RUNTIME_AUTOMATION on | off: Dagster's declarative automation (a new part file is
+                             backtested and the aggregate refreshed, with no click; needs the
+                             daemon: `make dev`). Default: on locally, off on k8s, where every
+                             automated run starts pods in a shared cluster (size the run queue
+                             first; see defs/automation.py).
   TRADING_RUNTIME_STRATEGY_MODULES
                              comma-separated module prefixes a config's strategy.class_path may
                              name (default: trading_runtime.strategies). Not a RuntimeSettings
@@ -57,6 +62,7 @@ class RuntimeSettings(BaseModel):
     executor: Literal["in_process", "k8s_job"] = "in_process"
     pod_cpu: str | None = None
     pod_memory: str = "4Gi"
+    automation: Literal["on", "off"] | None = None
 
     @model_validator(mode="after")
     def _cluster_needs_shared_storage(self) -> RuntimeSettings:
@@ -72,6 +78,11 @@ class RuntimeSettings(BaseModel):
     @property
     def is_local(self) -> bool:
         return self.env == "local"
+
+    @property
+    def automation_enabled(self) -> bool:
+        """Declarative automation: on unless turned off; on k8s only when turned on."""
+        return self.automation == "on" if self.automation is not None else self.is_local
 
     def backtest_pod_resources(self) -> dict[str, dict[str, str]]:
         """Container resources of the pod that runs backtests: one CPU per engine worker."""

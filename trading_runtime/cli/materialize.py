@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 
 import click
 
@@ -17,28 +18,38 @@ __all__ = ["materialize"]
 @click.option(
     "--single-run",
     is_flag=True,
-    help="Backtest all partitions in one run (fastest for many parts; one failure fails"
-    " the run). Default: one run per partition, so failures stay isolated.",
+    help="Backtest the partitions in one run per stretch of neighbours (fastest for many parts;"
+    " one failure fails its run). Default: one run per partition, so failures stay isolated.",
 )
 @click.option(
     "--partition",
     "selected",
     multiple=True,
     metavar="KEY",
-    help="Backtest only these partitions (repeatable; one run each); every part is still"
+    help="Consider only these partitions (repeatable; one run each); every part is still"
     " registered and the aggregate covers every stored result.",
 )
-def materialize(single_run: bool, selected: tuple[str, ...]) -> None:
-    """The main local job: register parts, backtest every partition, aggregate."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Backtest every partition (or every --partition) even when its result is up to date.",
+)
+def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> None:
+    """The main local job: register parts, backtest the partitions that are missing, failed or
+    stale (part file, config, strategy source or engine changed), aggregate when a result
+    changed."""
     from dagster import DagsterInstance
 
     from trading_runtime.defs import build_definitions
     from trading_runtime.defs.partitions import PARTS_PARTITIONS
     from trading_runtime.layout import AGGREGATE_FILE, PART_KEY_RULE, RESULTS_DIR
     from trading_runtime.local_runs import (
+        aggregate_is_current,
+        contiguous_stretches,
         dagster_home,
         failure_messages,
         mark_dead_runs_failed,
+        plan_backtests,
         register_parts,
         remove_vanished_parts,
         run_aggregate,
@@ -52,7 +63,7 @@ def materialize(single_run: bool, selected: tuple[str, ...]) -> None:
     settings = load_settings()
     home = dagster_home()
     try:
-        load_config(settings.config)
+        config = load_config(settings.config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     instance = DagsterInstance.get()
@@ -88,47 +99,73 @@ def materialize(single_run: bool, selected: tuple[str, ...]) -> None:
         f"{len(keys)} part(s) in {settings.parts_dir} ({len(new_keys)} newly registered);"
         f" config {settings.config}; Dagster instance {home}"
     )
+    # Registration order: a single run covers a range of partitions in that order.
+    registered = list(instance.get_dynamic_partitions(PARTS_PARTITIONS))
+    candidates = [key for key in registered if key in selected] if selected else registered
+    plan = plan_backtests(
+        instance,
+        candidates,
+        config=config,
+        parts_dir=settings.parts_dir,
+        results=settings.results,
+        force=force,
+    )
+    click.echo(
+        f"{len(plan.up_to_date)} partition(s) up to date, {len(plan.to_run)} to backtest"
+        + (f" ({_reasons(plan.to_run)})" if plan.to_run else "")
+        + ("" if force else f"; {plan.hashed} part file(s) hashed")
+    )
     job = defs.resolve_job_def("backtest_parts")
     failed: list[str] = []
+    succeeded = 0
     if single_run:
-        # A run covers a range of partitions in the order they were registered: all of them.
-        keys = list(instance.get_dynamic_partitions(PARTS_PARTITIONS))
-        click.echo(f"backtesting all {len(keys)} partitions ({keys[0]}..{keys[-1]}) in one run")
-        result = run_partition_range(job, instance, keys)
-        if not result.success:
-            failed = list(keys)
-            for message in failure_messages(result):
-                echo_error(f"FAILED {message}")
+        for stretch in contiguous_stretches(registered, list(plan.to_run)):
+            click.echo(
+                f"backtesting {len(stretch)} partition(s) ({stretch[0]}..{stretch[-1]}) in one run"
+            )
+            result = run_partition_range(job, instance, stretch)
+            if result.success:
+                succeeded += len(stretch)
+            else:
+                failed.extend(stretch)
+                for message in failure_messages(result):
+                    echo_error(f"FAILED {message}")
     else:
-        keys = [key for key in keys if key in selected] if selected else keys
-        for index, key in enumerate(keys, start=1):
+        for index, (key, reason) in enumerate(plan.to_run.items(), start=1):
             run_started = time.perf_counter()
             result = run_partition(job, instance, key)
             elapsed = time.perf_counter() - run_started
+            position = f"[{index}/{len(plan.to_run)}]"
             if result.success:
-                click.echo(f"[{index}/{len(keys)}] ok     {key} ({elapsed:.1f} s)")
+                succeeded += 1
+                click.echo(f"{position} ok     {key} ({elapsed:.1f} s; {reason})")
             else:
                 failed.append(key)
                 for message in failure_messages(result):
-                    echo_error(f"[{index}/{len(keys)}] FAILED {key}: {message}")
-    click.echo("aggregating")
-    aggregate = run_aggregate(defs.resolve_job_def("aggregate"), instance)
-    if not aggregate.success:
-        for message in failure_messages(aggregate):
-            echo_error(f"FAILED {message}")
-        sys.exit(1)
-    metadata = aggregate.asset_materializations_for_node("aggregate_metrics")[0].metadata
-    click.echo(str(metadata["table"].value))
-    orphaned = metadata.get("orphaned_results")
-    if orphaned is not None and orphaned.value:
-        listed = metadata["first_orphaned_results"].value
-        assert isinstance(listed, list)
-        echo_error(
-            f"{orphaned.value} stored result(s) without a part file, not aggregated (orphaned):"
-            f" {', '.join(map(str, listed))}"
-        )
+                    echo_error(f"{position} FAILED {key}: {message}")
     base = as_upath(settings.results)
     results = base.resolve() if is_local(base) else base
+    # The aggregate changes only with a result (or a removed part); after a killed run it may
+    # be older than the newest result, which Dagster's event log tells.
+    if succeeded or removed or force or not aggregate_is_current(instance, base / AGGREGATE_FILE):
+        click.echo("aggregating")
+        aggregate = run_aggregate(defs.resolve_job_def("aggregate"), instance)
+        if not aggregate.success:
+            for message in failure_messages(aggregate):
+                echo_error(f"FAILED {message}")
+            sys.exit(1)
+        metadata = aggregate.asset_materializations_for_node("aggregate_metrics")[0].metadata
+        click.echo(str(metadata["table"].value))
+        orphaned = metadata.get("orphaned_results")
+        if orphaned is not None and orphaned.value:
+            listed = metadata["first_orphaned_results"].value
+            assert isinstance(listed, list)
+            echo_error(
+                f"{orphaned.value} stored result(s) without a part file, not aggregated"
+                f" (orphaned): {', '.join(map(str, listed))}"
+            )
+    else:
+        click.echo(f"aggregate up to date: {results}/{AGGREGATE_FILE}")
     click.echo(
         f"results: {results}/{RESULTS_DIR}/<part>/ and {results}/{AGGREGATE_FILE}"
         f" ({time.perf_counter() - started:.1f} s). Browse them with `make dev`."
@@ -139,3 +176,9 @@ def materialize(single_run: bool, selected: tuple[str, ...]) -> None:
         echo_error(f"{len(failed)} partition(s) failed: {', '.join(failed)}")
     if failed or listing.refused:
         sys.exit(1)
+
+
+def _reasons(to_run: dict[str, str]) -> str:
+    """``to_run``'s reasons counted, most frequent first: "2 no result, 1 part changed"."""
+    counts = Counter(to_run.values())
+    return ", ".join(f"{n} {reason}" for reason, n in counts.most_common())

@@ -8,6 +8,7 @@ from dagster import Definitions, ExecutorDefinition, in_process_executor
 
 from trading_runtime.config import ConfigError, load_config
 from trading_runtime.defs.assets import aggregate_metrics, make_backtest_results, parts
+from trading_runtime.defs.automation import automation_sensor, with_automation
 from trading_runtime.defs.checks import make_result_determinism_check, part_file_is_valid
 from trading_runtime.defs.jobs import build_jobs
 from trading_runtime.defs.resources import build_resources
@@ -27,12 +28,17 @@ def build_definitions(settings: RuntimeSettings | None = None) -> Definitions:
         code_version = "invalid-config"
     pod_tags = backtest_pod_tags(settings)
     backtest_results = make_backtest_results(code_version, op_tags=pod_tags)
+    assets = [parts, backtest_results, aggregate_metrics]
+    sensors: list[Any] = [register_part_files]
+    if settings.automation_enabled:
+        assets = with_automation(assets)
+        sensors.append(automation_sensor())
     return Definitions(
-        assets=[parts, backtest_results, aggregate_metrics],
+        assets=assets,
         asset_checks=[part_file_is_valid, make_result_determinism_check(backtest_results)],
         # With step pods the run pod only coordinates: the default run pod resources suffice.
         jobs=build_jobs(backtest_run_tags=pod_tags if settings.executor == "in_process" else None),
-        sensors=[register_part_files],
+        sensors=sensors,
         resources=build_resources(settings),
         executor=select_executor(settings),
     )

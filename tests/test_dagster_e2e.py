@@ -1,0 +1,156 @@
+"""The Dagster UI's servers for real, on loopback: a dropped part runs itself (`dg dev`, as
+`make dev` runs it: webserver and daemon), and the UI's GraphQL API reports stale results after
+a config edit (`dagster-webserver`)."""
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from conftest import WORKERS, write_config
+from dagster import DagsterInstance, DagsterRunStatus
+from dagster_graphql import DagsterGraphQLClient
+from dagster_servers import Server, dg_dev, locations, make_instance, project_env, webserver
+
+from trading_runtime.cli import main
+from trading_runtime.defs import build_definitions
+from trading_runtime.defs.automation import AUTOMATION_TAG
+from trading_runtime.local_runs import run_partition
+from trading_runtime.settings import load_settings
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+
+# From the file's appearance to the aggregate: the registration sensor (15 s), the automation
+# sensor (15 s), the run (a subprocess that imports the project and compiles the strategy), the
+# next automation tick, the aggregate's run. Measured: see the test's printed line.
+AUTOMATION_TIMEOUT_S = 240.0
+
+
+def _aggregated_parts(results: Path) -> list[str]:
+    table = results / "aggregate_metrics.parquet"
+    return pq.read_table(table)["partition"].to_pylist() if table.exists() else []
+
+
+def test_a_dropped_part_is_backtested_and_aggregated_without_a_click(
+    tmp_path: Path, generated_parts: list[Path]
+) -> None:
+    home = tmp_path / "home"
+    make_instance(home)
+    parts, results = tmp_path / "parts", tmp_path / "results"
+    parts.mkdir()
+    env = project_env(home, parts_dir=str(parts), results=str(results), workers="1")
+    with dg_dev(env, tmp_path) as server:
+        # A first start without noise: no "Join the Dagster community" dialog (the Makefile's
+        # instance turns it off), the code location named as in `dagster dev`.
+        assert server.graphql("{ shouldShowNux }") == {"shouldShowNux": False}
+        assert locations(server) == [
+            {"name": "trading_runtime", "locationOrLoadError": {"__typename": "RepositoryLocation"}}
+        ]
+        # Written elsewhere and renamed in: the sensor never sees half a file.
+        staged = tmp_path / "part-00007.npz"
+        shutil.copy2(generated_parts[0], staged)
+        os.replace(staged, parts / staged.name)
+        dropped = time.monotonic()
+        while "part-00007" not in _aggregated_parts(results):
+            assert server.process.poll() is None, server.tail()
+            assert time.monotonic() - dropped < AUTOMATION_TIMEOUT_S, (
+                f"no aggregate with part-00007 after {AUTOMATION_TIMEOUT_S} s: {server.tail()}"
+            )
+            time.sleep(1)
+        waited = time.monotonic() - dropped
+        dropped_at = time.time() - waited
+    assert _aggregated_parts(results) == ["part-00007", "TOTAL"]
+    instance = DagsterInstance.from_config(str(home))
+    runs = list(instance.get_runs())
+    # What the wait was made of (pytest -s shows it): each run's creation, start and end.
+    for record in reversed(instance.get_run_records()):
+        run, times = record.dagster_run, [record.create_timestamp.timestamp()]
+        times += [record.start_time or 0, record.end_time or 0]
+        relative = ", ".join(f"{t - dropped_at:.0f}" for t in times)
+        print(f"run {sorted(k.to_user_string() for k in run.asset_selection or ())}: {relative} s")
+    print(f"dropped part aggregated after {waited:.0f} s")
+    assert runs and all(run.tags.get(AUTOMATION_TAG) == "true" for run in runs)
+    assert {run.status for run in runs} == {DagsterRunStatus.SUCCESS}
+    # One run for the part, one for the aggregate: nothing twice.
+    selections = sorted(
+        tuple(sorted(k.to_user_string() for k in run.asset_selection or ())) for run in runs
+    )
+    assert selections == [("aggregate_metrics",), ("backtest_results", "parts")]
+
+
+STALENESS = """
+query Staleness($partitions: [String!]) {
+  results: assetNodes(assetKeys: [{path: ["backtest_results"]}]) {
+    staleStatusByPartition(partitions: $partitions)
+    staleCausesByPartition(partitions: $partitions) { reason category }
+  }
+  aggregate: assetNodes(assetKeys: [{path: ["aggregate_metrics"]}]) {
+    staleStatus
+    staleCauses { key { path } partitionKey reason category }
+  }
+}
+"""
+
+
+def _staleness(server: Server, partitions: list[str]) -> dict[str, dict[str, Any]]:
+    """The UI's staleness of backtest_results (per partition) and aggregate_metrics."""
+    data = server.graphql(STALENESS, {"partitions": partitions})
+    return {"backtest_results": data["results"][0], "aggregate_metrics": data["aggregate"][0]}
+
+
+# DagsterGraphQLClient's query through gql, whose newer versions deprecate the way it is called.
+@pytest.mark.filterwarnings("ignore:Using variable_values:DeprecationWarning")
+def test_the_ui_marks_results_stale_after_a_config_edit(tmp_path: Path, parts_dir: Path) -> None:
+    home = tmp_path / "home"
+    make_instance(home)
+    config = write_config(tmp_path / "config.json")
+    settings = {
+        "parts_dir": str(parts_dir),
+        "results": str(tmp_path / "results"),
+        "config": str(config),
+        "workers": str(WORKERS),
+    }
+    env = project_env(home, **settings)
+    materialized = CliRunner().invoke(main, ["materialize"], env=env)
+    assert materialized.exit_code == 0, materialized.output
+    keys = ["part-00000", "part-00001", "part-00002"]
+    with webserver({**env, "TRADING_RUNTIME_AUTOMATION": "off"}, tmp_path) as server:
+        fresh = _staleness(server, keys)
+        assert fresh["backtest_results"]["staleStatusByPartition"] == ["FRESH"] * 3
+        assert fresh["aggregate_metrics"]["staleStatus"] == "FRESH"
+
+        # The config edited, the code location reloaded (the UI's "Reload definitions").
+        write_config(config, strategy__order_qty=0.2)
+        DagsterGraphQLClient("127.0.0.1", port_number=server.port).reload_repository_location(
+            "trading_runtime.definitions"
+        )
+        edited = _staleness(server, keys)
+        results = edited["backtest_results"]
+        assert results["staleStatusByPartition"] == ["STALE"] * 3
+        assert all(
+            causes == [{"reason": "has a new code version", "category": "CODE"}]
+            for causes in results["staleCausesByPartition"]
+        ), results["staleCausesByPartition"]
+        assert edited["aggregate_metrics"]["staleStatus"] == "FRESH"  # its inputs are unchanged
+
+        # One result made again (and the aggregate not yet): the aggregate is stale.
+        defs = build_definitions(load_settings(env))
+        instance = DagsterInstance.from_config(str(home))
+        assert run_partition(defs.resolve_job_def("backtest_parts"), instance, "part-00001").success
+        newer = _staleness(server, keys)
+        assert newer["backtest_results"]["staleStatusByPartition"] == ["STALE", "FRESH", "STALE"]
+        aggregate = newer["aggregate_metrics"]
+        assert aggregate["staleStatus"] == "STALE", aggregate
+        # The cause names the result's partition.
+        assert aggregate["staleCauses"] == [
+            {
+                "key": {"path": ["backtest_results"]},
+                "partitionKey": "part-00001",
+                "reason": "has a new data version",
+                "category": "DATA",
+            }
+        ], aggregate["staleCauses"]
