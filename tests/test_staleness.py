@@ -103,3 +103,37 @@ def test_part_hashes_are_cached_by_size_and_mtime(tmp_path: Path) -> None:
     assert last.hashed == 1
     cache_file.write_text("{not json")
     assert PartHashCache(cache_file).sha256(UPath(part)) is not None  # damaged: hashed again
+
+
+def test_a_changed_or_missing_latency_file_makes_a_result_stale(
+    tmp_path: Path, hft_config: Any
+) -> None:
+    """Per-part latency files are inputs too: the result records their sha256."""
+    from trading_runtime.adapters.hftbacktest_adapter import latency_provenance
+    from trading_runtime.config import apply_overrides
+    from trading_runtime.local_runs import latency_changes
+
+    config = apply_overrides(
+        hft_config, {"engine.latency": {"type": "intp_order_latency", "file": "{part}.npz"}}
+    )
+    latency = tmp_path / "latency"
+    latency.mkdir()
+    for key in ("p0", "p1"):
+        (latency / f"{key}.npz").write_bytes(key.encode())
+    recorded = {
+        key: {
+            "part": key,
+            "part_sha256": f"sha-{key}",
+            **latency_provenance([latency / f"{key}.npz"]),
+        }
+        for key in ("p0", "p1")
+    }
+    assert latency_changes(config, str(tmp_path), recorded, set()) == {}
+    assert latency_changes(hft_config, str(tmp_path), recorded, set()) == {}  # constant latency
+    (latency / "p0.npz").write_bytes(b"other rows")
+    (latency / "p1.npz").unlink()
+    assert latency_changes(config, str(tmp_path), recorded, set()) == {
+        "p0": "latency file changed",
+        "p1": "latency file latency/p1.npz gone",
+    }
+    assert latency_changes(config, str(tmp_path), recorded, {"p0", "p1"}) == {}

@@ -26,7 +26,8 @@ from dagster import (
 )
 from upath import UPath
 
-from trading_runtime.config import BacktestConfig
+from trading_runtime.adapters.hftbacktest_adapter import latency_provenance
+from trading_runtime.config import LATENCY_DIR, BacktestConfig
 from trading_runtime.dagster_compat import partition_range_tags
 from trading_runtime.defs.partitions import (
     PARTS_PARTITIONS,
@@ -39,7 +40,8 @@ from trading_runtime.part_hashes import PartHashCache
 from trading_runtime.processes import ProcessIdentity, current_process
 from trading_runtime.results import read_whole
 from trading_runtime.staleness import CurrentInputs, current_code_inputs, stale_reason
-from trading_runtime.storage import as_upath, part_location
+from trading_runtime.storage import as_upath, is_local, part_location
+from trading_runtime.warmup import recorded_inputs, stale_inputs
 
 __all__ = [
     "OWNER_BOOT_TAG",
@@ -53,6 +55,7 @@ __all__ = [
     "aggregate_is_current",
     "contiguous_stretches",
     "dagster_home",
+    "latency_changes",
     "failure_messages",
     "mark_dead_runs_failed",
     "owner_tags",
@@ -161,7 +164,7 @@ def plan_backtests(
         return sha256_cache[key]
 
     to_run: dict[str, str] = {}
-    up_to_date: list[str] = []
+    current_ones: dict[str, dict[str, Any]] = {}
     for key in keys:
         status = statuses.get(key)
         current = CurrentInputs(
@@ -171,13 +174,52 @@ def plan_backtests(
             last_run_failed=status == AssetPartitionStatus.FAILED,
             recorded=status == AssetPartitionStatus.MATERIALIZED,
         )
-        reason = stale_reason(_stored_provenance(results, key), current)
-        if reason is None:
-            up_to_date.append(key)
-        else:
+        provenance = _stored_provenance(results, key)
+        reason = stale_reason(provenance, current)
+        if reason is None and provenance is not None:
+            current_ones[key] = provenance
+        elif reason is not None:
             to_run[key] = reason
+    if config.warmup is not None and current_ones:
+        # The warm-up neighbours themselves may have changed (a part added before this one).
+        def sha256_or_gone(location: UPath) -> str:
+            found = hashes.sha256(location)
+            return found if found is not None else "gone"
+
+        known = {key: sha for key, sha in sha256_cache.items() if sha is not None}
+        moved = stale_inputs(config, parts_dir, current_ones, known, sha256_or_gone)
+        to_run.update(moved)
+    to_run.update(latency_changes(config, parts_dir, current_ones, set(to_run)))
+    up_to_date = [key for key in keys if key not in to_run]
     hashes.save()
-    return BacktestPlan(to_run, up_to_date, hashes.hashed)
+    return BacktestPlan(
+        {key: to_run[key] for key in keys if key in to_run}, up_to_date, hashes.hashed
+    )
+
+
+def latency_changes(
+    config: BacktestConfig,
+    parts_dir: str,
+    provenances: Mapping[str, Mapping[str, Any]],
+    skip: set[str],
+) -> dict[str, str]:
+    """Results whose latency files (``engine.latency``, local parts only) are not the ones they
+    recorded."""
+    if config.engine.latency_file("part") is None or not is_local(as_upath(parts_dir)):
+        return {}
+    latency_dir = Path(parts_dir) / LATENCY_DIR
+    changed: dict[str, str] = {}
+    for key, provenance in provenances.items():
+        if key in skip:
+            continue
+        names = [config.engine.latency_file(part) or "" for part, _ in recorded_inputs(provenance)]
+        paths = [latency_dir / name for name in names]
+        gone = [name for name, path in zip(names, paths, strict=True) if not path.is_file()]
+        if gone:
+            changed[key] = f"latency file {LATENCY_DIR}/{gone[0]} gone"
+        elif latency_provenance(paths).get("latency_sha256") != provenance.get("latency_sha256"):
+            changed[key] = "latency file changed"
+    return changed
 
 
 def contiguous_stretches(ordered: Sequence[str], selected: Sequence[str]) -> list[list[str]]:

@@ -395,13 +395,16 @@ def stale_inputs(
     parts_dir: str | Path | UPath,
     provenances: Mapping[str, Mapping[str, Any]],
     known_sha256: Mapping[str, str] | None = None,
+    sha256_of: Callable[[UPath], str] = _stream_sha256,
 ) -> dict[str, str]:
     """Stored results (provenance by partition key) whose input files are not the ones this
     config would feed now, each with the reason: the part or a warm-up part changed, the warm-up
     neighbours are other parts (one was added, removed or renamed), or the warm-up cannot be
     resolved any more (re-running fails it, naming what is missing). Up-to-date keys are absent.
     Code inputs (config, strategy, engine) are compared elsewhere (``results.CODE_INPUTS``)."""
-    expected = warmup_inputs_by_key(config, parts_dir, sorted(provenances), known_sha256)
+    expected = warmup_inputs_by_key(
+        config, parts_dir, sorted(provenances), known_sha256, sha256_of
+    )
     reasons: dict[str, str] = {}
     for key, provenance in sorted(provenances.items()):
         wanted = expected[key]

@@ -61,6 +61,7 @@ __all__ = [
     "build_backtest",
     "check_strategy_return",
     "latency_file_path",
+    "latency_provenance",
     "save_strategy_output",
 ]
 
@@ -116,6 +117,27 @@ def latency_file_path(engine: EngineSection, part: PartInfo) -> Path | None:
             " directory (local parts only)"
         )
     return path
+
+
+def latency_provenance(latency_files: Sequence[Path]) -> dict[str, Any]:
+    """What a result records of its latency files (the inputs' files in feeding order): the
+    scored part's file by name and its sha256; with warm-up files too, their list, and
+    ``latency_sha256`` hashes that list. Empty without latency files."""
+    if not latency_files:
+        return {}
+    scored = latency_files[-1]
+    recorded: dict[str, Any] = {
+        "latency_file": f"{LATENCY_DIR}/{scored.name}",
+        "latency_sha256": sha256_file(scored),
+    }
+    used = list(dict.fromkeys(latency_files))
+    if len(used) > 1:
+        listed = [{"file": f"{LATENCY_DIR}/{p.name}", "sha256": sha256_file(p)} for p in used]
+        recorded["latency_files"] = listed
+        recorded["latency_sha256"] = hashlib.sha256(
+            json.dumps(listed, sort_keys=True).encode()
+        ).hexdigest()
+    return recorded
 
 
 def build_asset(
@@ -481,20 +503,7 @@ class HftbacktestAdapter:
             "recorded_by": "strategy" if binding.takes_recorder else "runtime (start and end)",
             "strategy_output": output,
         }
-        if latency_files:
-            # The scored part's file, by name; with warm-up files too, their list and one hash.
-            scored = latency_files[-1]
-            provenance["latency_file"] = f"{LATENCY_DIR}/{scored.name}"
-            provenance["latency_sha256"] = sha256_file(scored)
-            used = list(dict.fromkeys(latency_files))
-            if len(used) > 1:
-                listed = [
-                    {"file": f"{LATENCY_DIR}/{p.name}", "sha256": sha256_file(p)} for p in used
-                ]
-                provenance["latency_files"] = listed
-                provenance["latency_sha256"] = hashlib.sha256(
-                    json.dumps(listed, sort_keys=True).encode()
-                ).hexdigest()
+        provenance.update(latency_provenance(latency_files))
         return EngineOutput(
             stats_path=stats_path,
             event_log_path=None,
