@@ -30,7 +30,7 @@ from trading_runtime.settings import RuntimeSettings
 from trading_runtime.storage import list_part_keys
 
 BUCKET = "backtests"
-RESULT_FILES = ["curve.parquet", "result.json", "stats.npz"]
+RESULT_FILES = ["chart.png", "curve.parquet", "result.json", "stats.npz"]
 
 
 @pytest.fixture(scope="module")
