@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from matplotlib.lines import Line2D
 
 __all__ = [
+    "AGGREGATE_COLUMNS",
     "AGGREGATE_LABELLED_PARTS",
     "CHART_COLOURS",
     "CHART_DPI",
@@ -46,6 +47,9 @@ CHART_COLOURS = 16
 MAX_CURVE_POINTS = 1200
 # Bars of more parts than this carry no name each (the names would overlap).
 AGGREGATE_LABELLED_PARTS = 30
+# More parts than this are drawn as this many columns, each the extremes of its parts: about one
+# per pixel column of the plot.
+AGGREGATE_COLUMNS = 600
 _UP, _DOWN, _LINE, _MUTED = "#2e7d32", "#c62828", "#1565c0", "#616161"
 # Distinct enough from white to keep a colour of its own in the palette.
 _GRID = "#d9d9d9"
@@ -160,6 +164,14 @@ def part_chart_png(curve: pa.Table, part: str) -> bytes:
         return _part_figure.draw(seconds, pnl, position, title)
 
 
+def _column_extremes(values: np.ndarray, size: int, pick: np.ufunc) -> np.ndarray:
+    """``pick`` (np.maximum or np.minimum) over each run of ``size`` consecutive values."""
+    columns = -(-len(values) // size)
+    padded = np.zeros(columns * size)
+    padded[: len(values)] = values
+    return np.asarray(pick.reduce(padded.reshape(columns, size), axis=1))
+
+
 def aggregate_chart_png(table: pa.Table) -> bytes:
     """The aggregate's chart: PnL per part (green gain, red loss) above each part's maximum
     drawdown, parts in the table's order (by name). ``table`` has ``aggregate.aggregate_table``'s
@@ -172,29 +184,33 @@ def aggregate_chart_png(table: pa.Table) -> bytes:
         return np.array([np.nan if r[name] is None else r[name] for r in parts], dtype=np.float64)
 
     pnl, drawdown = np.nan_to_num(column("pnl")), np.nan_to_num(column("max_drawdown"))
-    index = np.arange(len(parts))
     labelled = len(parts) <= AGGREGATE_LABELLED_PARTS
     figure, (pnl_axes, drawdown_axes) = _figure(2, bottom=0.17 if labelled else 0.1)
-    if labelled:
-        pnl_axes.bar(index, pnl, width=0.8, color=np.where(pnl < 0, _DOWN, _UP))
-        drawdown_axes.bar(index, drawdown, width=0.8, color=_DOWN)
-    else:
-        # One filled outline per colour instead of a patch per part: as fast for 10,000 parts.
-        edges = np.arange(len(parts) + 1) - 0.5
-        pnl_axes.stairs(np.maximum(pnl, 0.0), edges, fill=True, color=_UP)
-        pnl_axes.stairs(np.minimum(pnl, 0.0), edges, fill=True, color=_DOWN)
-        drawdown_axes.stairs(drawdown, edges, fill=True, color=_DOWN)
-    pnl_axes.axhline(0.0, color=_MUTED, linewidth=0.6)
-    pnl_axes.set_ylabel("PnL")
     total_pnl = total["pnl"] if total is not None else None
     total_text = f"{total_pnl:.6g}" if total_pnl is not None else "n/a"
     pnl_axes.set_title(f"aggregate_metrics: {len(parts)} part(s), total PnL {total_text}")
+    pnl_axes.set_ylabel("PnL")
     drawdown_axes.set_ylabel("max drawdown")
     if labelled:
+        index = np.arange(len(parts))
+        pnl_axes.bar(index, pnl, width=0.8, color=np.where(pnl < 0, _DOWN, _UP))
+        drawdown_axes.bar(index, drawdown, width=0.8, color=_DOWN)
         names = [str(row["partition"]) for row in parts]
         drawdown_axes.set_xticks(index, names, rotation=30, ha="right", fontsize="small")
     else:
-        drawdown_axes.set_xlabel(f"{len(parts)} parts, in name order")
+        # One filled outline per colour over at most AGGREGATE_COLUMNS columns of consecutive
+        # parts, each column their extremes: no patch per part, as fast for 10,000 parts.
+        size = -(-len(parts) // AGGREGATE_COLUMNS)
+        edges = np.append(np.arange(0, len(parts), size), len(parts)) - 0.5
+        for values, pick, colour, axes in (
+            (np.maximum(pnl, 0.0), np.maximum, _UP, pnl_axes),
+            (np.minimum(pnl, 0.0), np.minimum, _DOWN, pnl_axes),
+            (drawdown, np.maximum, _DOWN, drawdown_axes),
+        ):
+            axes.stairs(_column_extremes(values, size, pick), edges, fill=True, color=colour)
+        grouped = f"; a column holds the extremes of {size}" if size > 1 else ""
+        drawdown_axes.set_xlabel(f"{len(parts)} parts, in name order{grouped}")
+    pnl_axes.axhline(0.0, color=_MUTED, linewidth=0.6)
     return _png(figure)
 
 
