@@ -38,6 +38,8 @@ def test_backtest_command_writes_results_and_reports_failures(
     assert result.exit_code == 0, result.output
     after = BacktestResult.load(out / "part-00000")
     assert after.directory == before.directory and after.content_hash == before.content_hash
+    assert f"chart: {after.chart_path}" in result.output  # the stored chart, printed
+    assert after.read_chart() is not None
     assert [p.name for p in (out / "part-00000" / "versions").iterdir()] == [before.directory.name]
 
 
@@ -100,6 +102,9 @@ def test_main_job_end_to_end(tmp_path: Path, parts_dir: Path) -> None:
     assert "| TOTAL | 12000 |" in run.stdout
     table = pq.read_table(tmp_path / "results" / "aggregate_metrics.parquet")
     assert table.num_rows == 4
+    stored = BacktestResult.load(tmp_path / "results" / "backtest_results" / "part-00002")
+    for chart in (tmp_path / "results" / "aggregate_metrics.png", stored.chart_path):
+        assert f"chart: {chart}" in run.stdout and Path(str(chart)).is_file()
 
     # A part dropped into the directory becomes a partition on the next run; a bad one fails
     # alone, named, and the command exits non-zero after finishing the rest.

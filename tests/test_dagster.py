@@ -1,5 +1,6 @@
 """The Dagster shell against a temporary instance: partitions, sensor, assets, checks, backfills."""
 
+import base64
 import shutil
 import time
 from pathlib import Path
@@ -220,6 +221,7 @@ def test_partitions_materialize_aggregate_and_rerun_unchanged(
     assert sorted(p.name for p in stored.iterdir()) == ["result.json", "versions"]
     (version,) = (stored / "versions").iterdir()
     assert sorted(p.name for p in version.iterdir()) == [
+        "chart.png",
         "curve.parquet",
         "result.json",
         "stats.npz",
@@ -246,6 +248,8 @@ def test_partitions_materialize_aggregate_and_rerun_unchanged(
         assert name in metadata, name
     assert result_event.tags[DATA_VERSION_TAG] == metadata["content_hash"]
     assert metadata["part_sha256"] == part.metadata["sha256"].value
+    # The chart the UI shows is the stored one (markdown with the PNG inline).
+    assert _inline_png(metadata["chart"]) == loaded.read_chart()
 
     aggregate = defs.resolve_job_def("aggregate").execute_in_process(
         instance=instance, run_config=QUIET_RUN_CONFIG
@@ -258,6 +262,9 @@ def test_partitions_materialize_aggregate_and_rerun_unchanged(
     event = _materialization(instance, "aggregate_metrics")
     assert "| TOTAL |" in event.metadata["table"].value
     assert event.metadata["mixed_provenance"].value == []
+    aggregate_chart = Path(str(event.metadata["chart_path"].value))
+    assert aggregate_chart == Path(settings.results) / "aggregate_metrics.png"
+    assert _inline_png(event.metadata["chart"].value) == aggregate_chart.read_bytes()
     assert set(table["config_hash"].to_pylist()) == {metadata["config_hash"]}
 
     # Unchanged partition re-run: same content hash, and the determinism check compares them.
@@ -269,6 +276,15 @@ def test_partitions_materialize_aggregate_and_rerun_unchanged(
         e for e in rerun.get_asset_check_evaluations() if e.check_name == "result_is_deterministic"
     ]
     assert evaluation.passed and evaluation.metadata["compared_with_previous_run"].value == 1
+
+
+def _inline_png(markdown: Any) -> bytes:
+    """The PNG of a markdown image with a ``data:`` URI."""
+    prefix, _, encoded = str(markdown).partition("(data:image/png;base64,")
+    assert prefix.startswith("![") and encoded.endswith(")"), str(markdown)[:80]
+    png = base64.b64decode(encoded[:-1], validate=True)
+    assert png.startswith(b"\x89PNG")
+    return png
 
 
 def _write_bad_parts(parts_dir: Path) -> dict[str, str]:

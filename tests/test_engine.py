@@ -24,7 +24,7 @@ def test_result_files_metrics_and_provenance(
 ) -> None:
     result = run_backtest(hft_config, generated_parts[0], tmp_path / "out", 120, pool)
     names = [p.name for p in result.files()]
-    assert names == ["curve.parquet", "result.json", "stats.npz"]
+    assert names == ["chart.png", "curve.parquet", "result.json", "stats.npz"]
 
     # stats.npz is hftbacktest's record format and its stats module reads it.
     record = np.load(result.directory / "stats.npz")["0"]

@@ -30,7 +30,9 @@ from trading_runtime.settings import RuntimeSettings
 from trading_runtime.storage import list_part_keys
 
 BUCKET = "backtests"
-RESULT_FILES = ["curve.parquet", "result.json", "stats.npz"]
+RESULT_FILES = ["chart.png", "curve.parquet", "result.json", "stats.npz"]
+# The synthetic results of tests/publishing.py (random bytes, no chart).
+SYNTHETIC_RESULT_FILES = ["curve.parquet", "result.json", "stats.npz"]
 
 
 @pytest.fixture(scope="module")
@@ -219,4 +221,4 @@ def test_concurrent_writers_on_the_object_store_leave_one_complete_result(
         assert listed == ["result.json", "versions"]
         for version in fs.ls(f"{prefix}/results/backtest_results/{partition}/versions"):
             names = sorted(p.rsplit("/", 1)[1] for p in fs.ls(version))
-            assert [n for n in names if n != ".superseded"] == RESULT_FILES
+            assert [n for n in names if n != ".superseded"] == SYNTHETIC_RESULT_FILES

@@ -4,12 +4,17 @@ fresh results. The ``aggregate_metrics`` asset and ``trading-runtime aggregate``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from upath import UPath
 
+from trading_runtime.charts import aggregate_chart_png
+from trading_runtime.layout import AGGREGATE_CHART_FILE
 from trading_runtime.metrics import METRIC_COLUMNS
 from trading_runtime.results import CODE_INPUTS, BacktestResult
+from trading_runtime.storage import as_upath, write_file
 
 __all__ = [
     "PROVENANCE_COLUMNS",
@@ -17,6 +22,7 @@ __all__ = [
     "aggregate_table",
     "markdown_table",
     "mixed_provenance",
+    "write_aggregate_chart",
 ]
 
 # Provenance per row: results aggregated together should come from the same code inputs.
@@ -103,3 +109,12 @@ def markdown_table(table: pa.Table, max_rows: int = 50) -> str:
                 cells.append(str(value))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def write_aggregate_chart(table: pa.Table, results: str | Path | UPath) -> tuple[bytes, UPath]:
+    """Draw the aggregate's chart (``charts.aggregate_chart_png``) and store it beside the
+    aggregate table, as ``<results>/aggregate_metrics.png``; its bytes and where it is."""
+    png = aggregate_chart_png(table)
+    destination = as_upath(results) / AGGREGATE_CHART_FILE
+    write_file(png, destination)
+    return png, destination

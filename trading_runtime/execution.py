@@ -6,19 +6,22 @@ process that runs it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trading_runtime.adapters import EngineError, get_adapter
+from trading_runtime.charts import part_chart_png
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.validate import PartInfo
-from trading_runtime.layout import CURVE_FILE, RESULT_FILE
+from trading_runtime.layout import CHART_FILE, CURVE_FILE, RESULT_FILE
 from trading_runtime.metrics import compute_metrics, curve_from_record
 from trading_runtime.results import (
     canonical_file_hashes,
@@ -48,10 +51,18 @@ def prepare_out_dir(out_dir: Path) -> Path:
     return out_dir
 
 
-def _write_curve(record: np.ndarray, contract_size: float, path: Path) -> None:
+def _write_curve(record: np.ndarray, contract_size: float, path: Path) -> pa.Table:
     table = curve_from_record(record, contract_size)
     # Fixed writer options so the same table gives the same bytes.
     pq.write_table(table, path, compression="zstd", use_dictionary=False, write_statistics=True)
+    return table
+
+
+def _write_chart(curve: pa.Table, part: str, out_dir: Path) -> dict[str, str]:
+    """The part's chart, drawn from the curve it stores; its sha256 by name (``charts``)."""
+    png = part_chart_png(curve, part)
+    (out_dir / CHART_FILE).write_bytes(png)
+    return {CHART_FILE: hashlib.sha256(png).hexdigest()}
 
 
 def check_record(config: BacktestConfig, part: PartInfo, record: np.ndarray) -> None:
@@ -106,7 +117,7 @@ def execute_backtest(
         output = adapter.run_inline(config, part, out_dir)
     record, baseline = _scored_rows(part, output.stats_path, warmup)
     check_record(config, part, record)
-    _write_curve(record, config.engine.contract_size, out_dir / CURVE_FILE)
+    curve = _write_curve(record, config.engine.contract_size, out_dir / CURVE_FILE)
     book_size = None
     if config.risk is not None and config.risk.notional_limits is not None:
         book_size = config.risk.notional_limits.max_gross_notional
@@ -120,7 +131,7 @@ def execute_backtest(
         (part.first_local_ts, part.last_local_ts),
         None if baseline is None else canonical_record(baseline, steps),
     )
-    hashes = file_hashes(out_dir)
+    hashes = file_hashes(out_dir)  # the chart is not drawn yet, and never part of the content
     canonical = canonical_file_hashes(hashes, record, steps)  # from memory: no re-read
     inputs = input_entries(warmup, part)
     digest = inputs_digest(inputs)
@@ -145,6 +156,8 @@ def execute_backtest(
         "canonical_files": canonical,
         # With warm-up the content also covers the inputs: a changed warm-up part changes it.
         "content_hash": content_hash(canonical, digest if warmup else None),
+        # Listed so that readers check it; not content (a chart change keeps the content hash).
+        "charts": _write_chart(curve, part.name, out_dir),
     }
     if warmup:
         provenance["scored_start_ts"] = part.first_local_ts

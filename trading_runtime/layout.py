@@ -5,8 +5,9 @@ One layout wherever parts and results live (a directory or an object-store URL):
     <parts>/<part>.npz
     <results>/backtest_results/<part>/result.json   (points to the current version)
     <results>/backtest_results/<part>/versions/<version>/
-        {curve.parquet, stats.npz, [events.jsonl], result.json}
+        {curve.parquet, stats.npz, [events.jsonl], chart.png, result.json}
     <results>/aggregate_metrics.parquet
+    <results>/aggregate_metrics.png
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from os import PathLike
 from pathlib import PurePosixPath
 
 __all__ = [
+    "AGGREGATE_CHART_FILE",
     "AGGREGATE_FILE",
+    "CHART_FILE",
     "CURVE_FILE",
     "DEFAULT_STARTUP_TIMEOUT_S",
     "DEFAULT_TIMEOUT_S",
@@ -44,6 +47,10 @@ PART_SUFFIX = ".npz"
 # The asset's name: Dagster's IO manager and the CLI store results under the same directory.
 RESULTS_DIR = "backtest_results"
 AGGREGATE_FILE = "aggregate_metrics.parquet"
+# Charts (``charts``): a view of a result, listed in its ``result.json`` but outside its content
+# hash; the aggregate's chart beside the aggregate table.
+CHART_FILE = "chart.png"
+AGGREGATE_CHART_FILE = "aggregate_metrics.png"
 # One result directory: metrics + provenance (written last), the curve, hftbacktest's record.
 RESULT_FILE = "result.json"
 CURVE_FILE = "curve.parquet"

@@ -2,7 +2,9 @@
 
 A result is a directory (``layout``'s result files) plus what ``result.json`` holds: metrics and
 provenance. Provenance records every input that determines the result (``RESULT_INPUTS``), each
-file's sha256 (``files``: the raw bytes, checked by readers), and the content hash.
+file's sha256 (``files``: the raw bytes, checked by readers), and the content hash. A result's
+chart (``charts``: its sha256 by name, checked by readers too) is a view drawn from the curve: it
+is stored in the same version but stays out of the content hash.
 
 The content hash is taken over a *canonical form* of the files, because hftbacktest 2.4.4 is not
 bit-exact: its exchange keeps resting orders in a randomly seeded hash map, so two orders filled
@@ -45,11 +47,12 @@ from trading_runtime.config import (
     InterpolatedLatency,
 )
 from trading_runtime.data.validate import sha256_file
-from trading_runtime.layout import CURVE_FILE, RESULT_FILE, STATS_FILE, VERSIONS_DIR
+from trading_runtime.layout import CHART_FILE, CURVE_FILE, RESULT_FILE, STATS_FILE, VERSIONS_DIR
 from trading_runtime.strategy_modules import find_module_source, strategy_refusal
 
 __all__ = [
     "CODE_INPUTS",
+    "NOT_CONTENT_FILES",
     "RESULT_INPUTS",
     "RUNTIME_GIT_COMMIT_ENV",
     "BacktestResult",
@@ -111,10 +114,20 @@ class BacktestResult:
     def files(self) -> list[Path | UPath]:
         return sorted(p for p in self.directory.iterdir() if p.is_file())
 
+    def listed_files(self) -> dict[str, str]:
+        """sha256 by name of every file ``result.json`` lists: the result's files and its charts."""
+        return {**self.provenance.get("charts", {}), **self.provenance.get("files", {})}
+
+    @property
+    def chart_path(self) -> Path | UPath | None:
+        """The result's chart (``chart.png``), None for a result stored without one."""
+        charts = self.provenance.get("charts", {})
+        return self.directory / CHART_FILE if CHART_FILE in charts else None
+
     def read_verified(self, name: str) -> bytes:
         """A result file's bytes, checked against the sha256 that ``result.json`` lists."""
         data = read_whole(self.directory / name)
-        expected = self.provenance.get("files", {}).get(name)
+        expected = self.listed_files().get(name)
         actual = hashlib.sha256(data).hexdigest()
         if expected is not None and actual != expected:
             raise ResultIntegrityError(
@@ -124,8 +137,8 @@ class BacktestResult:
         return data
 
     def verify(self) -> None:
-        """Every file ``result.json`` lists is present with its sha256."""
-        for name in sorted(self.provenance.get("files", {})):
+        """Every file ``result.json`` lists (chart included) is present with its sha256."""
+        for name in sorted(self.listed_files()):
             try:
                 self.read_verified(name)
             except FileNotFoundError:
@@ -141,6 +154,10 @@ class BacktestResult:
 
     def read_curve(self) -> pa.Table:
         return pq.read_table(io.BytesIO(self.read_verified(CURVE_FILE)))
+
+    def read_chart(self) -> bytes | None:
+        """The chart's PNG bytes (verified), None for a result stored without a chart."""
+        return self.read_verified(CHART_FILE) if self.chart_path is not None else None
 
     @classmethod
     def load(cls, directory: Path | UPath) -> BacktestResult:
@@ -241,9 +258,19 @@ def result_code_version(config: BacktestConfig, parts_dir: str | Path | None = N
     return hashlib.sha256("|".join(pieces).encode()).hexdigest()[:16]
 
 
+# Files of a result directory that are not its content: ``result.json`` (metrics and provenance,
+# which hold the hashes) and the chart (a view of the curve).
+NOT_CONTENT_FILES = (RESULT_FILE, CHART_FILE)
+
+
 def file_hashes(directory: Path) -> dict[str, str]:
-    """sha256 of every result file but ``result.json``, by name."""
-    return {p.name: sha256_file(p) for p in sorted(directory.iterdir()) if p.name != RESULT_FILE}
+    """sha256 of every result file but ``result.json`` and the chart, by name: the files whose
+    content the content hash covers."""
+    return {
+        p.name: sha256_file(p)
+        for p in sorted(directory.iterdir())
+        if p.name not in NOT_CONTENT_FILES
+    }
 
 
 def _hash_pairs(hashes: dict[str, str]) -> str:

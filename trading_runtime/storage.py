@@ -50,6 +50,7 @@ __all__ = [
     "scan_parts",
     "storage_error",
     "stored_result_keys",
+    "write_file",
     "write_parquet",
 ]
 
@@ -272,7 +273,10 @@ def publish_result_files(
     document_bytes = (staging / RESULT_FILE).read_bytes()
     document = json.loads(document_bytes)
     files = dict(document["provenance"]["files"])
+    # The version is named by every byte in it: the result's files and (through result.json,
+    # which lists its sha256) the chart, which is no part of the content hash.
     version = result_version({**files, RESULT_FILE: hashlib.sha256(document_bytes).hexdigest()})
+    listed = [*files, *document["provenance"].get("charts", {})]
     pointer = (
         json.dumps({**document, "version": version}, sort_keys=True, indent=1) + "\n"
     ).encode()
@@ -303,7 +307,7 @@ def publish_result_files(
     if previous not in (None, version):
         (destination / VERSIONS_DIR / str(previous) / SUPERSEDED_MARKER).write_bytes(b"")
     (destination / RESULT_FILE).write_bytes(pointer)
-    if not _remote_version_complete(remote, list(files)):
+    if not _remote_version_complete(remote, listed):
         _upload_version(staging, remote)
     shutil.rmtree(staging)
     _remove_superseded_remote(destination, {version, previous}, grace_s)
@@ -326,6 +330,23 @@ def write_parquet(table: pa.Table, path: UPath) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
         pq.write_table(table, handle, compression="zstd")
+
+
+def write_file(data: bytes, path: UPath) -> None:
+    """A whole file (e.g. a chart): temp + rename locally, one PUT on an object store."""
+    if is_local(path):
+        target = Path(path.path)
+        temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp.write_bytes(data)
+            temp.rename(target)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            raise storage_error(exc, path=target) from exc
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def read_parquet(path: UPath) -> pa.Table:

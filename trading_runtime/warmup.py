@@ -402,9 +402,7 @@ def stale_inputs(
     neighbours are other parts (one was added, removed or renamed), or the warm-up cannot be
     resolved any more (re-running fails it, naming what is missing). Up-to-date keys are absent.
     Code inputs (config, strategy, engine) are compared elsewhere (``results.CODE_INPUTS``)."""
-    expected = warmup_inputs_by_key(
-        config, parts_dir, sorted(provenances), known_sha256, sha256_of
-    )
+    expected = warmup_inputs_by_key(config, parts_dir, sorted(provenances), known_sha256, sha256_of)
     reasons: dict[str, str] = {}
     for key, provenance in sorted(provenances.items()):
         wanted = expected[key]

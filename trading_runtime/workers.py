@@ -37,6 +37,7 @@ from hftbacktest import Recorder
 from pebble import ProcessExpired, ProcessPool
 
 from trading_runtime.adapters import get_adapter
+from trading_runtime.charts import part_chart_png
 from trading_runtime.config import BacktestConfig, parse_config
 from trading_runtime.data.validate import (
     PartInfo,
@@ -102,8 +103,9 @@ def _alarm(seconds: float) -> Iterator[None]:
 
 
 def _warm_up_post_processing() -> None:
-    """Curve, metrics and parquet once on a synthetic record: their libraries (polars, pandas via
-    pyarrow) import lazily, which takes seconds on a cold worker; not on the backtest's clock."""
+    """Curve, metrics, parquet and chart once on a synthetic record: their libraries (polars,
+    pandas via pyarrow, matplotlib) import lazily, which takes seconds on a cold worker, and the
+    chart's figure is made once per process; not on the backtest's clock."""
     global _post_processing_warm
     if _post_processing_warm:
         return
@@ -114,6 +116,7 @@ def _warm_up_post_processing() -> None:
     compute_metrics(record, 1.0, 1.0, (0, 63_000_000_000))
     pq.write_table(table, io.BytesIO())
     table.to_pandas()
+    part_chart_png(table, "warm-up")
     _post_processing_warm = True
 
 

@@ -16,7 +16,14 @@ from benchmarks.scenarios.common import (
     fresh_instance,
     run_breakdown,
 )
-from trading_runtime.layout import CURVE_FILE, RESULT_FILE, RESULTS_DIR, STATS_FILE, part_file_name
+from trading_runtime.layout import (
+    CHART_FILE,
+    CURVE_FILE,
+    RESULT_FILE,
+    RESULTS_DIR,
+    STATS_FILE,
+    part_file_name,
+)
 
 
 def child_prepare_many(spec: Spec) -> dict[str, Any]:
@@ -93,13 +100,14 @@ def _link_parts(parts_dir: Path, part: Path, keys: list[str]) -> None:
 
 
 def _write_results(root: Path, source: Path, document: dict[str, Any], keys: list[str]) -> None:
-    """One result directory per key under ``root``: the source's files hard-linked,
+    """One result directory per key under ``root``: the source's files (and chart) hard-linked,
     ``result.json`` rewritten with the key as its part."""
     for key in keys:
         target = root / key
         target.mkdir(parents=True)
-        for name in (CURVE_FILE, STATS_FILE):
-            os.link(source / name, target / name)
+        for name in (CURVE_FILE, STATS_FILE, CHART_FILE):
+            if (source / name).exists():  # a result stored before charts has none
+                os.link(source / name, target / name)
         document["provenance"]["part"] = key
         (target / RESULT_FILE).write_text(json.dumps(document, sort_keys=True, indent=1))
 

@@ -142,6 +142,8 @@ def backtest(
     for key, outcome in outcomes.items():
         if isinstance(outcome, BacktestResult):
             click.echo(f"ok     {key}: {format_metrics(outcome.metrics)} -> {outcome.directory}")
+            if outcome.chart_path is not None:
+                click.echo(f"       chart: {outcome.chart_path}")
         else:
             echo_error(f"FAILED {key}: {outcome}")
     failed = any(isinstance(o, Exception) for o in outcomes.values())
@@ -158,7 +160,12 @@ def backtest(
 def aggregate(results: str | None) -> None:
     """Aggregate stored results into <results>/aggregate_metrics.parquet (the same table as the
     Dagster asset aggregate_metrics), e.g. the last step of an Argo batch."""
-    from trading_runtime.aggregate import aggregate_results, markdown_table, mixed_provenance
+    from trading_runtime.aggregate import (
+        aggregate_results,
+        markdown_table,
+        mixed_provenance,
+        write_aggregate_chart,
+    )
     from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
     from trading_runtime.settings import load_settings
     from trading_runtime.storage import (
@@ -180,6 +187,7 @@ def aggregate(results: str | None) -> None:
     destination = as_upath(base) / AGGREGATE_FILE
     try:
         write_parquet(table, destination)
+        _, chart = write_aggregate_chart(table, base)
     except StorageError as exc:  # read-only or full disk; the previous table stays intact
         raise click.ClickException(str(exc)) from None
     click.echo(markdown_table(table))
@@ -187,3 +195,4 @@ def aggregate(results: str | None) -> None:
     if mixed:
         echo_error(f"warning: parts come from different {', '.join(mixed)}")
     click.echo(f"{len(stored)} part(s) -> {destination}")
+    click.echo(f"chart: {chart}")

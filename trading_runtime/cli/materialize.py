@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from typing import Any
 
 import click
 
@@ -12,6 +13,23 @@ from trading_runtime.cli.common import echo_error
 from trading_runtime.config import ConfigError, load_config
 
 __all__ = ["materialize"]
+
+# Parts whose chart path is printed (each result has one; result.json names its version).
+CHARTS_LISTED = 10
+
+
+def _echo_charts(results: Any, aggregate_chart: Any) -> None:
+    """Where the charts are: the aggregate's and the first parts' (stored results)."""
+    from trading_runtime.storage import load_results, stored_result_keys
+
+    keys = stored_result_keys(results)
+    if aggregate_chart is not None:
+        click.echo(f"chart: {aggregate_chart.value}")
+    for result in load_results(results, keys[:CHARTS_LISTED]).values():
+        if result.chart_path is not None:
+            click.echo(f"chart: {result.chart_path}")
+    if len(keys) > CHARTS_LISTED:
+        click.echo(f"       ... and {len(keys) - CHARTS_LISTED} more part charts")
 
 
 @click.command()
@@ -41,6 +59,7 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     from dagster import DagsterInstance
 
     from trading_runtime.defs import build_definitions
+    from trading_runtime.defs.assets import CHART_PATH_METADATA
     from trading_runtime.defs.partitions import PARTS_PARTITIONS
     from trading_runtime.layout import AGGREGATE_FILE, PART_KEY_RULE, RESULTS_DIR
     from trading_runtime.local_runs import (
@@ -164,6 +183,7 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
                 f"{orphaned.value} stored result(s) without a part file, not aggregated"
                 f" (orphaned): {', '.join(map(str, listed))}"
             )
+        _echo_charts(results, metadata.get(CHART_PATH_METADATA))
     else:
         click.echo(f"aggregate up to date: {results}/{AGGREGATE_FILE}")
     click.echo(

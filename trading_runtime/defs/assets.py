@@ -19,7 +19,13 @@ from dagster import (
 )
 
 import trading_runtime
-from trading_runtime.aggregate import aggregate_results, markdown_table, mixed_provenance
+from trading_runtime.aggregate import (
+    aggregate_results,
+    markdown_table,
+    mixed_provenance,
+    write_aggregate_chart,
+)
+from trading_runtime.charts import aggregate_chart_png, markdown_image
 from trading_runtime.config import ConfigError
 from trading_runtime.dagster_compat import add_partition_metadata
 from trading_runtime.data.validate import PartInfo
@@ -28,7 +34,7 @@ from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import BacktestRunner, PartsDirectory
 from trading_runtime.layout import PartNameError
 from trading_runtime.results import RESULT_INPUTS, BacktestResult
-from trading_runtime.storage import scan_parts, storage_error, stored_result_keys
+from trading_runtime.storage import StorageError, scan_parts, storage_error, stored_result_keys
 
 # BackfillPolicy and Output(data_version=...) are marked beta; they are the documented way to get
 # single-run backfills and content-hash data versions.
@@ -38,6 +44,7 @@ __all__ = ["aggregate_metrics", "make_backtest_results", "parts"]
 
 GROUP = "backtests"
 FAILURES_METADATA = "failures"
+CHART_PATH_METADATA = "chart_path"
 PARTS_CODE_VERSION = f"parts-validation-{trading_runtime.__version__}"
 
 
@@ -61,10 +68,17 @@ def readable(value: Any) -> Any:
     return float(f"{value:.6g}") if isinstance(value, float) else value
 
 
+def chart_metadata(png: bytes | None, alt: str) -> dict[str, Any]:
+    """A chart in the UI: markdown with the PNG inline (Dagster shows it in the metadata's
+    markdown view); nothing when there is no chart."""
+    return {"chart": MetadataValue.md(markdown_image(png, alt))} if png else {}
+
+
 def result_metadata(result: BacktestResult) -> dict[str, Any]:
     provenance = result.provenance
     metadata: dict[str, Any] = {
-        name: readable(value) for name, value in result.metrics.items() if value is not None
+        **chart_metadata(result.read_chart(), f"{result.partition}: PnL and position"),
+        **{name: readable(value) for name, value in result.metrics.items() if value is not None},
     }
     # Every input that determines the result (the determinism check compares them), then more.
     metadata.update({name: provenance[name] for name in RESULT_INPUTS})
@@ -209,6 +223,20 @@ def _orphaned_results(
     return sorted(on_storage - (set(known) - gone))
 
 
+def _aggregate_chart(context: AssetExecutionContext, table: pa.Table) -> dict[str, Any]:
+    """The aggregate's chart as metadata, stored beside the results
+    (``<results>/aggregate_metrics.png``) when they are in the project's results store."""
+    alt = "aggregate_metrics: PnL and max drawdown per part"
+    io_manager = context.resources.results_io_manager
+    if not isinstance(io_manager, BacktestResultsIOManager):  # results stored elsewhere
+        return chart_metadata(aggregate_chart_png(table), alt)
+    try:
+        png, path = write_aggregate_chart(table, io_manager.results_base)
+    except StorageError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from None
+    return {**chart_metadata(png, alt), CHART_PATH_METADATA: MetadataValue.path(str(path))}
+
+
 @asset(
     group_name=GROUP,
     ins={"backtest_results": AssetIn(metadata={"allow_missing_partitions": True})},
@@ -234,6 +262,7 @@ def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> 
             f" {', '.join(orphaned[:10])}{' ...' if len(orphaned) > 10 else ''}"
         )
     table = aggregate_results(stored)
+    chart = _aggregate_chart(context, table)  # metadata: the chart and where it is stored
     missing = sorted(set(known) - set(stored) - set(orphaned))
     total = table.slice(table.num_rows - 1).to_pylist()[0]
     mixed = mixed_provenance(table)
@@ -245,6 +274,7 @@ def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> 
     return Output(
         table,
         metadata={
+            **chart,
             "parts": len(stored),
             "parts_without_result": len(missing),
             "first_parts_without_result": MetadataValue.json(missing[:100]),
