@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from dagster import instance_for_test
 from moto.server import ThreadedMotoServer
 from publishing import publish_concurrently
+from s3fs import S3FileSystem
 from upath import UPath
 
 from trading_runtime.cli import main
@@ -51,11 +52,15 @@ def s3_endpoint() -> Iterator[str]:
     }.items():
         patch.setenv(name, value)
     fsspec.config.conf.pop("s3", None)
+    # fsspec caches filesystems by their arguments, not by the environment: one made for another
+    # module's server (now stopped) would be reused.
+    S3FileSystem.clear_instance_cache()
     try:
         yield endpoint
     finally:
         patch.undo()
         server.stop()
+        S3FileSystem.clear_instance_cache()
 
 
 @pytest.fixture
