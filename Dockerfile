@@ -12,11 +12,20 @@
 # the commit pinned in .env); TRADING_PLATFORM_COMMIT must name that same commit, so the labels
 # and the environment cannot claim a framework the image does not contain.
 # Kaniko builds this file too (argo/workflowtemplate-build-push.yaml): no BuildKit-only syntax.
+#
+# Two switches exist for builds without a registry or GitHub (scripts/build-image.sh): BASE_IMAGE
+# (a local Debian bookworm base with Python 3.11 at /usr/bin) and INSTALL_FRAMEWORK=false, which
+# leaves trading-platform out and requires an empty TRADING_PLATFORM_COMMIT; the labels and
+# `trading-runtime info` then say the framework is absent, so such an image never passes for a
+# production one.
 
-FROM python:3.11-slim-bookworm AS builder
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+FROM ${BASE_IMAGE} AS builder
 
 ARG TRADING_PLATFORM_COMMIT
 ARG TRADING_PLATFORM_REPO=https://github.com/trading-engineering/trading-platform.git
+ARG INSTALL_FRAMEWORK=true
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -36,6 +45,20 @@ COPY requirements-framework.txt ./
 # the lock installs (tests/test_image.py runs this snippet against good and bad values).
 RUN set -eu; \
     sha="${TRADING_PLATFORM_COMMIT:-}"; \
+    case "${INSTALL_FRAMEWORK:-true}" in \
+      true) ;; \
+      false) \
+        if [ -n "$sha" ]; then \
+          echo "error: INSTALL_FRAMEWORK=false builds without the framework, so TRADING_PLATFORM_COMMIT must be empty, got '$sha'" >&2; \
+          exit 1; \
+        fi; \
+        echo "framework left out (INSTALL_FRAMEWORK=false): this image is not a production image"; \
+        grep -v '^trading-platform @ ' requirements-framework.txt > requirements-image.txt; \
+        exit 0 ;; \
+      *) \
+        echo "error: INSTALL_FRAMEWORK must be true or false, got '${INSTALL_FRAMEWORK}'" >&2; \
+        exit 1 ;; \
+    esac; \
     if [ -z "$sha" ]; then \
       echo "error: build arg TRADING_PLATFORM_COMMIT is required (the commit in .env)" >&2; \
       exit 1; \
@@ -55,24 +78,28 @@ RUN set -eu; \
         "but requirements-framework.txt pins '$locked' (run scripts/lock.sh after changing .env)" >&2; \
       exit 1; \
     fi; \
-    echo "framework pin verified: $pin"
+    echo "framework pin verified: $pin"; \
+    cp requirements-framework.txt requirements-image.txt
 
-# The exact locked versions, then this package without resolving anything again.
+# The exact locked versions (requirements-image.txt: the framework lock, without its
+# trading-platform line when INSTALL_FRAMEWORK=false), then this package without resolving again.
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install -r requirements-framework.txt
+    && /opt/venv/bin/pip install -r requirements-image.txt
 
 COPY pyproject.toml README.md LICENSE ./
 COPY trading_runtime ./trading_runtime
 # From /, so the import check loads the installed package, not the sources in /src.
 RUN /opt/venv/bin/pip install --no-deps . \
     && /opt/venv/bin/pip check \
-    && cd / && /opt/venv/bin/python -c "import trading_platform, trading_runtime.definitions"
+    && cd / && /opt/venv/bin/python -c "import trading_runtime.definitions" \
+    && if [ "$INSTALL_FRAMEWORK" = true ]; then /opt/venv/bin/python -c "import trading_platform"; fi
 
 
-FROM python:3.11-slim-bookworm AS runtime
+FROM ${BASE_IMAGE} AS runtime
 
 ARG TRADING_PLATFORM_COMMIT
 ARG TRADING_PLATFORM_REPO=https://github.com/trading-engineering/trading-platform.git
+ARG INSTALL_FRAMEWORK=true
 ARG GIT_COMMIT=
 ARG GIT_BRANCH=
 
@@ -84,6 +111,7 @@ LABEL org.opencontainers.image.title="trading-runtime" \
       org.opencontainers.image.revision="${GIT_COMMIT}" \
       org.opencontainers.image.version="${GIT_COMMIT}" \
       io.trading-runtime.git-branch="${GIT_BRANCH}" \
+      io.trading-runtime.framework-installed="${INSTALL_FRAMEWORK}" \
       io.trading-runtime.framework-commit="${TRADING_PLATFORM_COMMIT}" \
       io.trading-runtime.framework-repository="${TRADING_PLATFORM_REPO}"
 

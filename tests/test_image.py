@@ -159,8 +159,20 @@ def test_matcher_follows_docker_semantics() -> None:
 def test_two_stages_on_the_same_pinned_python_base() -> None:
     parsed = stages()
     assert list(parsed) == ["builder", "runtime"]
-    # Same tag in both: the copied venv links to the runtime stage's interpreter.
-    assert {stage.base for stage in parsed.values()} == {BASE_IMAGE}
+    # Same base in both: the copied venv links to the runtime stage's interpreter. The official
+    # image by default (kaniko, production); scripts/build-image.sh passes a local base.
+    assert {stage.base for stage in parsed.values()} == {"${BASE_IMAGE}"}
+    global_args = [
+        i["value"]
+        for i in DockerfileParser(path=str(DOCKERFILE)).structure
+        if i["instruction"] == "ARG" and i["startline"] < _first_from_line()
+    ]
+    assert global_args == [f"BASE_IMAGE={BASE_IMAGE}"]
+
+
+def _first_from_line() -> int:
+    structure = DockerfileParser(path=str(DOCKERFILE)).structure
+    return min(int(i["startline"]) for i in structure if i["instruction"] == "FROM")
 
 
 def test_build_args_and_defaults() -> None:
@@ -172,6 +184,8 @@ def test_build_args_and_defaults() -> None:
     assert builder["TRADING_PLATFORM_REPO"] == runtime["TRADING_PLATFORM_REPO"]
     assert builder["TRADING_PLATFORM_REPO"] == framework_pin().repository
     assert {"GIT_COMMIT", "GIT_BRANCH"} <= set(runtime)
+    # The framework is in unless a build says otherwise, in both stages.
+    assert builder["INSTALL_FRAMEWORK"] == runtime["INSTALL_FRAMEWORK"] == "true"
     # The pin lives in .env and the lock only (tests/test_locks.py); never in the Dockerfile.
     assert framework_pin().commit not in DOCKERFILE.read_text()
 
@@ -179,7 +193,8 @@ def test_build_args_and_defaults() -> None:
 def test_builder_installs_the_framework_lock_then_the_package_without_deps() -> None:
     builder = stages()["builder"]
     runs = builder.values("RUN")
-    lock_install = next(i for i, run in enumerate(runs) if "-r requirements-framework.txt" in run)
+    # requirements-image.txt: written by the SHA check from the lock (see the tests below).
+    lock_install = next(i for i, run in enumerate(runs) if "-r requirements-image.txt" in run)
     package_install = next(i for i, run in enumerate(runs) if "install --no-deps ." in run)
     sha_check = next(i for i, run in enumerate(runs) if SHA_CHECK_MARKER in run)
     assert sha_check < lock_install < package_install
@@ -202,6 +217,7 @@ def test_runtime_stage_labels_env_user_and_command() -> None:
     assert labels["org.opencontainers.image.version"] == "${GIT_COMMIT}"
     assert labels["org.opencontainers.image.source"].startswith("https://github.com/")
     assert labels["io.trading-runtime.framework-commit"] == "${TRADING_PLATFORM_COMMIT}"
+    assert labels["io.trading-runtime.framework-installed"] == "${INSTALL_FRAMEWORK}"
 
     env = runtime.key_values("ENV")
     assert env["TRADING_RUNTIME_GIT_COMMIT"] == "${GIT_COMMIT}"
@@ -293,6 +309,41 @@ def test_sha_check_accepts_the_pinned_commit(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "framework pin verified" in result.stdout
+    image_lock = (tmp_path / "requirements-image.txt").read_text()
+    assert image_lock == (ROOT / "requirements-framework.txt").read_text()
+
+
+def test_sha_check_without_the_framework_leaves_out_its_line(tmp_path: Path) -> None:
+    result = _run_sha_check(
+        tmp_path, INSTALL_FRAMEWORK="false", TRADING_PLATFORM_REPO=framework_pin().repository
+    )
+    assert result.returncode == 0, result.stderr
+    assert "not a production image" in result.stdout
+    lock = (ROOT / "requirements-framework.txt").read_text().splitlines()
+    image_lock = (tmp_path / "requirements-image.txt").read_text().splitlines()
+    assert image_lock == [line for line in lock if line != framework_pin().requirement]
+    assert len(image_lock) == len(lock) - 1
+
+
+@pytest.mark.parametrize(
+    ("switch", "commit", "message"),
+    [
+        ("false", "a" * 40, "TRADING_PLATFORM_COMMIT must be empty"),
+        ("no", "", "INSTALL_FRAMEWORK must be true or false"),
+    ],
+)
+def test_sha_check_rejects_a_framework_switch_that_contradicts(
+    tmp_path: Path, switch: str, commit: str, message: str
+) -> None:
+    result = _run_sha_check(
+        tmp_path,
+        INSTALL_FRAMEWORK=switch,
+        TRADING_PLATFORM_COMMIT=commit,
+        TRADING_PLATFORM_REPO=framework_pin().repository,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / "requirements-image.txt").exists()
 
 
 @pytest.mark.parametrize(
