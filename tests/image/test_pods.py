@@ -16,6 +16,7 @@ aggregate table, byte for byte.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, instanc
 from dagster_k8s.container_context import K8sContainerContext
 from dagster_k8s.job import construct_dagster_k8s_job, get_k8s_job_name, get_user_defined_k8s_config
 from moto.server import ThreadedMotoServer
-from pods import Pod, argo_substitute, pod_from_argo_template, pod_from_job, run_pod
+from pods import Pod, PodFailed, argo_substitute, pod_from_argo_template, pod_from_job, run_pod
 from sqlalchemy.engine import make_url
 from test_k8s import (
     make_launcher,
@@ -99,6 +100,7 @@ def image() -> str:
 @pytest.fixture(scope="module")
 def s3_env() -> Iterator[dict[str, str]]:
     """moto's S3 server on 127.0.0.1; its credentials are the object-store secret's values."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -187,11 +189,11 @@ def _instance_yaml(database_url: str) -> str:
     return yaml.safe_dump(document)
 
 
-def _origin(image: str) -> JobPythonOrigin:
+def _origin(image: str, job_name: str = "backtest_parts") -> JobPythonOrigin:
     """What the code server in the image (`dagster api grpc -m trading_runtime.definitions`)
     reports for backtest_parts and aggregate."""
     return JobPythonOrigin(
-        job_name="backtest_parts",
+        job_name=job_name,
         repository_origin=RepositoryPythonOrigin(
             executable_path="/opt/venv/bin/python",
             code_pointer=ModuleCodePointer(
@@ -223,7 +225,20 @@ def k8s_instance(
 
 
 def _run_events(instance: DagsterInstance, run_id: str) -> list[Any]:
-    return [record.event_log_entry for record in instance.all_logs(run_id)]
+    return list(instance.all_logs(run_id))
+
+
+def _errors(instance: DagsterInstance, run_id: str) -> str:
+    """The run's error events, for a failed pod's report (the run worker logs to the instance)."""
+    lines = []
+    for entry in _run_events(instance, run_id):
+        event = entry.dagster_event
+        if entry.level >= logging.ERROR or (event is not None and event.is_failure):
+            lines.append(f"{entry.step_key or 'run'}: {entry.message}")
+            error = getattr(event.event_specific_data, "error", None) if event else None
+            if error is not None:
+                lines.append(error.to_string())
+    return "\n".join(lines) or "no error events in the instance"
 
 
 def _event_types(instance: DagsterInstance, run_id: str) -> list[DagsterEventType]:
@@ -288,7 +303,9 @@ def test_run_launcher_pods_backtest_two_partitions_and_aggregate(
             job_code_origin=_origin(cluster.image),
         ),
         instance.create_run_for_job(
-            job_def=aggregate, tags=dict(aggregate.run_tags), job_code_origin=_origin(cluster.image)
+            job_def=aggregate,
+            tags=dict(aggregate.run_tags),
+            job_code_origin=_origin(cluster.image, "aggregate"),
         ),
     ]
     for run in runs:  # one after the other, as the aggregate needs the stored results
@@ -301,13 +318,17 @@ def test_run_launcher_pods_backtest_two_partitions_and_aggregate(
             {INSTANCE_CONFIG_MAP: {"dagster.yaml": instance_yaml}},
         )
         assert pod.argv[:3] == ["dagster", "api", "execute_run"]
-        run_pod(cluster.image, pod, tmp_path)
+        try:
+            run_pod(cluster.image, pod, tmp_path)
+        except PodFailed as exc:
+            raise PodFailed(f"{exc}\n{_errors(instance, run.run_id)}") from None
         stored = instance.get_run_by_id(run.run_id)
         assert stored is not None
         assert stored.status == DagsterRunStatus.SUCCESS, stored.status
         events = _event_types(instance, run.run_id)
         assert DagsterEventType.RUN_START in events
-        assert events[-1] == DagsterEventType.RUN_SUCCESS
+        assert DagsterEventType.RUN_SUCCESS in events
+        assert DagsterEventType.RUN_FAILURE not in events
 
     assert _materialized_partitions(instance, runs[0].run_id, "backtest_results") == SAMPLE_PARTS
     assert _materialized_partitions(instance, runs[1].run_id, "aggregate_metrics") == ["None"]
