@@ -29,6 +29,8 @@ import fsspec
 import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, instance_for_test
+from dagster._core.execution.plan.outputs import StepOutputHandle
+from dagster._core.execution.plan.state import KnownExecutionState
 from dagster_k8s.container_context import K8sContainerContext
 from dagster_k8s.job import construct_dagster_k8s_job, get_k8s_job_name, get_user_defined_k8s_config
 from moto.server import ThreadedMotoServer
@@ -338,36 +340,30 @@ def test_run_launcher_pods_backtest_two_partitions_and_aggregate(
 # -------------------------------------------------------- item 2: k8s_job_executor pods
 
 
-def test_step_pods_of_the_k8s_job_executor(
+def _run_step_pods(
     cluster: Cluster,
-    k8s_instance: tuple[DagsterInstance, str],
-    kubeconfig: Path,
-    local_reference: dict[str, Path],
-    tmp_path: Path,
-) -> None:
-    """Each step of backtest_parts in its own pod, as k8s_job_executor's step handler builds
-    them; the run worker that launches them and polls their Jobs needs a cluster's API."""
-    instance, instance_yaml = k8s_instance
-    env_vars = {**_launcher_env_vars(), "TRADING_RUNTIME_EXECUTOR": "k8s_job"}
-    config = {
-        **plain_launcher_config(),
-        "env_vars": [f"{name}={value}" for name, value in env_vars.items()],
-    }
-    launcher, _ = make_launcher(config, kubeconfig, instance)
-    settings = load_settings(env_vars)
-    job = build_definitions(settings).resolve_job_def("backtest_parts")
-    instance.add_dynamic_partitions(PARTS_PARTITIONS, SAMPLE_PARTS)
-    tags = {**job.run_tags, **partition_range_tags(SAMPLE_PARTS[0], SAMPLE_PARTS[-1])}
+    instance: DagsterInstance,
+    instance_yaml: str,
+    launcher: Any,
+    job: Any,
+    tags: Mapping[str, str],
+    scratch: Path,
+) -> str:
+    """A run of ``job`` whose steps each run in their own pod, in plan order, built as
+    k8s_job_executor's step handler builds them (dagster_k8s.executor.K8sStepHandler.launch_step:
+    container context from the run launcher without the run's tags plus the step's
+    dagster-k8s/config, `execute_step` args and env). The run worker that would create these
+    Jobs through the API and poll them needs a cluster; here the steps run one after another."""
     run = instance.create_run_for_job(
-        job_def=job, tags=tags, job_code_origin=_origin(cluster.image)
+        job_def=job, tags=dict(tags), job_code_origin=_origin(cluster.image, job.name)
     )
     origin = run.job_code_origin
     assert origin is not None
-    plan = create_execution_plan(job, tags=tags, instance_ref=instance.get_ref())
+    plan = create_execution_plan(job, tags=dict(tags), instance_ref=instance.get_ref())
     step_keys = [step.key for step in plan.get_steps_to_execute_in_topo_order()]
-    assert "backtest_results" in step_keys
-
     base_context = K8sContainerContext.create_for_run(run, launcher, include_run_tags=False)
+    # What the executor hands each step: retries so far (none) and the outputs that are ready.
+    ready: set[StepOutputHandle] = set()
     for step_key in step_keys:
         user_defined = get_user_defined_k8s_config(plan.get_step_by_key(step_key).tags)
         context = base_context.merge(K8sContainerContext(run_k8s_config=user_defined))
@@ -378,6 +374,7 @@ def test_step_pods_of_the_k8s_job_executor(
             instance_ref=instance.get_ref(),
             should_verify_step=True,
             print_serialized_events=True,
+            known_state=KnownExecutionState(ready_outputs=set(ready)),
         )
         job_name = f"dagster-step-{get_k8s_job_name(run.run_id, step_key)}"
         manifest = to_manifest(
@@ -399,14 +396,20 @@ def test_step_pods_of_the_k8s_job_executor(
             )
         )
         pod = pod_from_job(
-            f"step-{step_key}",
+            f"step-{job.name}.{step_key}",
             manifest,
             cluster.secrets,
             {INSTANCE_CONFIG_MAP: {"dagster.yaml": instance_yaml}},
         )
         assert pod.argv == ["dagster", "api", "execute_step"]
-        run_pod(cluster.image, pod, tmp_path)
-
+        try:
+            run_pod(cluster.image, pod, scratch)
+        except PodFailed as exc:
+            raise PodFailed(f"{exc}\n{_errors(instance, run.run_id)}") from None
+        ready |= {
+            StepOutputHandle(step_key, output.name)
+            for output in plan.get_step_by_key(step_key).step_outputs
+        }
     successes = [
         entry.dagster_event.step_key
         for entry in _run_events(instance, run.run_id)
@@ -414,18 +417,39 @@ def test_step_pods_of_the_k8s_job_executor(
         and entry.dagster_event.event_type == DagsterEventType.STEP_SUCCESS
     ]
     assert sorted(successes) == sorted(step_keys)
-    assert _materialized_partitions(instance, run.run_id, "backtest_results") == SAMPLE_PARTS
-    # The aggregate from the local entrypoint over what the step pods stored.
-    pod = Pod(
-        name="aggregate",
-        argv=["trading-runtime", "aggregate", "--results", settings.results],
-        env={
-            **cluster.s3_env,
-            "TRADING_RUNTIME_ENV": "k8s",
-            "TRADING_RUNTIME_RESULTS": settings.results,
-        },
+    return run.run_id
+
+
+def test_step_pods_of_the_k8s_job_executor(
+    cluster: Cluster,
+    k8s_instance: tuple[DagsterInstance, str],
+    kubeconfig: Path,
+    local_reference: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    """With TRADING_RUNTIME_EXECUTOR=k8s_job: every step of backtest_parts (two partitions) and
+    of aggregate in its own step pod."""
+    instance, instance_yaml = k8s_instance
+    env_vars = {**_launcher_env_vars(), "TRADING_RUNTIME_EXECUTOR": "k8s_job"}
+    config = {
+        **plain_launcher_config(),
+        "env_vars": [f"{name}={value}" for name, value in env_vars.items()],
+    }
+    launcher, _ = make_launcher(config, kubeconfig, instance)
+    settings = load_settings(env_vars)
+    defs = build_definitions(settings)
+    instance.add_dynamic_partitions(PARTS_PARTITIONS, SAMPLE_PARTS)
+
+    backtest = defs.resolve_job_def("backtest_parts")
+    tags = {**backtest.run_tags, **partition_range_tags(SAMPLE_PARTS[0], SAMPLE_PARTS[-1])}
+    run_id = _run_step_pods(cluster, instance, instance_yaml, launcher, backtest, tags, tmp_path)
+    assert _materialized_partitions(instance, run_id, "backtest_results") == SAMPLE_PARTS
+
+    aggregate = defs.resolve_job_def("aggregate")
+    run_id = _run_step_pods(
+        cluster, instance, instance_yaml, launcher, aggregate, aggregate.run_tags, tmp_path
     )
-    run_pod(cluster.image, pod, tmp_path)
+    assert _materialized_partitions(instance, run_id, "aggregate_metrics") == ["None"]
     assert_same_results(settings.results, local_reference[_base_hash()])
 
 
