@@ -191,17 +191,31 @@ def test_build_args_and_defaults() -> None:
 
 
 def test_builder_installs_the_framework_lock_then_the_package_without_deps() -> None:
-    builder = stages()["builder"]
+    builder, runtime = stages()["builder"], stages()["runtime"]
     runs = builder.values("RUN")
     # requirements-image.txt: written by the SHA check from the lock (see the tests below).
     lock_install = next(i for i, run in enumerate(runs) if "-r requirements-image.txt" in run)
-    package_install = next(i for i, run in enumerate(runs) if "install --no-deps ." in run)
+    package_wheel = next(i for i, run in enumerate(runs) if "wheel --no-deps" in run)
     sha_check = next(i for i, run in enumerate(runs) if SHA_CHECK_MARKER in run)
-    assert sha_check < lock_install < package_install
+    assert sha_check < lock_install < package_wheel
     assert any("git" in run.split() for run in runs[:lock_install])  # pip clones the framework
     assert builder.key_values("ENV")["PIP_NO_CACHE_DIR"] == "1"
     lock = (ROOT / "requirements-framework.txt").read_text().splitlines()
     assert framework_pin().requirement in lock
+    # The runtime stage installs the wheel into the copied venv without resolving, then checks.
+    (install,) = [run for run in runtime.values("RUN") if "install --no-deps" in run]
+    assert "/tmp/wheels/*.whl" in install
+    assert "pip check" in install
+    assert "import trading_runtime.definitions" in install
+
+
+def test_commit_specific_layers_come_after_the_heavy_ones() -> None:
+    # A new commit must not invalidate the ~2 GB venv layer: args naming it come after it.
+    instructions = stages()["runtime"].instructions
+    position = {(i["instruction"], i["value"].split("=")[0]): n for n, i in enumerate(instructions)}
+    venv_copy = position[("COPY", "--from")]
+    for arg in ("GIT_COMMIT", "GIT_BRANCH", "TRADING_PLATFORM_COMMIT"):
+        assert position[("ARG", arg)] > venv_copy, arg
 
 
 def test_builder_copies_what_setuptools_needs() -> None:
