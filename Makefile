@@ -73,6 +73,7 @@ image:
 ## The cluster's pod commands run in a built image (tests/image): IMAGE=<name printed by
 ## `make image`>, TRADING_RUNTIME_TEST_POSTGRES_URL as for `make test` (see .ci/run).
 pods: setup
+	@test -n "$(IMAGE)" || { echo "make pods IMAGE=<image> (the name make image prints)" >&2; exit 2; }
 	TRADING_RUNTIME_TEST_IMAGE=$(IMAGE) $(BIN)/python -m pytest tests/image \
 	  -o log_cli=true --log-cli-level=INFO --durations=0
 
