@@ -538,6 +538,10 @@ def test_argo_backtest_workflow_pods_in_workflow_order(
     assert len(variants) == len(SWEEP)
     for variant_id, variant in sorted(variants.items()):
         assert_same_results(f"{results_url}/{variant_id}", local_reference[variant.config_hash])
+    # The comparison tells configs apart: the other variant's results are not the base's.
+    other = next(v for v in batch.variants if v.config_hash != _base_hash())
+    with pytest.raises(AssertionError):
+        assert_same_results(f"{results_url}/{other.id}", local_reference[_base_hash()])
 
 
 def test_build_push_shell_steps_in_the_image(cluster: Cluster, tmp_path: Path) -> None:
