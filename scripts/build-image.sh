@@ -101,8 +101,8 @@ buildah "${storage[@]}" bud --layers --isolation chroot --format docker "${pull[
   --build-arg GIT_BRANCH="$(git rev-parse --abbrev-ref HEAD)" \
   --tag "$image" .
 echo "built $image in $(elapsed "$build_start") s (total $(elapsed "$start") s)"
-buildah "${storage[@]}" images --format '{{.Name}}:{{.Tag}} {{.Size}}' "$image"
-buildah "${storage[@]}" inspect --type image \
-  --format 'framework installed: {{index .OCIv1.Config.Labels "io.trading-runtime.framework-installed"}}' \
+buildah "${storage[@]}" images --format '{{.Name}}:{{.Tag}} {{.Size}}' | grep -F "$image "
+buildah "${storage[@]}" inspect --type image --format \
+  '{{printf "framework installed: %s\n" (index .OCIv1.Config.Labels "io.trading-runtime.framework-installed")}}' \
   "$image"
 [[ -z "${IMAGE_NAME_FILE:-}" ]] || printf '%s\n' "$image" > "$IMAGE_NAME_FILE"
