@@ -37,10 +37,12 @@ from moto.server import ThreadedMotoServer
 from pods import Pod, PodFailed, argo_substitute, pod_from_argo_template, pod_from_job, run_pod
 from sqlalchemy.engine import make_url
 from test_k8s import (
+    kubeconfig,  # noqa: F401 (fixture)
     make_launcher,
     plain_launcher_config,
     to_manifest,
 )
+from test_postgres import database_url, server_url  # noqa: F401 (fixtures)
 from upath import UPath
 
 from trading_runtime.argo import build_workflow, prepare_batch, workflow_document
@@ -95,7 +97,11 @@ class Cluster:
 @pytest.fixture(scope="module")
 def image() -> str:
     name = os.environ[IMAGE_ENV]
-    subprocess.run(["buildah", "inspect", "--type", "image", name], capture_output=True, check=True)
+    found = subprocess.run(
+        ["buildah", "inspect", "--type", "image", name], capture_output=True, check=False
+    )
+    if found.returncode != 0:
+        pytest.fail(f"{IMAGE_ENV}={name}: no such image in buildah's storage (make image)")
     return name
 
 
@@ -124,7 +130,11 @@ def s3_env() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def cluster(image: str, s3_env: dict[str, str], database_url: str) -> Iterator[Cluster]:
+def cluster(
+    image: str,
+    s3_env: dict[str, str],
+    database_url: str,  # noqa: F811 (the imported fixture)
+) -> Iterator[Cluster]:
     """The bucket the k8s settings name (k8s/dagster.yaml), emptied, with the sample parts."""
     settings = load_settings(_launcher_env_vars())
     bucket = settings.parts_dir.removeprefix("s3://").split("/", 1)[0]
@@ -180,10 +190,10 @@ def _launcher_env_vars() -> dict[str, str]:
     return dict(var.split("=", 1) for var in raw["run_launcher"]["config"]["env_vars"])
 
 
-def _instance_yaml(database_url: str) -> str:
+def _instance_yaml(url_text: str) -> str:
     """k8s/dagster.yaml (the instance ConfigMap), its database pointed at the test server."""
     document = yaml.safe_load((ROOT / "k8s" / "dagster.yaml").read_text())
-    url = make_url(database_url)
+    url = make_url(url_text)
     document["storage"]["postgres"]["postgres_db"].update(
         hostname=url.host, port=url.port, username=url.username, db_name=url.database
     )
@@ -286,7 +296,7 @@ def _base_hash() -> str:
 def test_run_launcher_pods_backtest_two_partitions_and_aggregate(
     cluster: Cluster,
     k8s_instance: tuple[DagsterInstance, str],
-    kubeconfig: Path,
+    kubeconfig: Path,  # noqa: F811 (the imported fixture)
     local_reference: dict[str, Path],
     tmp_path: Path,
 ) -> None:
@@ -423,7 +433,7 @@ def _run_step_pods(
 def test_step_pods_of_the_k8s_job_executor(
     cluster: Cluster,
     k8s_instance: tuple[DagsterInstance, str],
-    kubeconfig: Path,
+    kubeconfig: Path,  # noqa: F811 (the imported fixture)
     local_reference: dict[str, Path],
     tmp_path: Path,
 ) -> None:
