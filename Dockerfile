@@ -12,11 +12,20 @@
 # the commit pinned in .env); TRADING_PLATFORM_COMMIT must name that same commit, so the labels
 # and the environment cannot claim a framework the image does not contain.
 # Kaniko builds this file too (argo/workflowtemplate-build-push.yaml): no BuildKit-only syntax.
+#
+# Two switches exist for builds without a registry or GitHub (scripts/build-image.sh): BASE_IMAGE
+# (a local Debian bookworm base with Python 3.11 at /usr/bin) and INSTALL_FRAMEWORK=false, which
+# leaves trading-platform out and requires an empty TRADING_PLATFORM_COMMIT; the labels and
+# `trading-runtime info` then say the framework is absent, so such an image never passes for a
+# production one.
 
-FROM python:3.11-slim-bookworm AS builder
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+FROM ${BASE_IMAGE} AS builder
 
 ARG TRADING_PLATFORM_COMMIT
 ARG TRADING_PLATFORM_REPO=https://github.com/trading-engineering/trading-platform.git
+ARG INSTALL_FRAMEWORK=true
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -36,6 +45,20 @@ COPY requirements-framework.txt ./
 # the lock installs (tests/test_image.py runs this snippet against good and bad values).
 RUN set -eu; \
     sha="${TRADING_PLATFORM_COMMIT:-}"; \
+    case "${INSTALL_FRAMEWORK:-true}" in \
+      true) ;; \
+      false) \
+        if [ -n "$sha" ]; then \
+          echo "error: INSTALL_FRAMEWORK=false builds without the framework, so TRADING_PLATFORM_COMMIT must be empty, got '$sha'" >&2; \
+          exit 1; \
+        fi; \
+        echo "framework left out (INSTALL_FRAMEWORK=false): this image is not a production image"; \
+        grep -v '^trading-platform @ ' requirements-framework.txt > requirements-image.txt; \
+        exit 0 ;; \
+      *) \
+        echo "error: INSTALL_FRAMEWORK must be true or false, got '${INSTALL_FRAMEWORK}'" >&2; \
+        exit 1 ;; \
+    esac; \
     if [ -z "$sha" ]; then \
       echo "error: build arg TRADING_PLATFORM_COMMIT is required (the commit in .env)" >&2; \
       exit 1; \
@@ -55,22 +78,47 @@ RUN set -eu; \
         "but requirements-framework.txt pins '$locked' (run scripts/lock.sh after changing .env)" >&2; \
       exit 1; \
     fi; \
-    echo "framework pin verified: $pin"
+    echo "framework pin verified: $pin"; \
+    cp requirements-framework.txt requirements-image.txt
 
-# The exact locked versions, then this package without resolving anything again.
+# The exact locked versions (requirements-image.txt: the framework lock, without its
+# trading-platform line when INSTALL_FRAMEWORK=false), then this package without resolving again.
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install -r requirements-framework.txt
+    && /opt/venv/bin/pip install -r requirements-image.txt
 
 COPY pyproject.toml README.md LICENSE ./
 COPY trading_runtime ./trading_runtime
-# From /, so the import check loads the installed package, not the sources in /src.
-RUN /opt/venv/bin/pip install --no-deps . \
+# This package as a wheel, installed in the runtime stage: /opt/venv above stays unchanged by
+# code changes, so the runtime stage's copy of it stays a cached layer (about 2 GB).
+RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels .
+
+
+FROM ${BASE_IMAGE} AS runtime
+
+RUN groupadd --gid 10001 app \
+    && useradd --uid 10001 --gid 10001 --home-dir /home/app --create-home \
+       --shell /usr/sbin/nologin app \
+    && install -d -o 10001 -g 10001 /app /opt/dagster/dagster_home
+
+# Same base image and path as the builder: the venv's interpreter links and scripts stay valid.
+COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /wheels /tmp/wheels
+
+ARG INSTALL_FRAMEWORK=true
+# The package without resolving anything again, then the checks. From /, so the import check
+# loads the installed package.
+RUN PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+      /opt/venv/bin/pip install --no-deps /tmp/wheels/*.whl \
+    && rm -rf /tmp/wheels \
     && /opt/venv/bin/pip check \
-    && cd / && /opt/venv/bin/python -c "import trading_platform, trading_runtime.definitions"
+    && cd / && /opt/venv/bin/python -c "import trading_runtime.definitions" \
+    && if [ "$INSTALL_FRAMEWORK" = true ]; then /opt/venv/bin/python -c "import trading_platform"; fi
 
+WORKDIR /app
+# The committed sample parts, so the default TRADING_RUNTIME_PARTS_DIR works in a smoke test.
+COPY data/parts ./data/parts
 
-FROM python:3.11-slim-bookworm AS runtime
-
+# Declared here, after the heavy layers: a new commit changes only the layers below.
 ARG TRADING_PLATFORM_COMMIT
 ARG TRADING_PLATFORM_REPO=https://github.com/trading-engineering/trading-platform.git
 ARG GIT_COMMIT=
@@ -84,6 +132,7 @@ LABEL org.opencontainers.image.title="trading-runtime" \
       org.opencontainers.image.revision="${GIT_COMMIT}" \
       org.opencontainers.image.version="${GIT_COMMIT}" \
       io.trading-runtime.git-branch="${GIT_BRANCH}" \
+      io.trading-runtime.framework-installed="${INSTALL_FRAMEWORK}" \
       io.trading-runtime.framework-commit="${TRADING_PLATFORM_COMMIT}" \
       io.trading-runtime.framework-repository="${TRADING_PLATFORM_REPO}"
 
@@ -101,17 +150,6 @@ ENV PATH=/opt/venv/bin:$PATH \
     TRADING_RUNTIME_GIT_BRANCH=${GIT_BRANCH} \
     TRADING_PLATFORM_COMMIT=${TRADING_PLATFORM_COMMIT} \
     TRADING_PLATFORM_REPO=${TRADING_PLATFORM_REPO}
-
-RUN groupadd --gid 10001 app \
-    && useradd --uid 10001 --gid 10001 --home-dir /home/app --create-home \
-       --shell /usr/sbin/nologin app \
-    && install -d -o 10001 -g 10001 /app /opt/dagster/dagster_home
-
-# Same base image and path as the builder: the venv's interpreter links and scripts stay valid.
-COPY --from=builder /opt/venv /opt/venv
-WORKDIR /app
-# The committed sample parts, so the default TRADING_RUNTIME_PARTS_DIR works in a smoke test.
-COPY data/parts ./data/parts
 
 # Numeric, so Kubernetes can verify runAsNonRoot.
 USER 10001:10001

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # One Dagster instance for the CLI and `dagster dev`, so the UI shows what `make run` produced.
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: setup run test lint dev bench lock install-framework clean
+.PHONY: setup run test lint dev bench lock install-framework image pods clean
 
 setup: $(VENV)/.installed
 
@@ -73,6 +73,18 @@ lock: setup
 ## The pinned framework (.env) for the trading-platform adapter; needs access to GitHub.
 install-framework: setup
 	set -a && . ./.env && $(BIN)/pip install "trading-platform @ git+$${TRADING_PLATFORM_REPO}@$${TRADING_PLATFORM_COMMIT}"
+
+## The runtime image with buildah, no Docker daemon or registry (scripts/build-image.sh; root).
+## IMAGE_ARGS=--no-framework where GitHub cannot be reached (the image then says so).
+image:
+	scripts/build-image.sh $(IMAGE_ARGS)
+
+## The cluster's pod commands run in a built image (tests/image): IMAGE=<name printed by
+## `make image`>, TRADING_RUNTIME_TEST_POSTGRES_URL as for `make test` (see .ci/run).
+pods: setup
+	@test -n "$(IMAGE)" || { echo "make pods IMAGE=<image> (the name make image prints)" >&2; exit 2; }
+	TRADING_RUNTIME_TEST_IMAGE=$(IMAGE) $(BIN)/python -m pytest tests/image \
+	  -o log_cli=true --log-cli-level=INFO --durations=0
 
 clean:
 	rm -rf results .dagster

@@ -24,6 +24,10 @@ SMALL_EVENTS = 4000
 TEST_STRATEGY_MODULES = "trading_runtime.strategies,strategies_for_tests"
 os.environ[STRATEGY_MODULES_ENV] = TEST_STRATEGY_MODULES
 
+# tests/image runs the cluster's pod commands in a built image: only when one is named
+# (`make pods`, .ci/run), never in `make test`.
+collect_ignore_glob = [] if os.environ.get("TRADING_RUNTIME_TEST_IMAGE") else ["image/*"]
+
 
 @pytest.fixture(scope="session")
 def generated_parts(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 from conftest import WORKERS, write_config
 from dagster import DagsterInstance
@@ -278,3 +279,31 @@ def test_main_job_runs_only_missing_failed_or_stale_partitions(
     assert "0 partition(s) up to date, 1 to backtest (1 forced)" in forced
     assert "[1/1] ok     part-00002" in forced and "aggregating" in forced
     assert materialize().count("ok     ") == 0
+
+
+def test_info_says_whether_the_framework_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An image built with INSTALL_FRAMEWORK=false must say so (it is not a production image).
+    from importlib import metadata
+
+    from trading_runtime import pins
+
+    installed = metadata.version
+
+    def absent(name: str) -> str:
+        if name == "trading-platform":
+            raise metadata.PackageNotFoundError(name)
+        return installed(name)
+
+    monkeypatch.setenv("TRADING_RUNTIME_GIT_COMMIT", "abc123")
+    monkeypatch.setattr(pins.metadata, "version", absent)
+    result = CliRunner().invoke(main, ["info"])
+    assert result.exit_code == 0, result.output
+    assert "commit: abc123" in result.output
+    assert "framework: absent (trading-platform is not installed" in result.output
+
+    monkeypatch.setattr(
+        pins.metadata, "version", lambda name: "0.1.0" if name == "trading-platform" else "x"
+    )
+    monkeypatch.setenv("TRADING_PLATFORM_COMMIT", "e" * 40)
+    result = CliRunner().invoke(main, ["info"])
+    assert f"framework: trading-platform 0.1.0 ({'e' * 40})" in result.output

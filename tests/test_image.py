@@ -159,8 +159,20 @@ def test_matcher_follows_docker_semantics() -> None:
 def test_two_stages_on_the_same_pinned_python_base() -> None:
     parsed = stages()
     assert list(parsed) == ["builder", "runtime"]
-    # Same tag in both: the copied venv links to the runtime stage's interpreter.
-    assert {stage.base for stage in parsed.values()} == {BASE_IMAGE}
+    # Same base in both: the copied venv links to the runtime stage's interpreter. The official
+    # image by default (kaniko, production); scripts/build-image.sh passes a local base.
+    assert {stage.base for stage in parsed.values()} == {"${BASE_IMAGE}"}
+    global_args = [
+        i["value"]
+        for i in DockerfileParser(path=str(DOCKERFILE)).structure
+        if i["instruction"] == "ARG" and i["startline"] < _first_from_line()
+    ]
+    assert global_args == [f"BASE_IMAGE={BASE_IMAGE}"]
+
+
+def _first_from_line() -> int:
+    structure = DockerfileParser(path=str(DOCKERFILE)).structure
+    return min(int(i["startline"]) for i in structure if i["instruction"] == "FROM")
 
 
 def test_build_args_and_defaults() -> None:
@@ -172,21 +184,38 @@ def test_build_args_and_defaults() -> None:
     assert builder["TRADING_PLATFORM_REPO"] == runtime["TRADING_PLATFORM_REPO"]
     assert builder["TRADING_PLATFORM_REPO"] == framework_pin().repository
     assert {"GIT_COMMIT", "GIT_BRANCH"} <= set(runtime)
+    # The framework is in unless a build says otherwise, in both stages.
+    assert builder["INSTALL_FRAMEWORK"] == runtime["INSTALL_FRAMEWORK"] == "true"
     # The pin lives in .env and the lock only (tests/test_locks.py); never in the Dockerfile.
     assert framework_pin().commit not in DOCKERFILE.read_text()
 
 
 def test_builder_installs_the_framework_lock_then_the_package_without_deps() -> None:
-    builder = stages()["builder"]
+    builder, runtime = stages()["builder"], stages()["runtime"]
     runs = builder.values("RUN")
-    lock_install = next(i for i, run in enumerate(runs) if "-r requirements-framework.txt" in run)
-    package_install = next(i for i, run in enumerate(runs) if "install --no-deps ." in run)
+    # requirements-image.txt: written by the SHA check from the lock (see the tests below).
+    lock_install = next(i for i, run in enumerate(runs) if "-r requirements-image.txt" in run)
+    package_wheel = next(i for i, run in enumerate(runs) if "wheel --no-deps" in run)
     sha_check = next(i for i, run in enumerate(runs) if SHA_CHECK_MARKER in run)
-    assert sha_check < lock_install < package_install
+    assert sha_check < lock_install < package_wheel
     assert any("git" in run.split() for run in runs[:lock_install])  # pip clones the framework
     assert builder.key_values("ENV")["PIP_NO_CACHE_DIR"] == "1"
     lock = (ROOT / "requirements-framework.txt").read_text().splitlines()
     assert framework_pin().requirement in lock
+    # The runtime stage installs the wheel into the copied venv without resolving, then checks.
+    (install,) = [run for run in runtime.values("RUN") if "install --no-deps" in run]
+    assert "/tmp/wheels/*.whl" in install
+    assert "pip check" in install
+    assert "import trading_runtime.definitions" in install
+
+
+def test_commit_specific_layers_come_after_the_heavy_ones() -> None:
+    # A new commit must not invalidate the ~2 GB venv layer: args naming it come after it.
+    instructions = stages()["runtime"].instructions
+    position = {(i["instruction"], i["value"].split("=")[0]): n for n, i in enumerate(instructions)}
+    venv_copy = position[("COPY", "--from")]
+    for arg in ("GIT_COMMIT", "GIT_BRANCH", "TRADING_PLATFORM_COMMIT"):
+        assert position[("ARG", arg)] > venv_copy, arg
 
 
 def test_builder_copies_what_setuptools_needs() -> None:
@@ -202,6 +231,7 @@ def test_runtime_stage_labels_env_user_and_command() -> None:
     assert labels["org.opencontainers.image.version"] == "${GIT_COMMIT}"
     assert labels["org.opencontainers.image.source"].startswith("https://github.com/")
     assert labels["io.trading-runtime.framework-commit"] == "${TRADING_PLATFORM_COMMIT}"
+    assert labels["io.trading-runtime.framework-installed"] == "${INSTALL_FRAMEWORK}"
 
     env = runtime.key_values("ENV")
     assert env["TRADING_RUNTIME_GIT_COMMIT"] == "${GIT_COMMIT}"
@@ -293,6 +323,41 @@ def test_sha_check_accepts_the_pinned_commit(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "framework pin verified" in result.stdout
+    image_lock = (tmp_path / "requirements-image.txt").read_text()
+    assert image_lock == (ROOT / "requirements-framework.txt").read_text()
+
+
+def test_sha_check_without_the_framework_leaves_out_its_line(tmp_path: Path) -> None:
+    result = _run_sha_check(
+        tmp_path, INSTALL_FRAMEWORK="false", TRADING_PLATFORM_REPO=framework_pin().repository
+    )
+    assert result.returncode == 0, result.stderr
+    assert "not a production image" in result.stdout
+    lock = (ROOT / "requirements-framework.txt").read_text().splitlines()
+    image_lock = (tmp_path / "requirements-image.txt").read_text().splitlines()
+    assert image_lock == [line for line in lock if line != framework_pin().requirement]
+    assert len(image_lock) == len(lock) - 1
+
+
+@pytest.mark.parametrize(
+    ("switch", "commit", "message"),
+    [
+        ("false", "a" * 40, "TRADING_PLATFORM_COMMIT must be empty"),
+        ("no", "", "INSTALL_FRAMEWORK must be true or false"),
+    ],
+)
+def test_sha_check_rejects_a_framework_switch_that_contradicts(
+    tmp_path: Path, switch: str, commit: str, message: str
+) -> None:
+    result = _run_sha_check(
+        tmp_path,
+        INSTALL_FRAMEWORK=switch,
+        TRADING_PLATFORM_COMMIT=commit,
+        TRADING_PLATFORM_REPO=framework_pin().repository,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / "requirements-image.txt").exists()
 
 
 @pytest.mark.parametrize(

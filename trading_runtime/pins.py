@@ -7,11 +7,12 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 
 from dotenv import dotenv_values
 
-__all__ = ["DEFAULT_REPOSITORY", "FrameworkPin", "framework_pin"]
+__all__ = ["DEFAULT_REPOSITORY", "FrameworkPin", "framework_pin", "framework_status"]
 
 DEFAULT_REPOSITORY = "https://github.com/trading-engineering/trading-platform.git"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -45,3 +46,14 @@ def framework_pin() -> FrameworkPin:
     if not _SHA.match(commit):
         raise ValueError(f"TRADING_PLATFORM_COMMIT must be a 40-hex commit SHA, got {commit!r}")
     return FrameworkPin(repository=repository, commit=commit)
+
+
+def framework_status() -> str:
+    """What this installation has of trading-platform, for `trading-runtime info`: an image built
+    with INSTALL_FRAMEWORK=false must never pass for a production image."""
+    try:
+        version = metadata.version("trading-platform")
+    except metadata.PackageNotFoundError:
+        return "absent (trading-platform is not installed; not a production image)"
+    commit = os.environ.get("TRADING_PLATFORM_COMMIT") or "commit unknown"
+    return f"trading-platform {version} ({commit})"

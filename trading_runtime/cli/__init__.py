@@ -3,6 +3,8 @@ batches. Each command group lives in its own module and imports its heavy parts 
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from trading_runtime.cli.argo import argo
@@ -30,6 +32,19 @@ def main() -> None:
 def example_config(adapter: str) -> None:
     """Print the path of a packaged example config."""
     click.echo(str(example_config_path(adapter)))
+
+
+@main.command()
+def info() -> None:
+    """Print this installation's runtime version, image commit and framework."""
+    from importlib import metadata
+
+    from trading_runtime.pins import framework_status
+    from trading_runtime.results import RUNTIME_GIT_COMMIT_ENV
+
+    click.echo(f"trading-runtime {metadata.version('trading-runtime')}")
+    click.echo(f"commit: {os.environ.get(RUNTIME_GIT_COMMIT_ENV) or 'n/a (not an image)'}")
+    click.echo(f"framework: {framework_status()}")
 
 
 for command in (data, backtest, aggregate, materialize, argo):
