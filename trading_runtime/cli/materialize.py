@@ -20,11 +20,12 @@ CHARTS_LISTED = 10
 
 def _echo_charts(results: Any, aggregate_chart: Any) -> None:
     """Where the charts are: the aggregate's and the first parts' (stored results)."""
-    from trading_runtime.storage import load_results, stored_result_keys
+    from trading_runtime.storage import as_upath, is_local, load_results, stored_result_keys
 
     keys = stored_result_keys(results)
     if aggregate_chart is not None:
-        click.echo(f"chart: {aggregate_chart.value}")
+        path = as_upath(str(aggregate_chart.value))
+        click.echo(f"chart: {path.resolve() if is_local(path) else path}")
     for result in load_results(results, keys[:CHARTS_LISTED]).values():
         if result.chart_path is not None:
             click.echo(f"chart: {result.chart_path}")
