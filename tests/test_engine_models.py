@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_object_store import s3 as s3  # a fixture, used as a test argument
+from test_object_store import s3_endpoint  # noqa: F401 (moto's S3 on loopback, for s3)
 
 from trading_runtime.adapters import hftbacktest_adapter
 from trading_runtime.adapters.hftbacktest_adapter import build_asset, latency_file_path
@@ -170,3 +172,36 @@ def test_latency_files_are_part_of_the_code_version(
     assert after == result_code_version(per_part, parts)  # stable
     _write_latency(parts / "latency" / "part-00001.npz", generated_parts[1], 5_000_000, 5_000_000)
     assert result_code_version(per_part, parts) != after
+
+
+def test_interpolated_latency_files_of_parts_on_an_object_store(
+    s3: tuple[Any, str], tmp_path: Path, generated_parts: list[Path]
+) -> None:
+    """A remote part's latency file is downloaded beside its local copy: the same result as
+    the local part with the same file; a missing one fails that part, naming the file."""
+    fs, prefix = s3
+    local_parts = tmp_path / "parts"
+    local_parts.mkdir()
+    part = Path(shutil.copy2(generated_parts[0], local_parts / generated_parts[0].name))
+    latency = local_parts / "latency" / f"{part.stem}.npz"
+    _write_latency(latency, part, entry_ns=5_000_000, response_ns=5_000_000)
+    fs.put_file(str(part), f"{prefix}/parts/{part.name}")
+    fs.put_file(str(latency), f"{prefix}/parts/latency/{latency.name}")
+    config = _config(
+        {"latency": {"type": "intp_order_latency", "file": "{part}.npz"}},
+        class_path="strategies_for_tests:tutorial_recorder_second",
+    )
+    remote = f"s3://{prefix}/parts/{part.name}"
+    from_s3 = backtest_and_publish(config, {part.stem: remote}, tmp_path / "s3", timeout_s=120)
+    from_disk = backtest_and_publish(config, {part.stem: part}, tmp_path / "disk", timeout_s=120)
+    remote_result, local_result = from_s3[part.stem], from_disk[part.stem]
+    assert isinstance(remote_result, BacktestResult), remote_result
+    assert isinstance(local_result, BacktestResult), local_result
+    assert remote_result.content_hash == local_result.content_hash
+    assert remote_result.provenance["latency_sha256"] == local_result.provenance["latency_sha256"]
+
+    fs.rm(f"{prefix}/parts/latency/{latency.name}")
+    missing = backtest_and_publish(config, {part.stem: remote}, tmp_path / "gone", timeout_s=120)
+    assert f"engine.latency file latency/{latency.name} does not exist beside s3://" in str(
+        missing[part.stem]
+    )

@@ -23,7 +23,7 @@ from types import TracebackType
 from upath import UPath
 
 from trading_runtime.batch import BacktestTask, Outcome, refuse_duplicate_keys, run_backtests
-from trading_runtime.config import BacktestConfig
+from trading_runtime.config import LATENCY_DIR, BacktestConfig
 from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.layout import (
     DEFAULT_STARTUP_TIMEOUT_S,
@@ -120,14 +120,18 @@ def _local_warmups(
     parts: Mapping[str, PartLocation],
     local: Mapping[str, Path],
     scratch: Path,
-) -> tuple[dict[str, tuple[Path, ...]], dict[str, PartValidationError]]:
+) -> tuple[
+    dict[str, tuple[Path, ...]], dict[str, tuple[UPath, ...]], dict[str, PartValidationError]
+]:
     """Local copies of each scored part's warm-up parts (``warmup.resolve_warmup``), in feeding
-    order, each downloaded once per batch; and the parts whose warm-up cannot be given."""
+    order, each downloaded once per batch; where they came from; and the parts whose warm-up
+    cannot be given."""
     assert config.warmup is not None
     resolved = resolve_warmup(config.warmup, {key: parts[key] for key in local})
     # A part that is scored here and a warm-up for another is not downloaded twice.
     copies = {str(as_upath(parts[key])): path for key, path in local.items()}
     warmups: dict[str, tuple[Path, ...]] = {}
+    locations: dict[str, tuple[UPath, ...]] = {}
     failed: dict[str, PartValidationError] = {}
     for key, outcome in resolved.items():
         if isinstance(outcome, PartValidationError):
@@ -141,7 +145,36 @@ def _local_warmups(
             failed[key] = WarmupError(f"part {key}: warm-up part missing: {exc}")
             continue
         warmups[key] = tuple(copies[str(location)] for location in outcome)
-    return warmups, failed
+        locations[key] = tuple(as_upath(location) for location in outcome)
+    return warmups, locations, failed
+
+
+def _local_latency_files(
+    config: BacktestConfig,
+    parts: Mapping[str, PartLocation],
+    local: Mapping[str, Path],
+    warmup_locations: Mapping[str, Sequence[UPath]],
+    scratch: Path,
+) -> dict[str, PartValidationError]:
+    """Download the interpolated-latency files of remote parts (the scored part's and its
+    warm-up parts') into ``scratch/latency/``, beside the downloaded parts, where the adapter
+    looks for them; the parts whose file is missing."""
+    failed: dict[str, PartValidationError] = {}
+    for key in local:
+        inputs = [*warmup_locations.get(key, ()), as_upath(parts[key])]
+        for location in inputs:
+            name = config.engine.latency_file(part_key(str(location)))
+            if name is None or is_local(location):
+                continue
+            try:
+                localize(location.parent / LATENCY_DIR / name, scratch / LATENCY_DIR)
+            except FileNotFoundError:
+                failed[key] = PartValidationError(
+                    f"part {key}: engine.latency file {LATENCY_DIR}/{name} does not exist beside"
+                    f" {location}"
+                )
+                break
+    return failed
 
 
 def remove_abandoned_staging(staging_base: Path) -> list[Path]:
@@ -178,8 +211,13 @@ def stage_backtests(
     try:
         local, missing = _local_copies(parts, downloads)
         warmups: dict[str, tuple[Path, ...]] = {}
+        warmup_locations: dict[str, tuple[UPath, ...]] = {}
         if config.warmup is not None:
-            warmups, failed = _local_warmups(config, parts, local, downloads)
+            warmups, warmup_locations, failed = _local_warmups(config, parts, local, downloads)
+            missing.update(failed)
+            local = {key: path for key, path in local.items() if key not in failed}
+        if config.engine.latency_file("part") is not None:
+            failed = _local_latency_files(config, parts, local, warmup_locations, downloads)
             missing.update(failed)
             local = {key: path for key, path in local.items() if key not in failed}
         tasks = [

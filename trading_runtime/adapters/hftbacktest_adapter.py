@@ -113,8 +113,8 @@ def latency_file_path(engine: EngineSection, part: PartInfo) -> Path | None:
     if not path.is_file():
         raise PartValidationError(
             f"part {part.name}: engine.latency file {LATENCY_DIR}/{name} does not exist beside"
-            f" the part ({path}); interpolated latency files are read from the parts' own"
-            " directory (local parts only)"
+            f" the part ({path}); interpolated latency files are read from latency/ in the parts'"
+            " own directory"
         )
     return path
 
