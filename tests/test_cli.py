@@ -307,3 +307,37 @@ def test_info_says_whether_the_framework_is_installed(monkeypatch: pytest.Monkey
     monkeypatch.setenv("TRADING_PLATFORM_COMMIT", "e" * 40)
     result = CliRunner().invoke(main, ["info"])
     assert f"framework: trading-platform 0.1.0 ({'e' * 40})" in result.output
+
+
+def test_main_job_reruns_a_result_whose_warm_up_neighbour_is_now_another_part(
+    tmp_path: Path, parts_dir: Path
+) -> None:
+    """With a warm-up, a result is stale when the part before it (by first timestamp) is now
+    another file, although every file it used is unchanged."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("")
+    env = {
+        "DAGSTER_HOME": str(home),
+        "TRADING_RUNTIME_PARTS_DIR": str(parts_dir),
+        "TRADING_RUNTIME_RESULTS": str(tmp_path / "results"),
+        "TRADING_RUNTIME_WORKERS": str(WORKERS),
+        "TRADING_RUNTIME_CONFIG": str(write_config(tmp_path / "w.json", warmup={"parts": 1})),
+    }
+
+    def materialize() -> str:
+        result = CliRunner().invoke(main, ["materialize"], env=env)
+        assert result.exit_code == 1, result.output  # the first part has no part before it
+        return result.output
+
+    first = materialize()
+    assert "FAILED part-00000" in first and "[2/3] ok     part-00001" in first
+    assert "2 partition(s) up to date" in materialize()
+
+    # Same first timestamp as part-00000, ordered after it by name: part-00001's neighbour now.
+    shutil.copy2(parts_dir / "part-00000.npz", parts_dir / "part-00000a.npz")
+    moved = materialize()
+    reason = "inputs are now part-00000a, part-00001 (the result used part-00000, part-00001)"
+    assert "ok     part-00001 (" in moved
+    assert f"; {reason})" in moved  # part-00001 ran for that reason
+    assert "ok     part-00002" not in moved  # its neighbour is still part-00001
