@@ -179,7 +179,9 @@ class _RecordReplay:
     def framework_sha(self) -> str | None:
         return None
 
-    def run_inline(self, config: BacktestConfig, part: object, out_dir: Path) -> EngineOutput:
+    def run_inline(
+        self, config: BacktestConfig, part: object, out_dir: Path, warmup: object = ()
+    ) -> EngineOutput:
         shutil.copy(self.stats, out_dir / STATS_FILE)
         return EngineOutput(out_dir / STATS_FILE, None, self.name, self.version(), None)
 

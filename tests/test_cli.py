@@ -214,20 +214,25 @@ def test_backtest_refuses_unsafe_part_names_and_keeps_earlier_results(
     assert f"REFUSED {parts_dir / '..npz'}: it starts with '.'" in validate.output
 
 
-def test_main_job_runs_only_missing_failed_or_stale_partitions(
-    tmp_path: Path, parts_dir: Path
-) -> None:
-    """A second `make run` with nothing changed starts no engine: it launches no Dagster run.
-    A changed part, config or failed partition runs again; --force runs what it is told."""
+def _materialize_env(tmp_path: Path, parts_dir: Path) -> dict[str, str]:
+    """The environment of `trading-runtime materialize` on a fresh instance under ``tmp_path``."""
     home = tmp_path / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text("")
-    env = {
+    return {
         "DAGSTER_HOME": str(home),
         "TRADING_RUNTIME_PARTS_DIR": str(parts_dir),
         "TRADING_RUNTIME_RESULTS": str(tmp_path / "results"),
         "TRADING_RUNTIME_WORKERS": str(WORKERS),
     }
+
+
+def test_main_job_runs_only_missing_failed_or_stale_partitions(
+    tmp_path: Path, parts_dir: Path
+) -> None:
+    """A second `make run` with nothing changed starts no engine: it launches no Dagster run.
+    A changed part, config or failed partition runs again; --force runs what it is told."""
+    env = _materialize_env(tmp_path, parts_dir)
 
     def materialize(*args: str, exit_code: int = 0) -> str:
         result = CliRunner().invoke(main, ["materialize", *args], env=env)
@@ -236,7 +241,7 @@ def test_main_job_runs_only_missing_failed_or_stale_partitions(
 
     first = materialize()
     assert "0 partition(s) up to date, 3 to backtest (3 no result)" in first
-    instance = DagsterInstance.from_config(str(home))
+    instance = DagsterInstance.from_config(env["DAGSTER_HOME"])
     runs = instance.get_runs_count()
     aggregate = tmp_path / "results" / "aggregate_metrics.parquet"
     aggregated_at = aggregate.stat().st_mtime_ns
@@ -314,16 +319,8 @@ def test_main_job_reruns_a_result_whose_warm_up_neighbour_is_now_another_part(
 ) -> None:
     """With a warm-up, a result is stale when the part before it (by first timestamp) is now
     another file, although every file it used is unchanged."""
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("")
-    env = {
-        "DAGSTER_HOME": str(home),
-        "TRADING_RUNTIME_PARTS_DIR": str(parts_dir),
-        "TRADING_RUNTIME_RESULTS": str(tmp_path / "results"),
-        "TRADING_RUNTIME_WORKERS": str(WORKERS),
-        "TRADING_RUNTIME_CONFIG": str(write_config(tmp_path / "w.json", warmup={"parts": 1})),
-    }
+    env = _materialize_env(tmp_path, parts_dir)
+    env["TRADING_RUNTIME_CONFIG"] = str(write_config(tmp_path / "w.json", warmup={"parts": 1}))
 
     def materialize() -> str:
         result = CliRunner().invoke(main, ["materialize"], env=env)

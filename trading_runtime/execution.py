@@ -111,10 +111,7 @@ def execute_backtest(
     and returns what it wrote to ``result.json``. ``warmup`` parts (validated, in order) are fed
     to the engine first; the record, metrics and content cover the scored part only."""
     adapter = get_adapter(config.adapter)
-    if warmup:
-        output = adapter.run_inline(config, part, out_dir, warmup=warmup)
-    else:
-        output = adapter.run_inline(config, part, out_dir)
+    output = adapter.run_inline(config, part, out_dir, warmup=warmup)
     record, baseline = _scored_rows(part, output.stats_path, warmup)
     check_record(config, part, record)
     curve = _write_curve(record, config.engine.contract_size, out_dir / CURVE_FILE)
@@ -161,8 +158,6 @@ def execute_backtest(
     }
     if warmup:
         provenance["scored_start_ts"] = part.first_local_ts
-    if output.framework_fixes is not None:
-        provenance["framework_fixes"] = list(output.framework_fixes)
     document = {"metrics": metrics, "provenance": provenance}
     (out_dir / RESULT_FILE).write_text(json.dumps(document, sort_keys=True, indent=1) + "\n")
     return document

@@ -66,9 +66,8 @@ class EngineOutput:
     engine: str
     engine_version: str
     framework_sha: str | None
-    # trading-platform only: the engine.framework_fixes applied (see ``framework_fixes``).
-    framework_fixes: tuple[str, ...] | None = None
-    # What the adapter adds to the result's provenance (e.g. the latency file's sha256).
+    # What the adapter adds to the result's provenance (e.g. the latency file's sha256, the
+    # trading-platform fixes applied).
     provenance: dict[str, Any] = field(default_factory=dict)
 
 

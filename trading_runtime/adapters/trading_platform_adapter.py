@@ -225,5 +225,5 @@ class TradingPlatformAdapter:
             engine=self.name,
             engine_version=self.version(),
             framework_sha=self.framework_sha(),
-            framework_fixes=fixes,
+            provenance={"framework_fixes": list(fixes)},
         )
