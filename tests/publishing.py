@@ -20,7 +20,7 @@ _WRITER = """
 import shutil, sys, tempfile
 from pathlib import Path
 from upath import UPath
-from trading_runtime.storage import publish_result_files
+from trading_runtime.results.store import publish_result_files
 base, scratch, rounds, offset = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 variants, partitions = sys.argv[5].split(","), sys.argv[6].split(",")
 for i in range(rounds):

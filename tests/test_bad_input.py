@@ -28,6 +28,7 @@ from hftbacktest.binding import event_dtype
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from trading_runtime.backtest.staging import backtest_and_publish
 from trading_runtime.config import (
     EXAMPLE_CONFIGS,
     BacktestConfig,
@@ -46,7 +47,6 @@ from trading_runtime.data.validate import (
     validate_part,
 )
 from trading_runtime.results import BacktestResult
-from trading_runtime.service import backtest_and_publish
 
 EXAMPLES = {
     adapter: json.loads(example_config_path(adapter).read_text()) for adapter in EXAMPLE_CONFIGS

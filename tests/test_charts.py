@@ -19,17 +19,17 @@ import pytest
 from PIL import Image
 from upath import UPath
 
-from trading_runtime import charts, execution
 from trading_runtime.adapters import EngineOutput
-from trading_runtime.aggregate import aggregate_table, write_aggregate_chart
-from trading_runtime.batch import run_backtest
+from trading_runtime.backtest import execute as execution
+from trading_runtime.backtest.fan_out import run_backtest
+from trading_runtime.backtest.pool import WorkerPool
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import validate_part
 from trading_runtime.layout import AGGREGATE_CHART_FILE, CHART_FILE, STATS_FILE
-from trading_runtime.metrics import CURVE_SCHEMA
-from trading_runtime.results import BacktestResult, ResultIntegrityError
-from trading_runtime.storage import publish_result_files
-from trading_runtime.workers import WorkerPool
+from trading_runtime.results import BacktestResult, ResultIntegrityError, charts
+from trading_runtime.results.aggregate import aggregate_table, write_aggregate_chart
+from trading_runtime.results.metrics import CURVE_SCHEMA
+from trading_runtime.results.store import publish_result_files
 
 ROOT = Path(__file__).resolve().parent.parent
 # A chart as it is stored: a few tens of KB at most (they sit in every materialization event).
@@ -84,7 +84,7 @@ def test_same_curve_same_bytes_in_any_order_and_in_a_fresh_process(tmp_path: Pat
     with pa.OSFile(str(curve_file), "wb") as sink, pa.ipc.new_file(sink, first.schema) as writer:
         writer.write_table(first)
     script = (
-        "import sys, pyarrow as pa; from trading_runtime.charts import part_chart_png;"
+        "import sys, pyarrow as pa; from trading_runtime.results.charts import part_chart_png;"
         " curve = pa.ipc.open_file(sys.argv[1]).read_all();"
         " sys.stdout.buffer.write(part_chart_png(curve, 'a'))"
     )

@@ -24,20 +24,20 @@ from dagster import (
 from hftbacktest.binding import event_dtype
 from upath import UPath
 
-from trading_runtime.dagster_compat import partition_range_tags
+from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.defs import build_definitions
+from trading_runtime.defs.dagster_compat import partition_range_tags
 from trading_runtime.defs.resources import PartsDirectory
 from trading_runtime.defs.sensors import register_part_files
-from trading_runtime.local_runs import (
+from trading_runtime.results import BacktestResult
+from trading_runtime.runs.launch import (
     QUIET_RUN_CONFIG,
     remove_vanished_parts,
     run_aggregate,
     run_partition,
     run_partition_range,
 )
-from trading_runtime.results import BacktestResult
 from trading_runtime.settings import RuntimeSettings
-from trading_runtime.storage import list_part_keys
 
 DATA_VERSION_TAG = "dagster/data_version"
 

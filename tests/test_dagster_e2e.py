@@ -19,7 +19,7 @@ from dagster_servers import Server, dg_dev, locations, make_instance, project_en
 from trading_runtime.cli import main
 from trading_runtime.defs import build_definitions
 from trading_runtime.defs.automation import AUTOMATION_TAG
-from trading_runtime.local_runs import run_partition
+from trading_runtime.runs.launch import run_partition
 from trading_runtime.settings import load_settings
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")

@@ -18,6 +18,7 @@ from trading_runtime.config import (
     load_config,
 )
 from trading_runtime.data.generate import GeneratorSpec, generate_parts
+from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.data.validate import (
     PartValidationError,
     check_part_fits_config,
@@ -26,7 +27,6 @@ from trading_runtime.data.validate import (
     load_part_events,
     validate_part,
 )
-from trading_runtime.storage import list_part_keys
 
 
 def _bytes(paths: list[Path]) -> list[bytes]:

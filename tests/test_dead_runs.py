@@ -21,7 +21,7 @@ from dagster import (
     instance_for_test,
 )
 
-from trading_runtime.local_runs import (
+from trading_runtime.runs.launch import (
     OWNER_HOST_TAG,
     OWNER_PID_TAG,
     OWNER_STARTED_TAG,

@@ -12,11 +12,11 @@ from hftbacktest.stats import LinearAssetRecord
 from hftbacktest.types import record_dtype
 
 from trading_runtime.adapters import EngineError, StrategyLoadError
-from trading_runtime.batch import BacktestTask, run_backtest, run_backtests
+from trading_runtime.backtest.fan_out import BacktestTask, run_backtest, run_backtests
+from trading_runtime.backtest.pool import WorkerPool
 from trading_runtime.config import BacktestConfig, load_config
 from trading_runtime.data.validate import PartValidationError, validate_part
-from trading_runtime.metrics import CURVE_SCHEMA
-from trading_runtime.workers import WorkerPool
+from trading_runtime.results.metrics import CURVE_SCHEMA
 
 
 def test_result_files_metrics_and_provenance(

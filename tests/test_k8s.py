@@ -35,7 +35,8 @@ from dagster_k8s.job import (
 from k8s_chart_schema import DagsterHelmValues
 from pydantic import ValidationError
 
-from trading_runtime.dagster_compat import (
+from trading_runtime.defs import build_definitions
+from trading_runtime.defs.dagster_compat import (
     ComputeLogManager,
     ConfigurableClassData,
     ExecuteRunArgs,
@@ -50,7 +51,6 @@ from trading_runtime.dagster_compat import (
     resolve_to_config_type,
     validate_config,
 )
-from trading_runtime.defs import build_definitions
 from trading_runtime.settings import RuntimeSettings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

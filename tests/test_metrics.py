@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from hftbacktest.types import record_dtype
 
-from trading_runtime.aggregate import aggregate_table, markdown_table
-from trading_runtime.metrics import compute_metrics, curve_from_record
+from trading_runtime.results.aggregate import aggregate_table, markdown_table
+from trading_runtime.results.metrics import compute_metrics, curve_from_record
 
 
 def _record(

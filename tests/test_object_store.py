@@ -23,12 +23,12 @@ from upath import UPath
 
 from trading_runtime.cli import main
 from trading_runtime.config import example_config_path
+from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.defs import build_definitions
 from trading_runtime.layout import part_key
-from trading_runtime.local_runs import register_parts, run_aggregate, run_partition_range
 from trading_runtime.results import BacktestResult
+from trading_runtime.runs.launch import register_parts, run_aggregate, run_partition_range
 from trading_runtime.settings import RuntimeSettings
-from trading_runtime.storage import list_part_keys
 
 BUCKET = "backtests"
 RESULT_FILES = ["chart.png", "curve.parquet", "result.json", "stats.npz"]

@@ -7,6 +7,7 @@ import pytest
 from upath import UPath
 
 from trading_runtime.argo.batch import ArgoError, part_keys
+from trading_runtime.data.parts_store import list_part_keys, part_location, scan_parts
 from trading_runtime.defs.io_managers import BacktestResultsIOManager
 from trading_runtime.layout import (
     PART_KEY_MAX_LENGTH,
@@ -15,7 +16,6 @@ from trading_runtime.layout import (
     part_key,
     part_key_problem,
 )
-from trading_runtime.storage import list_part_keys, part_location, scan_parts
 
 VALID = ["p", "part-00000", "p.2024-01-01", "_x", "A_b-9.c", "a" * PART_KEY_MAX_LENGTH]
 INVALID = {

@@ -35,8 +35,10 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
+from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.defs import build_definitions
-from trading_runtime.local_runs import (
+from trading_runtime.results.store import load_results
+from trading_runtime.runs.launch import (
     failure_messages,
     register_parts,
     run_aggregate,
@@ -44,7 +46,6 @@ from trading_runtime.local_runs import (
     run_partition_range,
 )
 from trading_runtime.settings import RuntimeSettings
-from trading_runtime.storage import list_part_keys, load_results
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_ENV = "TRADING_RUNTIME_TEST_POSTGRES_URL"

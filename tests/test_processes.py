@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trading_runtime.processes import current_process, read_owner, write_owner
+from trading_runtime.backtest.processes import current_process, read_owner, write_owner
 
 
 def test_an_exited_process_is_dead_and_a_live_one_alive(tmp_path: Path) -> None:

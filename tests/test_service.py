@@ -5,17 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from trading_runtime.config import BacktestConfig
-from trading_runtime.data.validate import PartInfo, PartValidationError
-from trading_runtime.layout import RESULT_FILE, VERSIONS_DIR, part_file_name, part_key
-from trading_runtime.results import BacktestResult
-from trading_runtime.service import (
+from trading_runtime.backtest.pool import WorkerPool
+from trading_runtime.backtest.staging import (
     backtest_and_publish,
     keyed_locations,
     stage_backtests,
     validate_parts,
 )
-from trading_runtime.workers import WorkerPool
+from trading_runtime.config import BacktestConfig
+from trading_runtime.data.validate import PartInfo, PartValidationError
+from trading_runtime.layout import RESULT_FILE, VERSIONS_DIR, part_file_name, part_key
+from trading_runtime.results import BacktestResult
 
 
 @pytest.mark.parametrize(
@@ -105,17 +105,18 @@ def test_keys_given_by_the_caller_are_kept(
 def test_a_batch_of_missing_parts_starts_no_worker(
     tmp_path: Path, hft_config: BacktestConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import trading_runtime.batch
+    import trading_runtime.backtest.fan_out
 
     def no_pool(*args: object) -> None:
         raise AssertionError("a worker pool was started")
 
-    monkeypatch.setattr(trading_runtime.batch, "pool_for", no_pool)
+    monkeypatch.setattr(trading_runtime.backtest.fan_out, "pool_for", no_pool)
     outcomes = backtest_and_publish(hft_config, {"gone": tmp_path / "gone.npz"}, tmp_path / "out")
     assert isinstance(outcomes["gone"], PartValidationError)
 
 
 def test_the_code_version_hashes_every_code_input() -> None:
-    from trading_runtime.results import _CODE_VERSION_LABELS, CODE_INPUTS
+    from trading_runtime.freshness.code_version import _CODE_VERSION_LABELS
+    from trading_runtime.results import CODE_INPUTS
 
     assert set(_CODE_VERSION_LABELS) == set(CODE_INPUTS)

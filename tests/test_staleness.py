@@ -7,16 +7,16 @@ from typing import Any
 import pytest
 from upath import UPath
 
-from trading_runtime.part_hashes import PartHashCache
-from trading_runtime.results import CODE_INPUTS
-from trading_runtime.staleness import (
+from trading_runtime.freshness.code_version import current_code_inputs
+from trading_runtime.freshness.part_hashes import PartHashCache
+from trading_runtime.freshness.staleness import (
     FAILED,
     NO_RESULT,
     NOT_RECORDED,
     CurrentInputs,
-    current_code_inputs,
     stale_reason,
 )
+from trading_runtime.results import CODE_INPUTS
 
 CODE = {name: f"{name}-now" for name in CODE_INPUTS}
 FILES = {"p1": "sha-p1", "p0": "sha-p0"}
@@ -111,7 +111,7 @@ def test_a_changed_or_missing_latency_file_makes_a_result_stale(
     """Per-part latency files are inputs too: the result records their sha256."""
     from trading_runtime.adapters.hftbacktest_adapter import latency_provenance
     from trading_runtime.config import apply_overrides
-    from trading_runtime.local_runs import latency_changes
+    from trading_runtime.runs.launch import latency_changes
 
     config = apply_overrides(
         hft_config, {"engine.latency": {"type": "intp_order_latency", "file": "{part}.npz"}}

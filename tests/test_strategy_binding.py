@@ -23,9 +23,9 @@ from trading_runtime.adapters.hftbacktest_adapter import (
     check_strategy_return,
     save_strategy_output,
 )
+from trading_runtime.backtest.staging import backtest_and_publish
 from trading_runtime.config import BacktestConfig, example_config_path, parse_config
 from trading_runtime.results import BacktestResult
-from trading_runtime.service import backtest_and_publish
 
 
 def _config(class_path: str, engine: dict[str, Any] | None = None, **params: Any) -> BacktestConfig:

@@ -13,10 +13,12 @@ from conftest import TEST_STRATEGY_MODULES
 from trading_runtime.adapters import EngineError, StrategyLoadError
 from trading_runtime.adapters.base import import_class_path
 from trading_runtime.adapters.trading_platform_adapter import TradingPlatformAdapter
-from trading_runtime.batch import run_backtest
+from trading_runtime.backtest.fan_out import run_backtest
+from trading_runtime.backtest.pool import WorkerPool
 from trading_runtime.config import BacktestConfig, ConfigError, example_config_path, parse_config
 from trading_runtime.data.validate import validate_part
-from trading_runtime.results import result_code_version, strategy_source_hash
+from trading_runtime.freshness.code_version import result_code_version
+from trading_runtime.results import strategy_source_hash
 from trading_runtime.settings import load_settings
 from trading_runtime.strategy_modules import (
     DEFAULT_STRATEGY_MODULES,
@@ -25,7 +27,6 @@ from trading_runtime.strategy_modules import (
     find_module_source,
     is_allowed_module,
 )
-from trading_runtime.workers import WorkerPool
 
 
 def _raw_config(class_path: str) -> dict[str, object]:

@@ -22,7 +22,8 @@ from trading_runtime.adapters.trading_platform_adapter import (
     framework_engine_fields,
     import_framework,
 )
-from trading_runtime.batch import run_backtest
+from trading_runtime.backtest.execute import execute_backtest, prepare_out_dir
+from trading_runtime.backtest.fan_out import run_backtest
 from trading_runtime.config import (
     FRAMEWORK_FIXES,
     BacktestConfig,
@@ -34,7 +35,6 @@ from trading_runtime.config import (
     parse_config,
 )
 from trading_runtime.data.validate import validate_part
-from trading_runtime.execution import execute_backtest, prepare_out_dir
 from trading_runtime.layout import EVENT_LOG_FILE
 from trading_runtime.pins import framework_pin
 from trading_runtime.results import canonical_record, canonical_steps

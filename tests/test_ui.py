@@ -33,9 +33,9 @@ import pytest
 import yaml
 from dagster import DagsterInstance
 
-from trading_runtime.local_runs import register_parts
+from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.results import BacktestResult
-from trading_runtime.storage import list_part_keys
+from trading_runtime.runs.launch import register_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ENV = "TRADING_RUNTIME_TEST_CHROMIUM"

@@ -20,6 +20,8 @@ from test_object_store import s3_endpoint  # noqa: F401 (moto's S3 on loopback, 
 from upath import UPath
 
 from trading_runtime.adapters.hftbacktest_adapter import bind_strategy
+from trading_runtime.backtest.execute import split_record
+from trading_runtime.backtest.staging import backtest_and_publish, keyed_locations
 from trading_runtime.config import (
     BacktestConfig,
     ConfigError,
@@ -30,27 +32,23 @@ from trading_runtime.config import (
 )
 from trading_runtime.data.generate import GeneratorSpec, generate_parts
 from trading_runtime.data.npz import write_npz_deterministic
-from trading_runtime.data.validate import load_part_events, sha256_file, validate_part
-from trading_runtime.defs import build_definitions
-from trading_runtime.layout import CURVE_FILE, STATS_FILE
-from trading_runtime.local_runs import failure_messages, register_parts, run_partition
-from trading_runtime.metrics import compute_metrics
-from trading_runtime.results import BacktestResult
-from trading_runtime.service import backtest_and_publish, keyed_locations
-from trading_runtime.settings import RuntimeSettings
-from trading_runtime.storage import list_part_keys
-from trading_runtime.warmup import (
+from trading_runtime.data.order import (
     WarmupError,
-    check_inputs,
     ordered_parts,
     read_part_start,
     resolve_warmup,
     select_warmup,
-    split_record,
-    stale_inputs,
-    warmup_input_hashes,
-    warmup_inputs_by_key,
 )
+from trading_runtime.data.parts_store import list_part_keys
+from trading_runtime.data.validate import load_part_events, sha256_file, validate_part
+from trading_runtime.data.warmup_checks import check_inputs
+from trading_runtime.defs import build_definitions
+from trading_runtime.freshness.inputs import stale_inputs, warmup_input_hashes, warmup_inputs_by_key
+from trading_runtime.layout import CURVE_FILE, STATS_FILE
+from trading_runtime.results import BacktestResult
+from trading_runtime.results.metrics import compute_metrics
+from trading_runtime.runs.launch import failure_messages, register_parts, run_partition
+from trading_runtime.settings import RuntimeSettings
 
 CALIBRATED = "trading_runtime.strategies.calibrated_market_maker:calibrated_market_maker"
 WARMUP_EXAMPLE = Path(str(example_config_path("hftbacktest"))).with_name(

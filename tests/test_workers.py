@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from trading_runtime.adapters import EngineStartupError, EngineTimeoutError, StrategyLoadError
-from trading_runtime.batch import BacktestTask, run_backtests
+from trading_runtime.backtest.fan_out import BacktestTask, run_backtests
+from trading_runtime.backtest.pool import WorkerPool
+from trading_runtime.backtest.staging import backtest_and_publish, keyed_locations
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import validate_part
 from trading_runtime.layout import STAGING_OWNER_FILE, STAGING_PREFIX
 from trading_runtime.results import BacktestResult
-from trading_runtime.service import backtest_and_publish, keyed_locations
-from trading_runtime.workers import WorkerPool
 
 TESTS_DIR = Path(__file__).parent
 
@@ -100,7 +100,7 @@ _STUCK_RUN = """
 import sys
 from pathlib import Path
 from trading_runtime.config import example_config_path, load_config
-from trading_runtime.service import backtest_and_publish, keyed_locations
+from trading_runtime.backtest.staging import backtest_and_publish, keyed_locations
 config = load_config(example_config_path("hftbacktest"))
 strategy = config.strategy.model_copy(
     update={"class_path": "strategies_for_tests:stuck_forever", "params": {}}

@@ -457,7 +457,7 @@ class WarmupSection(_Strict):
     """Earlier parts fed to the engine before the scored part, in one backtest: the previous
     ``parts`` parts, or as many as it takes to reach ``duration_ns`` back from the scored part's
     start (exactly one of the two). Parts are ordered by their first timestamp; see
-    ``trading_runtime.warmup``."""
+    ``trading_runtime.data.order``."""
 
     parts: int | None = Field(default=None, ge=1, le=_INT64_MAX)
     duration_ns: int | None = Field(default=None, gt=0, le=_INT64_MAX)

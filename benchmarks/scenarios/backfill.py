@@ -38,7 +38,7 @@ def child_backfill(spec: Spec) -> dict[str, Any]:
 def _backfill_once(spec: Spec, label: str, aggregate: bool) -> dict[str, Any]:
     """One backfill over a fresh instance and results directory (+ the aggregate job after)."""
     from trading_runtime.defs import build_definitions
-    from trading_runtime.local_runs import register_parts
+    from trading_runtime.runs.launch import register_parts
     from trading_runtime.settings import RuntimeSettings
 
     work, keys = Path(spec["work"]), list(spec["keys"])
@@ -78,7 +78,7 @@ def _timed_backfill(
     """Run the backfill (under cProfile if ``profile``), check it stored every partition; its
     wall time and what the event log and the materializations say."""
 
-    from trading_runtime.local_runs import run_partition_range
+    from trading_runtime.runs.launch import run_partition_range
 
     def backfill() -> Any:
         return run_partition_range(job, instance, keys)
@@ -105,7 +105,7 @@ def _timed_backfill(
 
 def _aggregate_after(defs: Any, instance: Any, keys: list[str], label: str) -> dict[str, Any]:
     """The aggregate job over the backfill's N results, in the same process."""
-    from trading_runtime.local_runs import run_aggregate
+    from trading_runtime.runs.launch import run_aggregate
 
     started = time.perf_counter()
     agg = run_aggregate(defs.resolve_job_def("aggregate"), instance)

@@ -1,5 +1,5 @@
 """What the child scenarios share: the spec type and measurement helpers around the project's
-own ways of running jobs (``trading_runtime.local_runs``, what ``trading-runtime materialize``
+own ways of running jobs (``trading_runtime.runs.launch``, what ``trading-runtime materialize``
 uses).
 
 Used in child processes only; Dagster and trading-runtime imports stay inside the functions.
@@ -70,23 +70,23 @@ def materialization_walls(result: Any) -> dict[str, float]:
 
 
 def failure_text(result: Any) -> str:
-    from trading_runtime.local_runs import failure_messages
+    from trading_runtime.runs.launch import failure_messages
 
     return "\n".join(failure_messages(result)) or "run failed"
 
 
 def close_worker_pools() -> None:
     """Stop the process's warm pools so their workers are reaped (and in RUSAGE_CHILDREN)."""
-    from trading_runtime.workers import close_shared_pools
+    from trading_runtime.backtest.pool import close_shared_pools
 
     close_shared_pools()
 
 
 def part_tasks(parts_dir: Path, out: Path) -> list[Any]:
     """One backtest task per part in ``parts_dir`` (sorted), writing under ``out``."""
-    from trading_runtime.batch import BacktestTask
+    from trading_runtime.backtest.fan_out import BacktestTask
+    from trading_runtime.data.parts_store import list_part_keys, part_location
     from trading_runtime.layout import part_key
-    from trading_runtime.storage import list_part_keys, part_location
 
     paths = [Path(part_location(parts_dir, key).path) for key in list_part_keys(parts_dir)]
     return [BacktestTask(part_key(p), p, out / part_key(p)) for p in paths]

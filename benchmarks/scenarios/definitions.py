@@ -21,7 +21,7 @@ from trading_runtime.definitions import defs
 t1 = time.perf_counter()
 repo = defs.get_repository_def()
 t2 = time.perf_counter()
-from trading_runtime.dagster_compat import repository_snapshot
+from trading_runtime.defs.dagster_compat import repository_snapshot
 snap = repository_snapshot(repo)
 t3 = time.perf_counter()
 from dagster import AssetKey, DagsterInstance
@@ -41,7 +41,7 @@ IMPORT_PROBES = {
     # The module behind the `dagster` command, loaded through its console-script entry point.
     "import dagster CLI": "from importlib.metadata import entry_points\n"
     'entry_points(group="console_scripts")["dagster"].load()',
-    "import trading_runtime.workers (engine worker)": "import trading_runtime.workers",
+    "import trading_runtime.backtest.pool (engine worker)": "import trading_runtime.backtest.pool",
     "import trading_runtime.definitions (code location)": "import trading_runtime.definitions",
 }
 

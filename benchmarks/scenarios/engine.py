@@ -100,7 +100,7 @@ class EngineBench:
             sha256_file,
             validate_part,
         )
-        from trading_runtime.metrics import compute_metrics
+        from trading_runtime.results.metrics import compute_metrics
 
         out = self.work / f"pieces-{time.perf_counter_ns()}"
         out.mkdir(parents=True)
@@ -131,7 +131,7 @@ class EngineBench:
         import numpy as np
         import pyarrow.parquet as pq
 
-        from trading_runtime.metrics import curve_from_record
+        from trading_runtime.results.metrics import curve_from_record
 
         with np.load(stats_path) as archive:
             record = archive["0"]

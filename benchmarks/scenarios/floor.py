@@ -36,7 +36,7 @@ def child_floor(spec: Spec) -> dict[str, Any]:
 
 def _timed_backtests(config: Any, tasks: list[Any], spec: Spec, label: str) -> dict[str, Any]:
     """One timed ``run_backtests`` call over all tasks: its record for the report."""
-    from trading_runtime.batch import run_backtests
+    from trading_runtime.backtest.fan_out import run_backtests
     from trading_runtime.results import BacktestResult
 
     started = time.perf_counter()

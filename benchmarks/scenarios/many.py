@@ -58,7 +58,7 @@ def child_prepare_many(spec: Spec) -> dict[str, Any]:
 
 def _sample_backtest(spec: Spec, sample: Path) -> float:
     """Backtest one part into ``sample`` (when no floor run kept a result); its seconds."""
-    from trading_runtime.batch import run_backtest
+    from trading_runtime.backtest.fan_out import run_backtest
     from trading_runtime.config import example_config_path, load_config
 
     started = time.perf_counter()
@@ -116,7 +116,7 @@ def _register_many(home: Path, keys: list[str], document: dict[str, Any]) -> dic
     """A fresh instance at ``home`` with the keys registered and a materialization event each."""
     from dagster import AssetMaterialization
 
-    from trading_runtime.local_runs import register_parts
+    from trading_runtime.runs.launch import register_parts
 
     timings: dict[str, float] = {}
     instance = fresh_instance(home)
@@ -145,7 +145,7 @@ def child_aggregate(spec: Spec) -> dict[str, Any]:
     from dagster import DagsterInstance
 
     from trading_runtime.defs import build_definitions
-    from trading_runtime.local_runs import run_aggregate
+    from trading_runtime.runs.launch import run_aggregate
     from trading_runtime.settings import RuntimeSettings
 
     os.environ["DAGSTER_HOME"] = spec["home"]

@@ -38,7 +38,7 @@ def child_generate(spec: Spec) -> dict[str, Any]:
 def child_screen(spec: Spec) -> dict[str, Any]:
     """Run the port once over the generated parts; link the first ``wanted`` that succeed into
     ``target`` (the benchmark's parts directory) and report the ones that fail."""
-    from trading_runtime.batch import run_backtests
+    from trading_runtime.backtest.fan_out import run_backtests
     from trading_runtime.config import example_config_path, load_config
 
     config = load_config(example_config_path("hftbacktest"))

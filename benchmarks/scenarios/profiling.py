@@ -14,7 +14,7 @@ HOTSPOTS = (
     ("  BacktestRunner.validate_parts (on the worker pool)", "defs/resources.py",
      "validate_parts"),
     ("asset `backtest_results` (body)", "defs/assets.py", "backtest_results"),
-    ("  run_backtests (submit + wait for the worker pool)", "trading_runtime/batch.py",
+    ("  run_backtests (submit + wait for the worker pool)", "trading_runtime/backtest/fan_out.py",
      "run_backtests"),
     ("  context.add_asset_metadata", "context/system.py", "add_asset_metadata"),
     ("IO manager: BacktestResultsIOManager.handle_output", "defs/io_managers.py", "handle_output"),

@@ -47,7 +47,8 @@ from upath import UPath
 
 from trading_runtime.argo import build_workflow, prepare_batch, workflow_document
 from trading_runtime.config import apply_overrides, example_config_path, load_config
-from trading_runtime.dagster_compat import (
+from trading_runtime.defs import build_definitions
+from trading_runtime.defs.dagster_compat import (
     ExecuteStepArgs,
     JobPythonOrigin,
     LaunchRunContext,
@@ -56,11 +57,10 @@ from trading_runtime.dagster_compat import (
     create_execution_plan,
     partition_range_tags,
 )
-from trading_runtime.defs import build_definitions
 from trading_runtime.defs.partitions import PARTS_PARTITIONS
-from trading_runtime.local_runs import register_parts, run_aggregate, run_partition_range
 from trading_runtime.pins import framework_pin
 from trading_runtime.results import BacktestResult
+from trading_runtime.runs.launch import register_parts, run_aggregate, run_partition_range
 from trading_runtime.settings import RuntimeSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]

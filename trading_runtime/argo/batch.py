@@ -146,7 +146,7 @@ def part_keys(parts: Iterable[str], parts_dir: str | Path | None = None) -> tupl
     if not keys:
         if parts_dir is None:
             raise ArgoError("no parts given (--parts) and no parts directory")
-        from trading_runtime.storage import scan_parts
+        from trading_runtime.data.parts_store import scan_parts
 
         listing = scan_parts(parts_dir)
         if listing.refused:

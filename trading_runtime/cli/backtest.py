@@ -88,12 +88,13 @@ def backtest(
 ) -> None:
     """Run a backtest config on parts directly (no Dagster): the per-partition entrypoint that
     Dagster runs for each partition and Argo runs in each pod."""
+    from trading_runtime.backtest.staging import backtest_and_publish, keyed_locations
     from trading_runtime.config import apply_overrides
+    from trading_runtime.data.parts_store import part_location, scan_parts
     from trading_runtime.layout import PART_KEY_RULE, PartNameError, part_key
     from trading_runtime.results import BacktestResult
-    from trading_runtime.service import backtest_and_publish, keyed_locations
     from trading_runtime.settings import load_settings
-    from trading_runtime.storage import StorageError, as_upath, part_location, scan_parts
+    from trading_runtime.storage import StorageError, as_upath
 
     settings = load_settings()
     try:
@@ -160,21 +161,16 @@ def backtest(
 def aggregate(results: str | None) -> None:
     """Aggregate stored results into <results>/aggregate_metrics.parquet (the same table as the
     Dagster asset aggregate_metrics), e.g. the last step of an Argo batch."""
-    from trading_runtime.aggregate import (
+    from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
+    from trading_runtime.results.aggregate import (
         aggregate_results,
         markdown_table,
         mixed_provenance,
         write_aggregate_chart,
     )
-    from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
+    from trading_runtime.results.store import load_results
     from trading_runtime.settings import load_settings
-    from trading_runtime.storage import (
-        StorageError,
-        as_upath,
-        load_results,
-        storage_error,
-        write_parquet,
-    )
+    from trading_runtime.storage import StorageError, as_upath, storage_error, write_parquet
 
     base = results or load_settings().results
     try:

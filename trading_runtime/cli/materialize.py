@@ -20,7 +20,8 @@ CHARTS_LISTED = 10
 
 def _echo_charts(results: Any, aggregate_chart: Any) -> None:
     """Where the charts are: the aggregate's and the first parts' (stored results)."""
-    from trading_runtime.storage import as_upath, is_local, load_results, stored_result_keys
+    from trading_runtime.results.store import load_results, stored_result_keys
+    from trading_runtime.storage import as_upath, is_local
 
     keys = stored_result_keys(results)
     if aggregate_chart is not None:
@@ -59,11 +60,12 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     changed."""
     from dagster import DagsterInstance
 
+    from trading_runtime.data.parts_store import scan_parts
     from trading_runtime.defs import build_definitions
     from trading_runtime.defs.assets import CHART_PATH_METADATA
     from trading_runtime.defs.partitions import PARTS_PARTITIONS
     from trading_runtime.layout import AGGREGATE_FILE, PART_KEY_RULE, RESULTS_DIR
-    from trading_runtime.local_runs import (
+    from trading_runtime.runs.launch import (
         aggregate_is_current,
         contiguous_stretches,
         dagster_home,
@@ -77,7 +79,7 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
         run_partition_range,
     )
     from trading_runtime.settings import load_settings
-    from trading_runtime.storage import as_upath, is_local, scan_parts
+    from trading_runtime.storage import as_upath, is_local
 
     started = time.perf_counter()
     settings = load_settings()

@@ -13,7 +13,7 @@ from trading_runtime.defs.checks import make_result_determinism_check, part_file
 from trading_runtime.defs.jobs import build_jobs
 from trading_runtime.defs.resources import build_resources
 from trading_runtime.defs.sensors import register_part_files
-from trading_runtime.results import result_code_version
+from trading_runtime.freshness.code_version import result_code_version
 from trading_runtime.settings import RuntimeSettings, load_settings
 
 __all__ = ["backtest_pod_tags", "build_definitions", "select_executor"]

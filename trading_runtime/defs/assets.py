@@ -19,22 +19,24 @@ from dagster import (
 )
 
 import trading_runtime
-from trading_runtime.aggregate import (
-    aggregate_results,
-    markdown_table,
-    mixed_provenance,
-    write_aggregate_chart,
-)
-from trading_runtime.charts import aggregate_chart_png, markdown_image
 from trading_runtime.config import ConfigError
-from trading_runtime.dagster_compat import add_partition_metadata
+from trading_runtime.data.parts_store import scan_parts
 from trading_runtime.data.validate import PartInfo
+from trading_runtime.defs.dagster_compat import add_partition_metadata
 from trading_runtime.defs.io_managers import BacktestResultsIOManager
 from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import BacktestRunner, PartsDirectory
 from trading_runtime.layout import PartNameError
 from trading_runtime.results import RESULT_INPUTS, BacktestResult
-from trading_runtime.storage import StorageError, scan_parts, storage_error, stored_result_keys
+from trading_runtime.results.aggregate import (
+    aggregate_results,
+    markdown_table,
+    mixed_provenance,
+    write_aggregate_chart,
+)
+from trading_runtime.results.charts import aggregate_chart_png, markdown_image
+from trading_runtime.results.store import stored_result_keys
+from trading_runtime.storage import StorageError, storage_error
 
 # BackfillPolicy and Output(data_version=...) are marked beta; they are the documented way to get
 # single-run backfills and content-hash data versions.

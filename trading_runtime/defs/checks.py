@@ -16,12 +16,12 @@ from dagster import (
     asset_check,
 )
 
+from trading_runtime.data.parts_store import localize
 from trading_runtime.data.validate import sha256_file
 from trading_runtime.defs.assets import parts
 from trading_runtime.defs.partitions import PARTS_PARTITIONS
 from trading_runtime.defs.resources import PartsDirectory
 from trading_runtime.results import RESULT_INPUTS
-from trading_runtime.storage import localize
 
 __all__ = ["make_result_determinism_check", "part_file_is_valid"]
 

@@ -20,16 +20,11 @@ from dagster import (
 from pydantic import Field
 from upath import UPath
 
+from trading_runtime.backtest.staging import publish_result
 from trading_runtime.layout import RESULT_FILE, check_part_key
 from trading_runtime.results import BacktestResult
-from trading_runtime.service import publish_result
-from trading_runtime.storage import (
-    load_results,
-    read_parquet,
-    storage_error,
-    stored_result_keys,
-    write_parquet,
-)
+from trading_runtime.results.store import load_results, stored_result_keys
+from trading_runtime.storage import read_parquet, storage_error, write_parquet
 
 __all__ = [
     "ArrowParquetIOManager",

@@ -9,18 +9,19 @@ from typing import Any
 from dagster import ConfigurableResource
 from upath import UPath
 
-from trading_runtime.config import BacktestConfig, load_config
-from trading_runtime.data.validate import PartInfo, PartValidationError
-from trading_runtime.defs.io_managers import BacktestResultsStore, ParquetTableStore
-from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, STAGING_DIR
-from trading_runtime.service import (
+from trading_runtime.backtest.staging import (
     REMOTE_STAGING_BASE,
     StagedBacktests,
     stage_backtests,
     validate_parts,
 )
+from trading_runtime.config import BacktestConfig, load_config
+from trading_runtime.data.parts_store import list_part_keys, part_location
+from trading_runtime.data.validate import PartInfo, PartValidationError
+from trading_runtime.defs.io_managers import BacktestResultsStore, ParquetTableStore
+from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, STAGING_DIR
 from trading_runtime.settings import RuntimeSettings
-from trading_runtime.storage import as_upath, is_local, list_part_keys, part_location
+from trading_runtime.storage import as_upath, is_local
 
 __all__ = ["BacktestRunner", "PartsDirectory", "build_resources"]
 

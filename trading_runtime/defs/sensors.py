@@ -12,6 +12,7 @@ from dagster import (
     sensor,
 )
 
+from trading_runtime.data.parts_store import scan_parts
 from trading_runtime.defs.partitions import (
     part_partitions,
     unregistered_part_keys,
@@ -19,7 +20,6 @@ from trading_runtime.defs.partitions import (
 )
 from trading_runtime.defs.resources import PartsDirectory
 from trading_runtime.layout import PART_KEY_RULE
-from trading_runtime.storage import scan_parts
 
 __all__ = ["register_part_files"]
 

@@ -19,8 +19,7 @@ from pathlib import Path
 
 from upath import UPath
 
-from trading_runtime.results import read_whole
-from trading_runtime.storage import is_local
+from trading_runtime.storage import is_local, read_whole
 
 __all__ = ["PartHashCache"]
 

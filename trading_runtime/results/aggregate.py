@@ -10,10 +10,10 @@ from typing import Any
 import pyarrow as pa
 from upath import UPath
 
-from trading_runtime.charts import aggregate_chart_png
 from trading_runtime.layout import AGGREGATE_CHART_FILE
-from trading_runtime.metrics import METRIC_COLUMNS
 from trading_runtime.results import CODE_INPUTS, BacktestResult
+from trading_runtime.results.charts import aggregate_chart_png
+from trading_runtime.results.metrics import METRIC_COLUMNS
 from trading_runtime.storage import as_upath, write_file
 
 __all__ = [

@@ -27,21 +27,22 @@ from dagster import (
 from upath import UPath
 
 from trading_runtime.adapters.hftbacktest_adapter import latency_provenance
+from trading_runtime.backtest.processes import ProcessIdentity, current_process
 from trading_runtime.config import LATENCY_DIR, BacktestConfig
-from trading_runtime.dagster_compat import partition_range_tags
+from trading_runtime.data.parts_store import part_location
+from trading_runtime.defs.dagster_compat import partition_range_tags
 from trading_runtime.defs.partitions import (
     PARTS_PARTITIONS,
     part_partitions,
     unregistered_part_keys,
     vanished_part_keys,
 )
+from trading_runtime.freshness.code_version import current_code_inputs
+from trading_runtime.freshness.inputs import recorded_inputs, stale_inputs
+from trading_runtime.freshness.part_hashes import PartHashCache
+from trading_runtime.freshness.staleness import CurrentInputs, stale_reason
 from trading_runtime.layout import RESULT_FILE, RESULTS_DIR
-from trading_runtime.part_hashes import PartHashCache
-from trading_runtime.processes import ProcessIdentity, current_process
-from trading_runtime.results import read_whole
-from trading_runtime.staleness import CurrentInputs, current_code_inputs, stale_reason
-from trading_runtime.storage import as_upath, is_local, part_location
-from trading_runtime.warmup import recorded_inputs, stale_inputs
+from trading_runtime.storage import as_upath, is_local, read_whole
 
 __all__ = [
     "OWNER_BOOT_TAG",

@@ -22,8 +22,17 @@ from types import TracebackType
 
 from upath import UPath
 
-from trading_runtime.batch import BacktestTask, Outcome, refuse_duplicate_keys, run_backtests
+from trading_runtime.backtest.fan_out import (
+    BacktestTask,
+    Outcome,
+    refuse_duplicate_keys,
+    run_backtests,
+)
+from trading_runtime.backtest.pool import WorkerPool, pool_for
+from trading_runtime.backtest.processes import read_owner, write_owner
 from trading_runtime.config import LATENCY_DIR, BacktestConfig
+from trading_runtime.data.order import WarmupError, resolve_warmup
+from trading_runtime.data.parts_store import localize
 from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.layout import (
     DEFAULT_STARTUP_TIMEOUT_S,
@@ -34,17 +43,9 @@ from trading_runtime.layout import (
     VERSIONS_DIR,
     part_key,
 )
-from trading_runtime.processes import read_owner, write_owner
 from trading_runtime.results import BacktestResult
-from trading_runtime.storage import (
-    as_upath,
-    is_local,
-    localize,
-    publish_result_files,
-    storage_error,
-)
-from trading_runtime.warmup import WarmupError, resolve_warmup
-from trading_runtime.workers import WorkerPool, pool_for
+from trading_runtime.results.store import publish_result_files
+from trading_runtime.storage import as_upath, is_local, storage_error
 
 __all__ = [
     "REMOTE_STAGING_BASE",

@@ -37,7 +37,8 @@ from hftbacktest import Recorder
 from pebble import ProcessExpired, ProcessPool
 
 from trading_runtime.adapters import get_adapter
-from trading_runtime.charts import part_chart_png
+from trading_runtime.backtest.execute import execute_backtest
+from trading_runtime.backtest.spawn import worker_context
 from trading_runtime.config import BacktestConfig, parse_config
 from trading_runtime.data.validate import (
     PartInfo,
@@ -45,11 +46,10 @@ from trading_runtime.data.validate import (
     check_part_fits_config,
     validate_part,
 )
-from trading_runtime.execution import execute_backtest
+from trading_runtime.data.warmup_checks import check_warmup_fits_config
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S
-from trading_runtime.metrics import compute_metrics, curve_from_record
-from trading_runtime.spawn import worker_context
-from trading_runtime.warmup import check_warmup_fits_config
+from trading_runtime.results.charts import part_chart_png
+from trading_runtime.results.metrics import compute_metrics, curve_from_record
 
 __all__ = [
     "ENGINE_STARTED_SUFFIX",

@@ -17,12 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trading_runtime.adapters import EngineError, get_adapter
-from trading_runtime.charts import part_chart_png
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.validate import PartInfo
 from trading_runtime.layout import CHART_FILE, CURVE_FILE, RESULT_FILE
-from trading_runtime.metrics import compute_metrics, curve_from_record
 from trading_runtime.results import (
     canonical_file_hashes,
     canonical_record,
@@ -33,9 +31,11 @@ from trading_runtime.results import (
     file_hashes,
     runtime_git_commit,
 )
-from trading_runtime.warmup import input_entries, inputs_digest, split_record
+from trading_runtime.results.charts import part_chart_png
+from trading_runtime.results.metrics import compute_metrics, curve_from_record
+from trading_runtime.results.provenance import input_entries, inputs_digest
 
-__all__ = ["check_record", "execute_backtest", "prepare_out_dir"]
+__all__ = ["check_record", "execute_backtest", "prepare_out_dir", "split_record"]
 
 
 def prepare_out_dir(out_dir: Path) -> Path:
@@ -63,6 +63,14 @@ def _write_chart(curve: pa.Table, part: str, out_dir: Path) -> dict[str, str]:
     png = part_chart_png(curve, part)
     (out_dir / CHART_FILE).write_bytes(png)
     return {CHART_FILE: hashlib.sha256(png).hexdigest()}
+
+
+def split_record(record: np.ndarray, scored_start_ts: int) -> tuple[np.ndarray, np.ndarray]:
+    """(baseline, scored rows) of a state record: the scored rows are those at or after
+    ``scored_start_ts``; the baseline is the last row before it (none when the strategy did
+    not record during the warm-up), the state scoring starts from."""
+    cut = int(np.searchsorted(record["timestamp"], scored_start_ts, side="left"))
+    return record[max(cut - 1, 0) : cut].copy(), record[cut:].copy()
 
 
 def check_record(config: BacktestConfig, part: PartInfo, record: np.ndarray) -> None:

@@ -16,12 +16,17 @@ from pathlib import Path
 from pebble import ProcessExpired
 
 from trading_runtime.adapters import EngineError, EngineStartupError, EngineTimeoutError
+from trading_runtime.backtest.execute import prepare_out_dir
+from trading_runtime.backtest.pool import (
+    WorkerPool,
+    engine_started_marker,
+    killed_by_alarm,
+    pool_for,
+)
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import PartValidationError
-from trading_runtime.execution import prepare_out_dir
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S, part_key
 from trading_runtime.results import BacktestResult
-from trading_runtime.workers import WorkerPool, engine_started_marker, killed_by_alarm, pool_for
 
 __all__ = ["BacktestTask", "Outcome", "refuse_duplicate_keys", "run_backtest", "run_backtests"]
 
