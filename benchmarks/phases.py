@@ -100,7 +100,7 @@ def prepare_parts(runner: Runner, work: Path, data: dict[str, Any]) -> tuple[Ben
 
 
 def floor(bench: Bench) -> dict[int, list[dict[str, Any]]]:
-    print("1. floor (run_backtests, no Dagster)")
+    print("1. floor (backtest_tasks, no Dagster)")
     return {
         w: [
             bench.runner.child(

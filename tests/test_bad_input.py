@@ -28,7 +28,7 @@ from hftbacktest.binding import event_dtype
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from trading_runtime.backtest.staging import backtest_and_publish
+from trading_runtime.backtest.publish import backtest_and_publish
 from trading_runtime.config import (
     EXAMPLE_CONFIGS,
     BacktestConfig,

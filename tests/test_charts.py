@@ -21,7 +21,7 @@ from upath import UPath
 
 from trading_runtime.adapters import EngineOutput
 from trading_runtime.backtest import execute as execution
-from trading_runtime.backtest.fan_out import run_backtest
+from trading_runtime.backtest.fan_out import backtest_part
 from trading_runtime.backtest.pool import WorkerPool
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import validate_part
@@ -193,7 +193,9 @@ def test_a_chart_change_keeps_the_content_hash_and_readers_check_the_chart(
     pool: WorkerPool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine_run = run_backtest(hft_config, generated_parts[0], tmp_path / "engine", 120, pool)
+    engine_run = backtest_part(
+        hft_config, generated_parts[0], tmp_path / "engine", timeout_s=120, pool=pool
+    )
     # The stored chart is the one drawn from the stored curve, whichever process draws it.
     assert engine_run.read_chart() == charts.part_chart_png(engine_run.read_curve(), "part-00000")
     assert CHART_FILE in engine_run.provenance["charts"]

@@ -31,7 +31,7 @@ def test_backtest_command_writes_results_and_reports_failures(
     assert result.output.count("ok     part-") == 3
     document = json.loads((out / "part-00000" / "result.json").read_text())
     assert document["provenance"]["engine"] == "hftbacktest"
-    assert not list(out.glob(".staging-*"))  # scratch space is cleaned up
+    assert not list(out.glob(".staging/*"))  # scratch space is cleaned up
 
     # Re-running into the same --out gives the same content: the same stored version.
     before = BacktestResult.load(out / "part-00000")

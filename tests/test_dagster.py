@@ -30,9 +30,9 @@ from trading_runtime.defs.dagster_compat import partition_range_tags
 from trading_runtime.defs.resources import PartsDirectory
 from trading_runtime.defs.sensors import register_part_files
 from trading_runtime.results import BacktestResult
+from trading_runtime.runs.instance import remove_vanished_parts
 from trading_runtime.runs.launch import (
     QUIET_RUN_CONFIG,
-    remove_vanished_parts,
     run_aggregate,
     run_partition,
     run_partition_range,
@@ -226,7 +226,7 @@ def test_partitions_materialize_aggregate_and_rerun_unchanged(
         "result.json",
         "stats.npz",
     ]
-    staging = Path(settings.results) / ".staging"
+    staging = Path(settings.results) / "backtest_results" / ".staging"
     assert not staging.exists() or not any(staging.iterdir())  # scratch space is cleaned up
     loaded = BacktestResult.load(UPath(stored))  # what the IO manager hands downstream
     assert loaded.read_curve().num_rows == loaded.metrics["records"] > 0
@@ -318,7 +318,7 @@ def test_bad_parts_fail_clearly_while_other_partitions_succeed(
         assert message in _failure_text(result), key
     for key in good:
         assert _run_partition(defs, instance, key).success
-    staging = Path(settings.results) / ".staging"
+    staging = Path(settings.results) / "backtest_results" / ".staging"
     assert not staging.exists() or not any(staging.iterdir())  # failed runs leave nothing behind
 
     aggregate = defs.resolve_job_def("aggregate").execute_in_process(

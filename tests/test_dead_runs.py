@@ -1,6 +1,7 @@
 """Runs whose process died: tagged with their owner, marked failed at the next CLI start-up."""
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -21,13 +22,8 @@ from dagster import (
     instance_for_test,
 )
 
-from trading_runtime.runs.launch import (
-    OWNER_HOST_TAG,
-    OWNER_PID_TAG,
-    OWNER_STARTED_TAG,
-    mark_dead_runs_failed,
-    owner_tags,
-)
+from trading_runtime.backtest.processes import current_process, process_start_ticks
+from trading_runtime.runs.owners import OWNER_TAG, mark_dead_runs_failed, owner_tags, run_owner
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,20 +58,23 @@ def _status(instance: DagsterInstance, run_id: str) -> DagsterRunStatus:
 def test_only_runs_of_dead_processes_on_this_host_are_marked_failed(
     instance: DagsterInstance,
 ) -> None:
+    me = current_process()
     mine = owner_tags()
-    assert mine[OWNER_PID_TAG] == str(os.getpid()) and mine[OWNER_STARTED_TAG] != "unknown"
+    assert list(mine) == [OWNER_TAG]  # one tag names the owner
+    assert me.pid == os.getpid() and me.start_ticks is not None
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        # The tags the other process's runs would carry (its start time from /proc).
+        # The tag the other process's runs would carry (its start time from /proc).
         ticks = Path(f"/proc/{other.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-        alive = {**mine, OWNER_PID_TAG: str(other.pid), OWNER_STARTED_TAG: ticks}
+        assert process_start_ticks(other.pid) == int(ticks)
+        alive_owner = dataclasses.replace(me, pid=other.pid, start_ticks=int(ticks))
         runs = {
-            "live": alive,
+            "live": owner_tags(alive_owner),
             "this-process": mine,
-            "dead": {**mine, OWNER_PID_TAG: str(_exited_pid())},
+            "dead": owner_tags(dataclasses.replace(me, pid=_exited_pid())),
             # The pid is alive, but it is another process than the one that started the run.
-            "reused-pid": {**alive, OWNER_STARTED_TAG: str(int(ticks) - 1)},
-            "other-host": {**mine, OWNER_HOST_TAG: socket.gethostname() + "-other"},
+            "reused-pid": owner_tags(dataclasses.replace(alive_owner, start_ticks=int(ticks) - 1)),
+            "other-host": owner_tags(dataclasses.replace(me, host=socket.gethostname() + "-other")),
             "untagged": {},  # launched by the UI or a daemon: run monitoring's business
         }
         for run_id, tags in runs.items():
@@ -131,11 +130,11 @@ def test_sigkilled_materialize_leaves_a_run_the_next_start_marks_failed(
         started: list[DagsterRun] = []
         deadline = time.monotonic() + 120
         while not started and victim.poll() is None and time.monotonic() < deadline:
-            started = _runs(
-                instance,
-                statuses=[DagsterRunStatus.STARTED],
-                tags={OWNER_PID_TAG: str(victim.pid)},
-            )
+            started = [
+                run
+                for run in _runs(instance, statuses=[DagsterRunStatus.STARTED])
+                if (owner := run_owner(run)) is not None and owner.pid == victim.pid
+            ]
             time.sleep(0.05)
         assert started, "the materialize run never showed as STARTED"
         victim.send_signal(signal.SIGKILL)

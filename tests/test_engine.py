@@ -12,7 +12,7 @@ from hftbacktest.stats import LinearAssetRecord
 from hftbacktest.types import record_dtype
 
 from trading_runtime.adapters import EngineError, StrategyLoadError
-from trading_runtime.backtest.fan_out import BacktestTask, run_backtest, run_backtests
+from trading_runtime.backtest.fan_out import BacktestTask, backtest_part, backtest_tasks
 from trading_runtime.backtest.pool import WorkerPool
 from trading_runtime.config import BacktestConfig, load_config
 from trading_runtime.data.validate import PartValidationError, validate_part
@@ -22,7 +22,9 @@ from trading_runtime.results.metrics import CURVE_SCHEMA
 def test_result_files_metrics_and_provenance(
     tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: WorkerPool
 ) -> None:
-    result = run_backtest(hft_config, generated_parts[0], tmp_path / "out", 120, pool)
+    result = backtest_part(
+        hft_config, generated_parts[0], tmp_path / "out", timeout_s=120, pool=pool
+    )
     names = [p.name for p in result.files()]
     assert names == ["chart.png", "curve.parquet", "result.json", "stats.npz"]
 
@@ -56,7 +58,9 @@ def test_loop_is_bounded_by_the_part(
 ) -> None:
 
     info = validate_part(generated_parts[0])
-    result = run_backtest(hft_config, generated_parts[0], tmp_path / "out", 120, pool)
+    result = backtest_part(
+        hft_config, generated_parts[0], tmp_path / "out", timeout_s=120, pool=pool
+    )
     timestamps = np.load(result.directory / "stats.npz")["0"]["timestamp"]
     assert timestamps[-1] <= info.last_local_ts
 
@@ -64,11 +68,13 @@ def test_loop_is_bounded_by_the_part(
 def test_two_runs_are_bit_identical(
     tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: WorkerPool
 ) -> None:
-    first = run_backtest(hft_config, generated_parts[1], tmp_path / "a", 120, pool)
-    second = run_backtest(hft_config, generated_parts[1], tmp_path / "b", 120, pool)
+    first = backtest_part(hft_config, generated_parts[1], tmp_path / "a", timeout_s=120, pool=pool)
+    second = backtest_part(hft_config, generated_parts[1], tmp_path / "b", timeout_s=120, pool=pool)
     fresh_pool = WorkerPool(1)  # a new process: nothing carried over in memory
     try:
-        third = run_backtest(hft_config, generated_parts[1], tmp_path / "c", 120, fresh_pool)
+        third = backtest_part(
+            hft_config, generated_parts[1], tmp_path / "c", timeout_s=120, pool=fresh_pool
+        )
     finally:
         fresh_pool.close()
     assert first.content_hash == second.content_hash == third.content_hash
@@ -84,7 +90,7 @@ def test_output_directory_must_be_fresh(
     out.mkdir()
     (out / "events.jsonl").write_text("left over\n")
     with pytest.raises(EngineError, match="is not empty"):
-        run_backtest(hft_config, generated_parts[0], out, 120, pool)
+        backtest_part(hft_config, generated_parts[0], out, timeout_s=120, pool=pool)
     assert (out / "events.jsonl").read_text() == "left over\n"
 
 
@@ -93,7 +99,7 @@ def test_missing_part_fails_fast_without_reaching_the_engine(
 ) -> None:
     started = time.monotonic()
     with pytest.raises(PartValidationError, match="gone.npz: file does not exist"):
-        run_backtest(hft_config, tmp_path / "gone.npz", tmp_path / "out", 120, pool)
+        backtest_part(hft_config, tmp_path / "gone.npz", tmp_path / "out", timeout_s=120, pool=pool)
     assert time.monotonic() - started < 5
     assert not (tmp_path / "out").exists()
 
@@ -119,7 +125,7 @@ def test_bad_strategy_paths_and_params(
             write_config(tmp_path / f"{name}.json", strategy__class_path=class_path, **extra)
         )
         with pytest.raises(StrategyLoadError) as excinfo:
-            run_backtest(config, generated_parts[0], tmp_path / name, 60, pool)
+            backtest_part(config, generated_parts[0], tmp_path / name, timeout_s=60, pool=pool)
         assert expected in str(excinfo.value), name
 
 
@@ -139,7 +145,7 @@ def test_recorder_overflow_is_a_clear_error(
     with pytest.raises(
         EngineError, match=r"filled the recorder \(engine.max_steps = 50 holds 49 rows\)"
     ):
-        run_backtest(config, generated_parts[0], tmp_path / "out", 120, pool)
+        backtest_part(config, generated_parts[0], tmp_path / "out", timeout_s=120, pool=pool)
 
 
 def _with_strategy(config: BacktestConfig, class_path: str, **params: object) -> BacktestConfig:
@@ -155,7 +161,7 @@ def test_duplicate_part_names_are_refused(
         BacktestTask("part-00000", generated_parts[1], tmp_path / "b"),
     ]
     with pytest.raises(ValueError, match="parts with the same name"):
-        run_backtests(hft_config, tasks, 60, pool)
+        backtest_tasks(hft_config, tasks, timeout_s=60, pool=pool)
 
 
 def test_batch_isolates_failures(
@@ -168,7 +174,7 @@ def test_batch_isolates_failures(
         BacktestTask("broken", broken, tmp_path / "broken"),
         BacktestTask("good2", generated_parts[2], tmp_path / "good2"),
     ]
-    outcomes = run_backtests(hft_config, tasks, 120, pool)
+    outcomes = backtest_tasks(hft_config, tasks, timeout_s=120, pool=pool)
     assert isinstance(outcomes["broken"], PartValidationError)
     assert outcomes["good0"].metrics["records"] > 0  # type: ignore[union-attr]
     assert outcomes["good2"].metrics["records"] > 0  # type: ignore[union-attr]
@@ -177,7 +183,9 @@ def test_batch_isolates_failures(
 def test_example_strategy_covers_the_whole_part(
     tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: WorkerPool
 ) -> None:
-    result = run_backtest(hft_config, generated_parts[1], tmp_path / "out", 120, pool)
+    result = backtest_part(
+        hft_config, generated_parts[1], tmp_path / "out", timeout_s=120, pool=pool
+    )
     assert result.metrics["data_coverage"] > 0.99
     assert result.metrics["trades"] > 0
 
@@ -192,5 +200,5 @@ def test_a_strategy_stopped_by_an_hftbacktest_error_fails_its_part(
         )
     )
     with pytest.raises(EngineError, match=r"error code 14 \(InvalidOrderStatus\) before the end"):
-        run_backtest(config, generated_parts[0], tmp_path / "out", 120, pool)
+        backtest_part(config, generated_parts[0], tmp_path / "out", timeout_s=120, pool=pool)
     assert not (tmp_path / "out").exists()

@@ -13,7 +13,7 @@ from test_object_store import s3_endpoint  # noqa: F401 (moto's S3 on loopback, 
 
 from trading_runtime.adapters import hftbacktest_adapter
 from trading_runtime.adapters.hftbacktest_adapter import build_asset, latency_file_path
-from trading_runtime.backtest.staging import backtest_and_publish
+from trading_runtime.backtest.publish import backtest_and_publish
 from trading_runtime.config import BacktestConfig, example_config_path, parse_config
 from trading_runtime.data.validate import PartValidationError, validate_part
 from trading_runtime.freshness.code_version import latency_files_hash, result_code_version

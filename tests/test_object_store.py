@@ -27,7 +27,8 @@ from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.defs import build_definitions
 from trading_runtime.layout import part_key
 from trading_runtime.results import BacktestResult
-from trading_runtime.runs.launch import register_parts, run_aggregate, run_partition_range
+from trading_runtime.runs.instance import register_parts
+from trading_runtime.runs.launch import run_aggregate, run_partition_range
 from trading_runtime.settings import RuntimeSettings
 
 BUCKET = "backtests"

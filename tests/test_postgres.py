@@ -38,9 +38,9 @@ from sqlalchemy.engine import make_url
 from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.defs import build_definitions
 from trading_runtime.results.store import load_results
+from trading_runtime.runs.instance import register_parts
 from trading_runtime.runs.launch import (
     failure_messages,
-    register_parts,
     run_aggregate,
     run_partition,
     run_partition_range,

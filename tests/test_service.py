@@ -5,13 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from trading_runtime.backtest.inputs import keyed_locations, validate_parts
 from trading_runtime.backtest.pool import WorkerPool
-from trading_runtime.backtest.staging import (
-    backtest_and_publish,
-    keyed_locations,
-    stage_backtests,
-    validate_parts,
-)
+from trading_runtime.backtest.publish import backtest_and_publish
+from trading_runtime.backtest.staging import stage_backtests
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.layout import RESULT_FILE, VERSIONS_DIR, part_file_name, part_key

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from trading_runtime.config import apply_overrides, example_config_path, load_config
-from trading_runtime.backtest.staging import backtest_and_publish
+from trading_runtime.backtest.publish import backtest_and_publish
 
 with open("runs.log", "a") as log:
     log.write("script body ran\\n")

@@ -111,7 +111,7 @@ def test_a_changed_or_missing_latency_file_makes_a_result_stale(
     """Per-part latency files are inputs too: the result records their sha256."""
     from trading_runtime.adapters.hftbacktest_adapter import latency_provenance
     from trading_runtime.config import apply_overrides
-    from trading_runtime.runs.launch import latency_changes
+    from trading_runtime.freshness.plan import latency_changes
 
     config = apply_overrides(
         hft_config, {"engine.latency": {"type": "intp_order_latency", "file": "{part}.npz"}}

@@ -23,7 +23,7 @@ from trading_runtime.adapters.hftbacktest_adapter import (
     check_strategy_return,
     save_strategy_output,
 )
-from trading_runtime.backtest.staging import backtest_and_publish
+from trading_runtime.backtest.publish import backtest_and_publish
 from trading_runtime.config import BacktestConfig, example_config_path, parse_config
 from trading_runtime.results import BacktestResult
 

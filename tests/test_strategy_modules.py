@@ -13,7 +13,7 @@ from conftest import TEST_STRATEGY_MODULES
 from trading_runtime.adapters import EngineError, StrategyLoadError
 from trading_runtime.adapters.base import import_class_path
 from trading_runtime.adapters.trading_platform_adapter import TradingPlatformAdapter
-from trading_runtime.backtest.fan_out import run_backtest
+from trading_runtime.backtest.fan_out import backtest_part
 from trading_runtime.backtest.pool import WorkerPool
 from trading_runtime.config import BacktestConfig, ConfigError, example_config_path, parse_config
 from trading_runtime.data.validate import validate_part
@@ -93,8 +93,12 @@ def test_a_function_outside_the_allowed_modules_is_refused_before_import(
         with pytest.raises(ValueError, match=refused):
             strategy_source_hash(class_path)
     with pytest.raises(EngineError, match="'subprocess:run' is not allowed"):
-        run_backtest(
-            _unchecked(hft_config, "subprocess:run"), generated_parts[0], tmp_path / "o", 60, pool
+        backtest_part(
+            _unchecked(hft_config, "subprocess:run"),
+            generated_parts[0],
+            tmp_path / "o",
+            timeout_s=60,
+            pool=pool,
         )
     assert not marker.exists()
     assert "sneaky_runner" not in sys.modules

@@ -23,7 +23,7 @@ from trading_runtime.adapters.trading_platform_adapter import (
     import_framework,
 )
 from trading_runtime.backtest.execute import execute_backtest, prepare_out_dir
-from trading_runtime.backtest.fan_out import run_backtest
+from trading_runtime.backtest.fan_out import backtest_part
 from trading_runtime.config import (
     FRAMEWORK_FIXES,
     BacktestConfig,
@@ -201,7 +201,7 @@ def test_without_the_framework_the_error_says_how_to_install(
 ) -> None:
     config = load_config(example_config_path("trading-platform"))
     with pytest.raises(EngineNotInstalledError) as excinfo:
-        run_backtest(config, generated_parts[0], tmp_path / "out", 60, pool)
+        backtest_part(config, generated_parts[0], tmp_path / "out", timeout_s=60, pool=pool)
     message = str(excinfo.value)
     pin = framework_pin()
     assert f"git+{pin.repository}@{pin.commit}" in message
@@ -214,8 +214,8 @@ def test_framework_backtest_end_to_end(
     tmp_path: Path, generated_parts: list[Path], pool: Any
 ) -> None:
     config = load_config(example_config_path("trading-platform"))
-    first = run_backtest(config, generated_parts[0], tmp_path / "a", 600, pool)
-    second = run_backtest(config, generated_parts[0], tmp_path / "b", 600, pool)
+    first = backtest_part(config, generated_parts[0], tmp_path / "a", timeout_s=600, pool=pool)
+    second = backtest_part(config, generated_parts[0], tmp_path / "b", timeout_s=600, pool=pool)
     assert first.provenance["engine"] == "trading-platform"
     # The commit pip recorded for a git install, never assumed from the pin.
     assert first.provenance["framework_sha"] in (None, framework_pin().commit)

@@ -35,7 +35,7 @@ from dagster import DagsterInstance
 
 from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.results import BacktestResult
-from trading_runtime.runs.launch import register_parts
+from trading_runtime.runs.instance import register_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ENV = "TRADING_RUNTIME_TEST_CHROMIUM"

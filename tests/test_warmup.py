@@ -21,7 +21,8 @@ from upath import UPath
 
 from trading_runtime.adapters.hftbacktest_adapter import bind_strategy
 from trading_runtime.backtest.execute import split_record
-from trading_runtime.backtest.staging import backtest_and_publish, keyed_locations
+from trading_runtime.backtest.inputs import keyed_locations
+from trading_runtime.backtest.publish import backtest_and_publish
 from trading_runtime.config import (
     BacktestConfig,
     ConfigError,
@@ -47,7 +48,8 @@ from trading_runtime.freshness.inputs import stale_inputs, warmup_input_hashes, 
 from trading_runtime.layout import CURVE_FILE, STATS_FILE
 from trading_runtime.results import BacktestResult
 from trading_runtime.results.metrics import compute_metrics
-from trading_runtime.runs.launch import failure_messages, register_parts, run_partition
+from trading_runtime.runs.instance import register_parts
+from trading_runtime.runs.launch import failure_messages, run_partition
 from trading_runtime.settings import RuntimeSettings
 
 CALIBRATED = "trading_runtime.strategies.calibrated_market_maker:calibrated_market_maker"

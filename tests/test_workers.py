@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from trading_runtime.adapters import EngineStartupError, EngineTimeoutError, StrategyLoadError
-from trading_runtime.backtest.fan_out import BacktestTask, run_backtests
+from trading_runtime.backtest.fan_out import BacktestTask, backtest_tasks
+from trading_runtime.backtest.inputs import keyed_locations
 from trading_runtime.backtest.pool import WorkerPool
-from trading_runtime.backtest.staging import backtest_and_publish, keyed_locations
+from trading_runtime.backtest.publish import backtest_and_publish
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import validate_part
 from trading_runtime.layout import STAGING_OWNER_FILE, STAGING_PREFIX
@@ -52,7 +53,7 @@ def test_timeouts_count_the_backtest_not_start_up_on_a_saturated_machine(
     pool = WorkerPool(2)
     try:
         tasks = [BacktestTask(p.stem, p, tmp_path / "plain" / p.stem) for p in generated_parts[:2]]
-        outcomes = run_backtests(hft_config, tasks, 3.0, pool)
+        outcomes = backtest_tasks(hft_config, tasks, timeout_s=3.0, pool=pool)
         for task in tasks:
             assert isinstance(outcomes[task.partition], BacktestResult), outcomes
 
@@ -65,7 +66,7 @@ def test_timeouts_count_the_backtest_not_start_up_on_a_saturated_machine(
             BacktestTask("late", generated_parts[1], tmp_path / "late"),
         ]
         started = time.monotonic()
-        outcomes = run_backtests(stuck_late, tasks, 3.0, pool)
+        outcomes = backtest_tasks(stuck_late, tasks, timeout_s=3.0, pool=pool)
         assert time.monotonic() - started >= 3.0  # the stuck part ran its full timeout
         assert isinstance(outcomes["late"], EngineTimeoutError)
         assert "late: backtest exceeded the 3 s timeout" in str(outcomes["late"])
@@ -82,14 +83,16 @@ def test_start_up_has_its_own_limit_and_compile_errors_are_named(
     pool = WorkerPool(1)  # cold: compiling takes seconds
     try:
         task = BacktestTask("cold", part, tmp_path / "cold")
-        outcome = run_backtests(hft_config, [task], 60.0, pool, startup_timeout_s=0.2)["cold"]
+        outcome = backtest_tasks(
+            hft_config, [task], timeout_s=60.0, pool=pool, startup_timeout_s=0.2
+        )["cold"]
         assert isinstance(outcome, EngineStartupError)
         assert "exceeded the 0.2 s start-up limit" in str(outcome)
         assert "TRADING_RUNTIME_STARTUP_TIMEOUT_S" in str(outcome)
 
         broken = _with_strategy(hft_config, "strategies_for_tests:does_not_compile")
         task = BacktestTask("broken", part, tmp_path / "broken")
-        outcome = run_backtests(broken, [task], 60.0, pool)["broken"]
+        outcome = backtest_tasks(broken, [task], timeout_s=60.0, pool=pool)["broken"]
         assert isinstance(outcome, StrategyLoadError)
         assert "'strategies_for_tests:does_not_compile' does not compile with numba" in str(outcome)
     finally:
@@ -100,7 +103,8 @@ _STUCK_RUN = """
 import sys
 from pathlib import Path
 from trading_runtime.config import example_config_path, load_config
-from trading_runtime.backtest.staging import backtest_and_publish, keyed_locations
+from trading_runtime.backtest.publish import backtest_and_publish
+from trading_runtime.backtest.inputs import keyed_locations
 config = load_config(example_config_path("hftbacktest"))
 strategy = config.strategy.model_copy(
     update={"class_path": "strategies_for_tests:stuck_forever", "params": {}}

@@ -6,6 +6,7 @@ One layout wherever parts and results live (a directory or an object-store URL):
     <results>/backtest_results/<part>/result.json   (points to the current version)
     <results>/backtest_results/<part>/versions/<version>/
         {curve.parquet, stats.npz, [events.jsonl], chart.png, result.json}
+    <results>/backtest_results/.staging/            (results not yet published)
     <results>/aggregate_metrics.parquet
     <results>/aggregate_metrics.png
 """
@@ -62,9 +63,10 @@ VERSIONS_DIR = "versions"
 SUPERSEDED_GRACE_S = 600.0
 # trading-platform's event log, when the framework ran.
 EVENT_LOG_FILE = "events.jsonl"
-# Local scratch, hidden (dot names are never parts or results): a run's output before it is
-# published, under ``<results>/.staging/`` (Dagster) or ``<out>/.staging-*`` (the CLI), and
-# parts downloaded from an object store inside it.
+# Local scratch, hidden (dot names are never parts or results): a batch's output before it is
+# published, in ``<partitions>/.staging/.staging-*/`` beside the partitions' directories on
+# both paths (``<results>/backtest_results`` for Dagster, ``--out`` for the CLI), and parts
+# downloaded from an object store inside it.
 STAGING_DIR = ".staging"
 STAGING_PREFIX = ".staging-"
 # In every staging directory: the process that owns it. The next run removes a dead owner's.

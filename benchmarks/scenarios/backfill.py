@@ -38,7 +38,7 @@ def child_backfill(spec: Spec) -> dict[str, Any]:
 def _backfill_once(spec: Spec, label: str, aggregate: bool) -> dict[str, Any]:
     """One backfill over a fresh instance and results directory (+ the aggregate job after)."""
     from trading_runtime.defs import build_definitions
-    from trading_runtime.runs.launch import register_parts
+    from trading_runtime.runs.instance import register_parts
     from trading_runtime.settings import RuntimeSettings
 
     work, keys = Path(spec["work"]), list(spec["keys"])

@@ -1,4 +1,4 @@
-"""Child scenario 1: the engine floor, ``run_backtests`` without Dagster, cold then warm."""
+"""Child scenario 1: the engine floor, ``backtest_tasks`` without Dagster, cold then warm."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from trading_runtime.layout import CURVE_FILE
 
 
 def child_floor(spec: Spec) -> dict[str, Any]:
-    """The engine port alone: run_backtests cold (fresh process) then warm (same pool)."""
+    """The engine port alone: backtest_tasks cold (fresh process) then warm (same pool)."""
     from trading_runtime.config import example_config_path, load_config
 
     config = load_config(example_config_path("hftbacktest"))
@@ -35,12 +35,12 @@ def child_floor(spec: Spec) -> dict[str, Any]:
 
 
 def _timed_backtests(config: Any, tasks: list[Any], spec: Spec, label: str) -> dict[str, Any]:
-    """One timed ``run_backtests`` call over all tasks: its record for the report."""
-    from trading_runtime.backtest.fan_out import run_backtests
+    """One timed ``backtest_tasks`` call over all tasks: its record for the report."""
+    from trading_runtime.backtest.fan_out import backtest_tasks
     from trading_runtime.results import BacktestResult
 
     started = time.perf_counter()
-    outcomes = run_backtests(config, tasks, spec["timeout_s"], workers=spec["workers"])
+    outcomes = backtest_tasks(config, tasks, timeout_s=spec["timeout_s"], workers=spec["workers"])
     elapsed = time.perf_counter() - started
     failed = {k: str(v) for k, v in outcomes.items() if isinstance(v, Exception)}
     if failed:

@@ -58,12 +58,12 @@ def child_prepare_many(spec: Spec) -> dict[str, Any]:
 
 def _sample_backtest(spec: Spec, sample: Path) -> float:
     """Backtest one part into ``sample`` (when no floor run kept a result); its seconds."""
-    from trading_runtime.backtest.fan_out import run_backtest
+    from trading_runtime.backtest.fan_out import backtest_part
     from trading_runtime.config import example_config_path, load_config
 
     started = time.perf_counter()
     config = load_config(example_config_path("hftbacktest"))
-    run_backtest(config, Path(spec["part"]), sample, spec["timeout_s"])
+    backtest_part(config, Path(spec["part"]), sample, timeout_s=spec["timeout_s"])
     close_worker_pools()
     return time.perf_counter() - started
 
@@ -116,7 +116,7 @@ def _register_many(home: Path, keys: list[str], document: dict[str, Any]) -> dic
     """A fresh instance at ``home`` with the keys registered and a materialization event each."""
     from dagster import AssetMaterialization
 
-    from trading_runtime.runs.launch import register_parts
+    from trading_runtime.runs.instance import register_parts
 
     timings: dict[str, float] = {}
     instance = fresh_instance(home)

@@ -38,13 +38,13 @@ def child_generate(spec: Spec) -> dict[str, Any]:
 def child_screen(spec: Spec) -> dict[str, Any]:
     """Run the port once over the generated parts; link the first ``wanted`` that succeed into
     ``target`` (the benchmark's parts directory) and report the ones that fail."""
-    from trading_runtime.backtest.fan_out import run_backtests
+    from trading_runtime.backtest.fan_out import backtest_tasks
     from trading_runtime.config import example_config_path, load_config
 
     config = load_config(example_config_path("hftbacktest"))
     source, target, work = Path(spec["source"]), Path(spec["target"]), Path(spec["work"])
     tasks = part_tasks(source, work / "screen")
-    outcomes = run_backtests(config, tasks, spec["timeout_s"], workers=spec["workers"])
+    outcomes = backtest_tasks(config, tasks, timeout_s=spec["timeout_s"], workers=spec["workers"])
     close_worker_pools()
     shutil.rmtree(work / "screen", ignore_errors=True)
     failed = {

@@ -23,7 +23,8 @@ from benchmarks.scenarios.profiling import profile_call
 def child_perpart(spec: Spec) -> dict[str, Any]:
     """N runs of one partition each in one process, as `trading-runtime materialize` does."""
     from trading_runtime.defs import build_definitions
-    from trading_runtime.runs.launch import register_parts, run_partition
+    from trading_runtime.runs.instance import register_parts
+    from trading_runtime.runs.launch import run_partition
     from trading_runtime.settings import RuntimeSettings
 
     work, keys = Path(spec["work"]), list(spec["keys"])
@@ -67,7 +68,7 @@ def child_cli(spec: Spec) -> dict[str, Any]:
     """Fresh `dagster asset materialize` processes, one partition each."""
     work, keys = Path(spec["work"]), list(spec["keys"])
     home = work / "home-cli"
-    from trading_runtime.runs.launch import register_parts
+    from trading_runtime.runs.instance import register_parts
 
     instance = fresh_instance(home)
     register_parts(instance, keys)

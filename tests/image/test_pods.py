@@ -60,7 +60,8 @@ from trading_runtime.defs.dagster_compat import (
 from trading_runtime.defs.partitions import PARTS_PARTITIONS
 from trading_runtime.pins import framework_pin
 from trading_runtime.results import BacktestResult
-from trading_runtime.runs.launch import register_parts, run_aggregate, run_partition_range
+from trading_runtime.runs.instance import register_parts
+from trading_runtime.runs.launch import run_aggregate, run_partition_range
 from trading_runtime.settings import RuntimeSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
-"""The batch runner: many local parts through the worker pool, one outcome per part.
+"""The fan-out: many local parts through the worker pool, one outcome per part.
 
 Each task ends as a result or an exception that names its part; one failure never stops the
-others. Output stays in each task's local directory; ``service`` publishes it.
+others. Output stays in each task's local directory; ``publish`` stores it.
 """
 
 from __future__ import annotations
@@ -17,18 +17,14 @@ from pebble import ProcessExpired
 
 from trading_runtime.adapters import EngineError, EngineStartupError, EngineTimeoutError
 from trading_runtime.backtest.execute import prepare_out_dir
-from trading_runtime.backtest.pool import (
-    WorkerPool,
-    engine_started_marker,
-    killed_by_alarm,
-    pool_for,
-)
+from trading_runtime.backtest.pool import WorkerPool, killed_by_alarm, pool_for
+from trading_runtime.backtest.worker import engine_started_marker
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import PartValidationError
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S, part_key
 from trading_runtime.results import BacktestResult
 
-__all__ = ["BacktestTask", "Outcome", "refuse_duplicate_keys", "run_backtest", "run_backtests"]
+__all__ = ["BacktestTask", "Outcome", "backtest_part", "backtest_tasks", "refuse_duplicate_keys"]
 
 Outcome = BacktestResult | Exception
 
@@ -82,13 +78,14 @@ def _failure(
     return EngineError(f"part {partition}: {type(exc).__name__}: {exc}")
 
 
-def run_backtests(
+def backtest_tasks(
     config: BacktestConfig,
     tasks: Sequence[BacktestTask],
+    *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
     pool: WorkerPool | None = None,
     workers: int | None = None,
-    startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
 ) -> dict[str, Outcome]:
     """Run many parts in parallel. Without a pool, the shared pool of
     ``min(workers or cores, len(tasks))`` workers runs them (``workers.pool_for``).
@@ -109,7 +106,12 @@ def run_backtests(
             task,
             out_dir,
             pool.submit(
-                config, task.part_path, out_dir, timeout_s, startup_timeout_s, task.warmup_paths
+                config,
+                task.part_path,
+                out_dir,
+                timeout_s=timeout_s,
+                startup_timeout_s=startup_timeout_s,
+                warmup_paths=task.warmup_paths,
             ),
         )
         for task, out_dir in ready
@@ -137,17 +139,18 @@ def run_backtests(
     return outcomes
 
 
-def run_backtest(
+def backtest_part(
     config: BacktestConfig,
     part_path: Path,
     out_dir: Path,
+    *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     pool: WorkerPool | None = None,
 ) -> BacktestResult:
     """One part: a result, or the part's error raised."""
     partition = part_key(part_path)
     task = BacktestTask(partition, Path(part_path), Path(out_dir))
-    outcome = run_backtests(config, [task], timeout_s, pool)[partition]
+    outcome = backtest_tasks(config, [task], timeout_s=timeout_s, pool=pool)[partition]
     if isinstance(outcome, Exception):
         raise outcome
     return outcome

@@ -16,7 +16,14 @@ import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["ProcessIdentity", "current_process", "process_start_ticks", "read_owner", "write_owner"]
+__all__ = [
+    "ProcessIdentity",
+    "current_process",
+    "parse_identity",
+    "process_start_ticks",
+    "read_owner",
+    "write_owner",
+]
 
 _PROC = Path("/proc")
 
@@ -94,10 +101,10 @@ def write_owner(path: Path, owner: ProcessIdentity | None = None) -> None:
     path.write_text(json.dumps(asdict(owner or current_process())) + "\n")
 
 
-def read_owner(path: Path) -> ProcessIdentity | None:
-    """The identity in an owner file, or None when it is missing or unreadable."""
+def parse_identity(text: str) -> ProcessIdentity | None:
+    """The identity in ``write_owner``'s JSON form, or None when it is unreadable."""
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(text)
         return ProcessIdentity(
             str(raw["host"]),
             int(raw["pid"]),
@@ -105,5 +112,13 @@ def read_owner(path: Path) -> ProcessIdentity | None:
             raw.get("boot_id"),
             raw.get("pid_namespace"),
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def read_owner(path: Path) -> ProcessIdentity | None:
+    """The identity in an owner file, or None when it is missing or unreadable."""
+    try:
+        return parse_identity(path.read_text())
+    except OSError:
         return None

@@ -88,7 +88,8 @@ def backtest(
 ) -> None:
     """Run a backtest config on parts directly (no Dagster): the per-partition entrypoint that
     Dagster runs for each partition and Argo runs in each pod."""
-    from trading_runtime.backtest.staging import backtest_and_publish, keyed_locations
+    from trading_runtime.backtest.inputs import keyed_locations
+    from trading_runtime.backtest.publish import backtest_and_publish
     from trading_runtime.config import apply_overrides
     from trading_runtime.data.parts_store import part_location, scan_parts
     from trading_runtime.layout import PART_KEY_RULE, PartNameError, part_key

@@ -62,22 +62,26 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
 
     from trading_runtime.data.parts_store import scan_parts
     from trading_runtime.defs import build_definitions
-    from trading_runtime.defs.assets import CHART_PATH_METADATA
+    from trading_runtime.defs.metadata import CHART_PATH_METADATA
     from trading_runtime.defs.partitions import PARTS_PARTITIONS
+    from trading_runtime.freshness.plan import plan_backtests
     from trading_runtime.layout import AGGREGATE_FILE, PART_KEY_RULE, RESULTS_DIR
-    from trading_runtime.runs.launch import (
+    from trading_runtime.runs.instance import (
         aggregate_is_current,
-        contiguous_stretches,
         dagster_home,
-        failure_messages,
-        mark_dead_runs_failed,
-        plan_backtests,
+        part_hash_cache,
+        partition_statuses,
         register_parts,
         remove_vanished_parts,
+    )
+    from trading_runtime.runs.launch import (
+        contiguous_stretches,
+        failure_messages,
         run_aggregate,
         run_partition,
         run_partition_range,
     )
+    from trading_runtime.runs.owners import mark_dead_runs_failed
     from trading_runtime.settings import load_settings
     from trading_runtime.storage import as_upath, is_local
 
@@ -125,11 +129,12 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     registered = list(instance.get_dynamic_partitions(PARTS_PARTITIONS))
     candidates = [key for key in registered if key in selected] if selected else registered
     plan = plan_backtests(
-        instance,
         candidates,
+        statuses=partition_statuses(instance, candidates),
         config=config,
         parts_dir=settings.parts_dir,
         results=settings.results,
+        hashes=part_hash_cache(),
         force=force,
     )
     click.echo(

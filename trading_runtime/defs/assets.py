@@ -24,6 +24,7 @@ from trading_runtime.data.parts_store import scan_parts
 from trading_runtime.data.validate import PartInfo
 from trading_runtime.defs.dagster_compat import add_partition_metadata
 from trading_runtime.defs.io_managers import BacktestResultsIOManager
+from trading_runtime.defs.metadata import CHART_PATH_METADATA, FAILURES_METADATA
 from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import BacktestRunner, PartsDirectory
 from trading_runtime.layout import PartNameError
@@ -45,8 +46,6 @@ warnings.filterwarnings("ignore", category=BetaWarning, message=".*(backfill_pol
 __all__ = ["aggregate_metrics", "make_backtest_results", "parts"]
 
 GROUP = "backtests"
-FAILURES_METADATA = "failures"
-CHART_PATH_METADATA = "chart_path"
 PARTS_CODE_VERSION = f"parts-validation-{trading_runtime.__version__}"
 
 

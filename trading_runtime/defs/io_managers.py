@@ -20,7 +20,7 @@ from dagster import (
 from pydantic import Field
 from upath import UPath
 
-from trading_runtime.backtest.staging import publish_result
+from trading_runtime.backtest.publish import publish_result
 from trading_runtime.layout import RESULT_FILE, check_part_key
 from trading_runtime.results import BacktestResult
 from trading_runtime.results.store import load_results, stored_result_keys

@@ -9,19 +9,15 @@ from typing import Any
 from dagster import ConfigurableResource
 from upath import UPath
 
-from trading_runtime.backtest.staging import (
-    REMOTE_STAGING_BASE,
-    StagedBacktests,
-    stage_backtests,
-    validate_parts,
-)
+from trading_runtime.backtest.inputs import validate_parts
+from trading_runtime.backtest.staging import StagedBacktests, stage_backtests, staging_base_for
 from trading_runtime.config import BacktestConfig, load_config
 from trading_runtime.data.parts_store import list_part_keys, part_location
 from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.defs.io_managers import BacktestResultsStore, ParquetTableStore
-from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, STAGING_DIR
+from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, RESULTS_DIR
 from trading_runtime.settings import RuntimeSettings
-from trading_runtime.storage import as_upath, is_local
+from trading_runtime.storage import as_upath
 
 __all__ = ["BacktestRunner", "PartsDirectory", "build_resources"]
 
@@ -75,11 +71,10 @@ class BacktestRunner(ConfigurableResource):
 
 
 def build_resources(settings: RuntimeSettings) -> dict[str, Any]:
-    # Results in a directory: run output staged beside them (publishing is a rename). In an
-    # object store: staged in one local place (a pod's own temp directory on k8s), where the
-    # next run finds and removes a killed run's leftovers.
-    results_on_disk = is_local(as_upath(settings.results))
-    staging = Path(settings.results) / STAGING_DIR if results_on_disk else REMOTE_STAGING_BASE
+    # Staged where the CLI stages too: beside the partitions' directories on a disk (publishing
+    # is a rename); for an object store in one local place (a pod's own temp directory on k8s),
+    # where the next run finds and removes a killed run's leftovers.
+    staging = staging_base_for(as_upath(settings.results) / RESULTS_DIR)
     return {
         "parts_dir": PartsDirectory(path=settings.parts_dir),
         "backtest_runner": BacktestRunner(

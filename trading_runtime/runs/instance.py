@@ -1,0 +1,95 @@
+"""The Dagster instance the CLI works on: where it is, the parts registered as partitions, the
+partitions' statuses for the plan, and whether the stored aggregate is current."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from dagster import AssetKey, AssetPartitionStatus, DagsterInstance
+from upath import UPath
+
+from trading_runtime.defs.partitions import (
+    PARTS_PARTITIONS,
+    part_partitions,
+    unregistered_part_keys,
+    vanished_part_keys,
+)
+from trading_runtime.freshness.part_hashes import PartHashCache
+from trading_runtime.freshness.plan import PartitionStatuses
+
+__all__ = [
+    "AGGREGATE_ASSET",
+    "PART_HASHES_FILE",
+    "RESULTS_ASSET",
+    "aggregate_is_current",
+    "dagster_home",
+    "part_hash_cache",
+    "partition_statuses",
+    "register_parts",
+    "remove_vanished_parts",
+]
+
+RESULTS_ASSET = AssetKey("backtest_results")
+AGGREGATE_ASSET = AssetKey("aggregate_metrics")
+# The part files' sha256 by size and mtime, kept beside the instance (see part_hashes).
+PART_HASHES_FILE = "trading-runtime-part-hashes.json"
+
+
+def dagster_home() -> Path:
+    """``DAGSTER_HOME``, set to ``./.dagster`` when unset (what ``make dev`` shows)."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        home = str(Path(".dagster").resolve())
+        os.environ["DAGSTER_HOME"] = home
+    Path(home).mkdir(parents=True, exist_ok=True)
+    return Path(home)
+
+
+def register_parts(instance: DagsterInstance, keys: Sequence[str]) -> list[str]:
+    """Add the keys that are not partitions yet (what the sensor does); the new ones."""
+    new_keys = unregistered_part_keys(instance, keys)
+    if new_keys:
+        instance.add_dynamic_partitions(PARTS_PARTITIONS, new_keys)
+    return new_keys
+
+
+def remove_vanished_parts(instance: DagsterInstance, keys: Sequence[str]) -> list[str]:
+    """Delete the partitions that are not among ``keys``, the part files present (what the
+    sensor does); the removed ones. Their materializations stay in the event log and their
+    stored results stay on storage (the aggregate reports them as orphaned)."""
+    gone = vanished_part_keys(instance, keys)
+    for key in gone:
+        instance.delete_dynamic_partition(PARTS_PARTITIONS, key)
+    return gone
+
+
+def partition_statuses(instance: DagsterInstance, keys: Sequence[str]) -> PartitionStatuses:
+    """Which of ``keys`` Dagster has materialized, and whose latest attempt failed."""
+    statuses = instance.get_status_by_partition(RESULTS_ASSET, list(keys), part_partitions) or {}
+    return PartitionStatuses(
+        materialized=frozenset(
+            k for k, s in statuses.items() if s == AssetPartitionStatus.MATERIALIZED
+        ),
+        failed=frozenset(k for k, s in statuses.items() if s == AssetPartitionStatus.FAILED),
+    )
+
+
+def part_hash_cache() -> PartHashCache:
+    """The part files' sha256 cache beside the instance."""
+    return PartHashCache(dagster_home() / PART_HASHES_FILE)
+
+
+def _latest_storage_id(instance: DagsterInstance, key: AssetKey) -> int | None:
+    records = instance.fetch_materializations(key, limit=1).records
+    return records[0].storage_id if records else None
+
+
+def aggregate_is_current(instance: DagsterInstance, aggregate_file: UPath) -> bool:
+    """The stored aggregate exists and was materialized after the latest result (any partition)."""
+    if not aggregate_file.exists():
+        return False
+    aggregate = _latest_storage_id(instance, AGGREGATE_ASSET)
+    latest_result = _latest_storage_id(instance, RESULTS_ASSET)
+    return aggregate is not None and (latest_result is None or aggregate > latest_result)
