@@ -17,16 +17,14 @@ from trading_runtime.config import (
     example_config_path,
     load_config,
 )
-from trading_runtime.data.generate import GeneratorSpec, generate_parts
-from trading_runtime.data.parts_store import list_part_keys
-from trading_runtime.data.validate import (
-    PartValidationError,
+from trading_runtime.data.config_fit import (
     check_part_fits_config,
     check_records_possible,
     check_roi_covers,
-    load_part_events,
-    validate_part,
 )
+from trading_runtime.data.generate import GeneratorSpec, generate_parts
+from trading_runtime.data.parts_store import list_part_keys
+from trading_runtime.data.validate import PartValidationError, load_part_events, validate_part
 
 
 def _bytes(paths: list[Path]) -> list[bytes]:

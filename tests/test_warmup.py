@@ -31,6 +31,7 @@ from trading_runtime.config import (
     load_config,
     parse_config,
 )
+from trading_runtime.data.config_fit import check_inputs
 from trading_runtime.data.generate import GeneratorSpec, generate_parts
 from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.order import (
@@ -42,7 +43,6 @@ from trading_runtime.data.order import (
 )
 from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.data.validate import load_part_events, sha256_file, validate_part
-from trading_runtime.data.warmup_checks import check_inputs
 from trading_runtime.defs import build_definitions
 from trading_runtime.freshness.inputs import stale_inputs, warmup_input_hashes, warmup_inputs_by_key
 from trading_runtime.layout import CURVE_FILE, STATS_FILE

@@ -34,8 +34,8 @@ from hftbacktest import Recorder
 from trading_runtime.adapters import get_adapter
 from trading_runtime.backtest.execute import execute_backtest
 from trading_runtime.config import BacktestConfig, parse_config
-from trading_runtime.data.validate import PartInfo, check_part_fits_config, validate_part
-from trading_runtime.data.warmup_checks import check_warmup_fits_config
+from trading_runtime.data.config_fit import check_part_fits_config, check_warmup_fits_config
+from trading_runtime.data.validate import PartInfo, validate_part
 from trading_runtime.results.charts import part_chart_png
 from trading_runtime.results.metrics import compute_metrics, curve_from_record
 

@@ -10,7 +10,7 @@ directory (or object-store prefix).
 Ordering hundreds of parts reads only each file's first row (the zip directory, the ``.npy``
 header and one event; a few kB even for a compressed member), cached in this process by location,
 size and modification time. The chosen inputs are then validated in the engine worker like the
-scored part, and checked exactly there (``warmup_checks.check_inputs``): in order, not
+scored part, and checked exactly there (``config_fit.check_inputs``): in order, not
 overlapping (a previous part's last ``exch_ts``/``local_ts`` after the scored part's first),
 within ``max_gap_ns`` and covering ``duration_ns``.
 
@@ -35,9 +35,7 @@ from hftbacktest.binding import event_dtype
 from upath import UPath
 
 from trading_runtime.config import WarmupSection
-from trading_runtime.data.validate import (
-    PartValidationError,
-)
+from trading_runtime.data.validate import PartValidationError
 from trading_runtime.layout import PART_SUFFIX, PartNameError, part_key
 from trading_runtime.storage import as_upath, is_local
 

@@ -2,8 +2,8 @@
 
 hftbacktest waits forever on a file it cannot read, so an unreadable part must never reach it;
 and it runs without complaint on data that cannot mean anything (NaN prices, timestamps in the
-wrong unit, a part shorter than one record interval, prices outside the config's ROI), so those
-fail here too, naming the file, the row and the column.
+wrong unit), so those fail here too, naming the file, the row and the column. What needs the
+config too (the ROI, the record interval) is checked in ``config_fit``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from hftbacktest import (
@@ -29,19 +28,12 @@ from hftbacktest.binding import event_dtype
 
 from trading_runtime.layout import part_key
 
-if TYPE_CHECKING:
-    from trading_runtime.config import BacktestConfig
-
 __all__ = [
     "MAX_TS_NS",
     "MIN_TS_NS",
-    "RECORD_INTERVAL_PARAMETER",
     "PartInfo",
     "PartValidationError",
     "check_events",
-    "check_part_fits_config",
-    "check_records_possible",
-    "check_roi_covers",
     "load_part_events",
     "price_range",
     "sha256_file",
@@ -57,9 +49,6 @@ MAX_TS_NS = 4_102_444_800_000_000_000
 # Event kinds (the low byte of ``ev``) whose ``px`` is a market price the depth or a trade holds;
 # a clear event's px is a bound, and order-by-order events are not market depth.
 _PRICE_KINDS = (DEPTH_EVENT, TRADE_EVENT, DEPTH_SNAPSHOT_EVENT, DEPTH_BBO_EVENT)
-
-# The strategy parameter that sets how often the example strategies call ``recorder.record``.
-RECORD_INTERVAL_PARAMETER = "interval_ns"
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
@@ -319,60 +308,3 @@ def validate_part(path: Path) -> PartInfo:
         min_px=None if prices is None else prices[0],
         max_px=None if prices is None else prices[1],
     )
-
-
-def _ms(ns: int) -> str:
-    return f"{ns / 1e6:g} ms"
-
-
-def check_records_possible(part: PartInfo, interval_ns: int, max_steps: int | None = None) -> None:
-    """Fail when a part spans less than one record interval, or (given ``engine.max_steps``)
-    more intervals than the recorder holds.
-
-    hftbacktest's clock starts at the part's first exchange timestamp; a strategy that records
-    every ``interval_ns`` (the example strategies: ``elapse(interval_ns)`` then
-    ``recorder.record``) until the last local timestamp writes
-    ``(last_local_ts - first_exch_ts) // interval_ns`` rows."""
-    span = part.last_local_ts - part.first_exch_ts
-    if span < interval_ns:
-        raise PartValidationError(
-            f"part {part.path}: spans {_ms(span)} (first exch_ts to last local_ts), shorter than"
-            f" one record interval (strategy.{RECORD_INTERVAL_PARAMETER} = {_ms(interval_ns)}):"
-            " the backtest would record nothing"
-        )
-    records = span // interval_ns
-    # hftbacktest's recorder raises when its last slot fills: it keeps max_steps - 1 records.
-    if max_steps is not None and records >= max_steps:
-        raise PartValidationError(
-            f"part {part.path}: spans {_ms(span)}, {records} record intervals of"
-            f" strategy.{RECORD_INTERVAL_PARAMETER} = {_ms(interval_ns)}; the recorder"
-            f" (engine.max_steps = {max_steps}) holds {max_steps - 1}: raise max_steps or the"
-            " interval"
-        )
-
-
-def check_roi_covers(config: BacktestConfig, part: PartInfo) -> None:
-    """Fail when the config's ROI (``engine.depth.roi_lb``..``roi_ub``) does not cover the
-    part's price range: hftbacktest drops depth outside it, so the book (and every recorded
-    price) would be empty or wrong without an error."""
-    roi = config.engine.roi
-    if part.min_px is None or part.max_px is None or roi is None:
-        return
-    lower, upper = roi
-    if part.min_px < lower or part.max_px > upper:
-        raise PartValidationError(
-            f"part {part.path}: prices {part.min_px:g}..{part.max_px:g} are not inside config"
-            f" {config.id!r}'s ROI engine.depth.roi_lb..roi_ub = {lower:g}..{upper:g}; widen"
-            " the ROI to cover the part's prices"
-        )
-
-
-def check_part_fits_config(config: BacktestConfig, part: PartInfo) -> None:
-    """The checks that need both the config and the part, before the engine starts: the ROI
-    covers the part's prices, and, when the config sets the strategy's record interval
-    (``strategy.interval_ns``; a strategy's own default is not known here), the part spans at
-    least one interval and no more than ``engine.max_steps`` of them."""
-    check_roi_covers(config, part)
-    interval = config.strategy.params.get(RECORD_INTERVAL_PARAMETER)
-    if isinstance(interval, int) and not isinstance(interval, bool) and interval > 0:
-        check_records_possible(part, interval, config.engine.max_steps)

@@ -1,0 +1,132 @@
+"""Whether a validated part (and its warm-up parts) fits a config, before the engine starts: the
+ROI covers its prices, the recorder can hold its span, and warm-up inputs are in order, without
+overlaps or gaps, covering ``warmup.duration_ns``."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Sequence
+
+from trading_runtime.config import BacktestConfig, WarmupSection
+from trading_runtime.data.order import WarmupError, seconds
+from trading_runtime.data.validate import PartInfo, PartValidationError
+
+__all__ = [
+    "RECORD_INTERVAL_PARAMETER",
+    "check_inputs",
+    "check_part_fits_config",
+    "check_records_possible",
+    "check_roi_covers",
+    "check_warmup_fits_config",
+]
+
+# The strategy parameter that sets how often the example strategies call ``recorder.record``.
+RECORD_INTERVAL_PARAMETER = "interval_ns"
+
+
+def _ms(ns: int) -> str:
+    return f"{ns / 1e6:g} ms"
+
+
+def check_records_possible(part: PartInfo, interval_ns: int, max_steps: int | None = None) -> None:
+    """Fail when a part spans less than one record interval, or (given ``engine.max_steps``)
+    more intervals than the recorder holds.
+
+    hftbacktest's clock starts at the part's first exchange timestamp; a strategy that records
+    every ``interval_ns`` (the example strategies: ``elapse(interval_ns)`` then
+    ``recorder.record``) until the last local timestamp writes
+    ``(last_local_ts - first_exch_ts) // interval_ns`` rows."""
+    span = part.last_local_ts - part.first_exch_ts
+    if span < interval_ns:
+        raise PartValidationError(
+            f"part {part.path}: spans {_ms(span)} (first exch_ts to last local_ts), shorter than"
+            f" one record interval (strategy.{RECORD_INTERVAL_PARAMETER} = {_ms(interval_ns)}):"
+            " the backtest would record nothing"
+        )
+    records = span // interval_ns
+    # hftbacktest's recorder raises when its last slot fills: it keeps max_steps - 1 records.
+    if max_steps is not None and records >= max_steps:
+        raise PartValidationError(
+            f"part {part.path}: spans {_ms(span)}, {records} record intervals of"
+            f" strategy.{RECORD_INTERVAL_PARAMETER} = {_ms(interval_ns)}; the recorder"
+            f" (engine.max_steps = {max_steps}) holds {max_steps - 1}: raise max_steps or the"
+            " interval"
+        )
+
+
+def check_roi_covers(config: BacktestConfig, part: PartInfo) -> None:
+    """Fail when the config's ROI (``engine.depth.roi_lb``..``roi_ub``) does not cover the
+    part's price range: hftbacktest drops depth outside it, so the book (and every recorded
+    price) would be empty or wrong without an error."""
+    roi = config.engine.roi
+    if part.min_px is None or part.max_px is None or roi is None:
+        return
+    lower, upper = roi
+    if part.min_px < lower or part.max_px > upper:
+        raise PartValidationError(
+            f"part {part.path}: prices {part.min_px:g}..{part.max_px:g} are not inside config"
+            f" {config.id!r}'s ROI engine.depth.roi_lb..roi_ub = {lower:g}..{upper:g}; widen"
+            " the ROI to cover the part's prices"
+        )
+
+
+def check_part_fits_config(config: BacktestConfig, part: PartInfo) -> None:
+    """The checks that need both the config and the part, before the engine starts: the ROI
+    covers the part's prices, and, when the config sets the strategy's record interval
+    (``strategy.interval_ns``; a strategy's own default is not known here), the part spans at
+    least one interval and no more than ``engine.max_steps`` of them."""
+    check_roi_covers(config, part)
+    interval = config.strategy.params.get(RECORD_INTERVAL_PARAMETER)
+    if isinstance(interval, int) and not isinstance(interval, bool) and interval > 0:
+        check_records_possible(part, interval, config.engine.max_steps)
+
+
+def check_inputs(section: WarmupSection, inputs: Sequence[PartInfo]) -> None:
+    """The exact checks on validated inputs (warm-up parts, then the scored part): each starts
+    after the previous one ends, on both clocks; no gap exceeds ``max_gap_ns``; the warm-up
+    covers ``duration_ns``."""
+    scored = inputs[-1]
+    for before, after in itertools.pairwise(inputs):
+        for column in ("exch_ts", "local_ts"):
+            last = getattr(before, f"last_{column}")
+            first = getattr(after, f"first_{column}")
+            if last > first:
+                raise WarmupError(
+                    f"part {scored.name}: warm-up input {before.name} overlaps {after.name}: its"
+                    f" last {column} {last} is after {after.name}'s first {first}; parts must not"
+                    " overlap in time"
+                )
+        gap = after.first_exch_ts - before.last_exch_ts
+        if section.max_gap_ns is not None and gap > section.max_gap_ns:
+            raise WarmupError(
+                f"part {scored.name}: {seconds(gap)} of no data between {before.name} and"
+                f" {after.name}, more than warmup.max_gap_ns = {section.max_gap_ns}"
+                f" ({seconds(section.max_gap_ns)}): a part is missing"
+            )
+    if section.duration_ns is not None:
+        covered = scored.first_exch_ts - inputs[0].first_exch_ts
+        if covered < section.duration_ns:
+            raise WarmupError(
+                f"part {scored.name}: the warm-up covers {seconds(covered)}, less than"
+                f" warmup.duration_ns = {section.duration_ns} ({seconds(section.duration_ns)})"
+            )
+
+
+def check_warmup_fits_config(
+    config: BacktestConfig, warmup: Sequence[PartInfo], scored: PartInfo
+) -> None:
+    """``check_inputs``, and ``check_part_fits_config`` over all inputs: the ROI covers every
+    input's prices, and the recorder (``engine.max_steps``) holds the whole span, warm-up
+    included (the strategy records from the first warm-up event)."""
+    if config.warmup is None:
+        raise WarmupError(f"part {scored.name}: warm-up parts given but the config has no warmup")
+    check_inputs(config.warmup, [*warmup, scored])
+    for info in warmup:
+        check_roi_covers(config, info)
+    whole = dataclasses.replace(
+        scored,
+        path=f"{scored.path} with {len(warmup)} warm-up part(s) before it",
+        first_exch_ts=warmup[0].first_exch_ts if warmup else scored.first_exch_ts,
+    )
+    check_part_fits_config(config, whole)
