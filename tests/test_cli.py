@@ -44,6 +44,31 @@ def test_backtest_command_writes_results_and_reports_failures(
     assert [p.name for p in (out / "part-00000" / "versions").iterdir()] == [before.directory.name]
 
 
+def test_aggregate_reads_the_directory_backtest_wrote(tmp_path: Path, parts_dir: Path) -> None:
+    """`aggregate --results DIR` on the DIR that `backtest --out DIR` just wrote (results in
+    DIR/<part>/), as well as on a results base (DIR/backtest_results/<part>/)."""
+    config = str(example_config_path("hftbacktest"))
+    part = f"--part={parts_dir / 'part-00000.npz'}"
+    for out, results in (
+        (tmp_path / "out", tmp_path / "out"),
+        (tmp_path / "base" / "backtest_results", tmp_path / "base"),
+    ):
+        written = CliRunner().invoke(
+            main, ["backtest", "--config", config, part, "--out", str(out)]
+        )
+        assert written.exit_code == 0, written.output
+        aggregated = CliRunner().invoke(main, ["aggregate", "--results", str(results)])
+        assert aggregated.exit_code == 0, aggregated.output
+        assert "1 part(s) -> " in aggregated.output
+        table = pq.read_table(results / "aggregate_metrics.parquet")
+        assert table["partition"].to_pylist() == ["part-00000", "TOTAL"]
+        assert (results / "aggregate_metrics.png").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = CliRunner().invoke(main, ["aggregate", "--results", str(empty)])
+    assert refused.exit_code == 1 and "no stored results under" in refused.output
+
+
 def test_backtest_command_rejects_a_bad_config(tmp_path: Path, parts_dir: Path) -> None:
     config = write_config(tmp_path / "typo.json", strategy__order_qtty=1)
     result = CliRunner().invoke(

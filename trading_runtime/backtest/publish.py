@@ -12,7 +12,7 @@ from upath import UPath
 
 from trading_runtime.backtest.fan_out import Outcome
 from trading_runtime.backtest.inputs import PartLocation
-from trading_runtime.backtest.staging import stage_backtests, staging_base_for
+from trading_runtime.backtest.staging import remove_if_empty, stage_backtests, staging_base_for
 from trading_runtime.config import BacktestConfig
 from trading_runtime.layout import (
     DEFAULT_STARTUP_TIMEOUT_S,
@@ -37,6 +37,7 @@ def publish_result(result: BacktestResult, destination: UPath) -> BacktestResult
     with contextlib.suppress(OSError):
         if {p.name for p in batch.iterdir()} <= {STAGING_OWNER_FILE}:
             shutil.rmtree(batch)
+            remove_if_empty(batch.parent)
     return dataclasses.replace(result, directory=destination / VERSIONS_DIR / version)
 
 

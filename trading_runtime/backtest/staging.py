@@ -8,6 +8,7 @@ its owning process; a later batch removes the directories whose owner is gone.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ __all__ = [
     "REMOTE_STAGING_BASE",
     "StagedBacktests",
     "remove_abandoned_staging",
+    "remove_if_empty",
     "stage_backtests",
     "staging_base_for",
 ]
@@ -70,6 +72,7 @@ class StagedBacktests:
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+        remove_if_empty(self.staging.parent)
 
     def __enter__(self) -> StagedBacktests:
         return self
@@ -81,6 +84,23 @@ class StagedBacktests:
         traceback: TracebackType | None,
     ) -> None:
         self.discard()
+
+
+def remove_if_empty(base: Path) -> None:
+    """Remove the staging base once no batch uses it, so only results are left beside them."""
+    with contextlib.suppress(OSError):
+        if base.name == STAGING_DIR:
+            base.rmdir()  # fails (harmlessly) while another batch's directory is in it
+
+
+def _new_staging_directory(base: Path | None, prefix: str) -> Path:
+    if base is None:
+        return Path(tempfile.mkdtemp(prefix=prefix))
+    for _ in range(3):  # another batch may remove an empty base between the two calls
+        base.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
 
 
 def remove_abandoned_staging(base: Path) -> list[Path]:
@@ -109,10 +129,9 @@ def stage_backtests(
     """Backtest parts (files or URLs, by partition key) into a fresh local staging directory
     under ``staging_base`` (``staging_base_for`` a destination; the system temp directory when
     None). One outcome per key."""
-    if staging_base is not None:
-        staging_base.mkdir(parents=True, exist_ok=True)
+    if staging_base is not None and staging_base.is_dir():
         remove_abandoned_staging(staging_base)
-    staged = StagedBacktests(Path(tempfile.mkdtemp(prefix=staging_prefix, dir=staging_base)), {})
+    staged = StagedBacktests(_new_staging_directory(staging_base, staging_prefix), {})
     write_owner(staged.staging / STAGING_OWNER_FILE)
     downloads = staged.staging / DOWNLOADS_DIR
     try:

@@ -156,40 +156,37 @@ def backtest(
 @click.option(
     "--results",
     default=None,
-    help="Results base (directory or URL) holding backtest_results/<part>/. Default:"
-    " TRADING_RUNTIME_RESULTS.",
+    help="Results base (directory or URL) holding backtest_results/<part>/, or a directory that"
+    " `backtest --out` wrote (<part>/ directly). Default: TRADING_RUNTIME_RESULTS.",
 )
 def aggregate(results: str | None) -> None:
     """Aggregate stored results into <results>/aggregate_metrics.parquet (the same table as the
     Dagster asset aggregate_metrics), e.g. the last step of an Argo batch."""
     from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
-    from trading_runtime.results.aggregate import (
-        aggregate_results,
-        markdown_table,
-        mixed_provenance,
-        write_aggregate_chart,
-    )
-    from trading_runtime.results.store import load_results
+    from trading_runtime.results.aggregate import aggregate as aggregate_of
+    from trading_runtime.results.aggregate import write_aggregate_chart
+    from trading_runtime.results.store import load_results, partitions_dir
     from trading_runtime.settings import load_settings
     from trading_runtime.storage import StorageError, as_upath, storage_error, write_parquet
 
     base = results or load_settings().results
     try:
-        stored = load_results(base)
+        stored = load_results(base, partitions=partitions_dir(base))
     except OSError as exc:
         raise click.ClickException(str(storage_error(exc, "read"))) from None
     if not stored:
-        raise click.ClickException(f"no stored results under {base}/{RESULTS_DIR}/")
-    table = aggregate_results(stored)
+        raise click.ClickException(
+            f"no stored results under {base}/{RESULTS_DIR}/ or {base}/ (<part>/result.json)"
+        )
+    summary = aggregate_of(stored)
     destination = as_upath(base) / AGGREGATE_FILE
     try:
-        write_parquet(table, destination)
-        _, chart = write_aggregate_chart(table, base)
+        write_parquet(summary.table, destination)
+        _, chart = write_aggregate_chart(summary.table, base)
     except StorageError as exc:  # read-only or full disk; the previous table stays intact
         raise click.ClickException(str(exc)) from None
-    click.echo(markdown_table(table))
-    mixed = mixed_provenance(table)
-    if mixed:
-        echo_error(f"warning: parts come from different {', '.join(mixed)}")
+    click.echo(summary.markdown)
+    if summary.mixed:
+        echo_error(f"warning: parts come from different {', '.join(summary.mixed)}")
     click.echo(f"{len(stored)} part(s) -> {destination}")
     click.echo(f"chart: {chart}")

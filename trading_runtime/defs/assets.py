@@ -29,12 +29,7 @@ from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import BacktestRunner, PartsDirectory
 from trading_runtime.layout import PartNameError
 from trading_runtime.results import RESULT_INPUTS, BacktestResult
-from trading_runtime.results.aggregate import (
-    aggregate_results,
-    markdown_table,
-    mixed_provenance,
-    write_aggregate_chart,
-)
+from trading_runtime.results.aggregate import aggregate, write_aggregate_chart
 from trading_runtime.results.charts import aggregate_chart_png, markdown_image
 from trading_runtime.results.store import stored_result_keys
 from trading_runtime.storage import StorageError, storage_error
@@ -262,11 +257,10 @@ def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> 
             f"{len(orphaned)} stored result(s) without a part file, not aggregated (orphaned):"
             f" {', '.join(orphaned[:10])}{' ...' if len(orphaned) > 10 else ''}"
         )
-    table = aggregate_results(stored)
+    summary = aggregate(stored)
+    table, total, mixed = summary.table, summary.total, summary.mixed
     chart = _aggregate_chart(context, table)  # metadata: the chart and where it is stored
     missing = sorted(set(known) - set(stored) - set(orphaned))
-    total = table.slice(table.num_rows - 1).to_pylist()[0]
-    mixed = mixed_provenance(table)
     if mixed:
         context.log.warning(
             f"parts come from different {', '.join(mixed)}: re-materialize backtest_results for"
@@ -286,6 +280,6 @@ def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> 
             "total_pnl": readable(total["pnl"]),
             "total_trades": total["trades"],
             "worst_max_drawdown": readable(total["max_drawdown"]),
-            "table": MetadataValue.md(markdown_table(table)),
+            "table": MetadataValue.md(summary.markdown),
         },
     )

@@ -4,6 +4,7 @@ fresh results. The ``aggregate_metrics`` asset and ``trading-runtime aggregate``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from trading_runtime.results.metrics import METRIC_COLUMNS
 from trading_runtime.storage import as_upath, write_file
 
 __all__ = [
+    "Aggregate",
+    "aggregate",
     "PROVENANCE_COLUMNS",
     "aggregate_results",
     "aggregate_table",
@@ -41,6 +44,27 @@ def aggregate_results(results: Mapping[str, BacktestResult]) -> pa.Table:
         for key, result in results.items()
     ]
     return aggregate_table(rows)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """The aggregate of stored results as both the asset and ``trading-runtime aggregate`` show
+    it: the table, its TOTAL row, and the code inputs on which the parts disagree."""
+
+    table: pa.Table
+    total: dict[str, Any]
+    mixed: list[str]
+
+    @property
+    def markdown(self) -> str:
+        return markdown_table(self.table)
+
+
+def aggregate(results: Mapping[str, BacktestResult]) -> Aggregate:
+    """``aggregate_results`` with its TOTAL row and ``mixed_provenance``."""
+    table = aggregate_results(results)
+    total = table.slice(table.num_rows - 1).to_pylist()[0]
+    return Aggregate(table, total, mixed_provenance(table))
 
 
 def mixed_provenance(table: pa.Table) -> list[str]:
