@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from trading_runtime.config import BacktestConfig, example_config_path, load_config
+from trading_runtime.config.strategy_modules import STRATEGY_MODULES_ENV
 from trading_runtime.data.generate import GeneratorSpec, generate_parts
 from trading_runtime.settings import RuntimeSettings
-from trading_runtime.strategy_modules import STRATEGY_MODULES_ENV
 from trading_runtime.workers import WorkerPool, shared_pool
 
 WORKERS = 2

@@ -15,16 +15,16 @@ from trading_runtime.adapters.base import import_class_path
 from trading_runtime.adapters.trading_platform_adapter import TradingPlatformAdapter
 from trading_runtime.batch import run_backtest
 from trading_runtime.config import BacktestConfig, ConfigError, example_config_path, parse_config
-from trading_runtime.data.validate import validate_part
-from trading_runtime.results import result_code_version, strategy_source_hash
-from trading_runtime.settings import load_settings
-from trading_runtime.strategy_modules import (
+from trading_runtime.config.strategy_modules import (
     DEFAULT_STRATEGY_MODULES,
     STRATEGY_MODULES_ENV,
     allowed_strategy_modules,
     find_module_source,
     is_allowed_module,
 )
+from trading_runtime.data.validate import validate_part
+from trading_runtime.results import result_code_version, strategy_source_hash
+from trading_runtime.settings import load_settings
 from trading_runtime.workers import WorkerPool
 
 

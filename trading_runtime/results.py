@@ -46,9 +46,9 @@ from trading_runtime.config import (
     EngineSection,
     InterpolatedLatency,
 )
+from trading_runtime.config.strategy_modules import find_module_source, strategy_refusal
 from trading_runtime.data.validate import sha256_file
 from trading_runtime.layout import CHART_FILE, CURVE_FILE, RESULT_FILE, STATS_FILE, VERSIONS_DIR
-from trading_runtime.strategy_modules import find_module_source, strategy_refusal
 
 __all__ = [
     "CODE_INPUTS",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from trading_runtime.strategy_modules import (
+from trading_runtime.config.strategy_modules import (
     STRATEGY_MODULES_ENV,
     allowed_strategy_modules,
     is_allowed_module,
