@@ -16,7 +16,7 @@ from hftbacktest import BacktestAsset, Recorder, ROIVectorMarketDepthBacktest
 from strategies_for_tests import tutorial_recorder_last
 
 from trading_runtime.adapters import EngineError, StrategyLoadError
-from trading_runtime.adapters.hftbacktest_adapter import (
+from trading_runtime.adapters.hftbacktest import (
     STRATEGY_OUTPUT_FILE,
     STRATEGY_OUTPUTS_FILE,
     bind_strategy,

@@ -12,7 +12,7 @@ from conftest import TEST_STRATEGY_MODULES
 
 from trading_runtime.adapters import EngineError, StrategyLoadError
 from trading_runtime.adapters.base import import_class_path
-from trading_runtime.adapters.trading_platform_adapter import TradingPlatformAdapter
+from trading_runtime.adapters.trading_platform import TradingPlatformAdapter
 from trading_runtime.batch import run_backtest
 from trading_runtime.config import BacktestConfig, ConfigError, example_config_path, parse_config
 from trading_runtime.config.strategy_modules import (

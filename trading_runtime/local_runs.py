@@ -26,9 +26,9 @@ from dagster import (
 )
 from upath import UPath
 
-from trading_runtime.adapters.hftbacktest_adapter import latency_provenance
 from trading_runtime.config import LATENCY_DIR, BacktestConfig
 from trading_runtime.dagster_compat import partition_range_tags
+from trading_runtime.data.latency import latency_provenance
 from trading_runtime.defs.partitions import (
     PARTS_PARTITIONS,
     part_partitions,

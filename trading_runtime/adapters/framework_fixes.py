@@ -74,7 +74,7 @@ def _clear_inactive(read_orders_snapshot: Callable[..., Any]) -> Callable[..., A
             # A live view of hftbacktest's map would lose the orders cleared below.
             raise EngineError(
                 "framework fix clear_inactive_orders needs a copied orders snapshot; run it"
-                " inside trading_platform_adapter.deterministic_order_snapshots()"
+                " inside trading_platform.deterministic_order_snapshots()"
             )
         venue.hbt.clear_inactive_orders(venue.asset_no)
         return state_values, orders
