@@ -80,6 +80,12 @@ class EngineAdapter(Protocol):
 
     def framework_sha(self) -> str | None: ...
 
+    def prepare(self, config: BacktestConfig, part: PartInfo) -> None:
+        """Work done once per worker and config before the backtest's clock starts (hftbacktest:
+        compile the strategy); an adapter with nothing to prepare does nothing. Runs under the
+        start-up limit, so a strategy that cannot be loaded or compiled fails here, clearly."""
+        ...
+
     def run_inline(
         self,
         config: BacktestConfig,
