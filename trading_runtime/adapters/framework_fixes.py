@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trading_runtime.adapters.base import EngineError
+from trading_runtime.adapters.hftbacktest.codes import hftbacktest_error_name
 from trading_runtime.config import FRAMEWORK_FIXES
 
 __all__ = ["FRAMEWORK_FIXES", "PATCHES", "FrameworkPatch", "applied_framework_fixes"]
@@ -82,18 +83,6 @@ def _clear_inactive(read_orders_snapshot: Callable[..., Any]) -> Callable[..., A
     return read_then_clear
 
 
-# hftbacktest 2.4.4's error codes (py-hftbacktest's backtest.rs).
-_HFTBACKTEST_ERRORS = {
-    10: "OrderIdExist",
-    11: "OrderRequestInProcess",
-    12: "OrderNotFound",
-    13: "InvalidOrderRequest",
-    14: "InvalidOrderStatus",
-    15: "EndOfData",
-    100: "DataError",
-}
-
-
 def _error_codes(wait_next: Callable[..., Any]) -> Callable[..., Any]:
     """The framework's loop stops only on 1 (end of data) and treats any other code as a step;
     hftbacktest returns an error code without advancing, so an error made the loop spin at one
@@ -104,7 +93,7 @@ def _error_codes(wait_next: Callable[..., Any]) -> Callable[..., Any]:
     def wait_next_or_fail(venue: Any, *, timeout_ns: int, include_order_resp: bool) -> int:
         code = wait_next(venue, timeout_ns=timeout_ns, include_order_resp=include_order_resp)
         if int(code) not in (0, 1, 2, 3):
-            name = _HFTBACKTEST_ERRORS.get(int(code), "an unknown error")
+            name = hftbacktest_error_name(int(code))
             hint = ""
             if int(code) == 14:
                 hint = (

@@ -20,7 +20,7 @@ from trading_runtime.adapters.hftbacktest.binding import (
     StrategyBinding,
     bind_strategy,
 )
-from trading_runtime.adapters.hftbacktest.codes import HFTBACKTEST_ERRORS
+from trading_runtime.adapters.hftbacktest.codes import HFTBACKTEST_ERRORS, hftbacktest_error_name
 from trading_runtime.adapters.hftbacktest.returns import (
     STRATEGY_OUTPUT_FILE,
     STRATEGY_OUTPUTS_FILE,
@@ -42,5 +42,6 @@ __all__ = [
     "build_asset",
     "build_backtest",
     "check_strategy_return",
+    "hftbacktest_error_name",
     "save_strategy_output",
 ]
