@@ -164,3 +164,30 @@ def test_loading_the_dagster_definitions_imports_no_strategy() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
+
+
+def test_a_strategy_module_not_found_says_where_it_must_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(STRATEGY_MODULES_ENV, "trading_runtime.strategies,my_strategies")
+    with pytest.raises(StrategyLoadError) as excinfo:
+        import_class_path("my_strategies.mm:run")
+    assert str(excinfo.value) == (
+        "strategy.class_path 'my_strategies.mm:run': cannot import module 'my_strategies.mm'"
+        " (No module named 'my_strategies'); a strategy module must be importable from the engine"
+        " worker (its package installed in the worker's environment or its directory on"
+        " PYTHONPATH) and under a prefix listed in TRADING_RUNTIME_STRATEGY_MODULES"
+    )
+    # A module that is found but fails on an import of its own: no such advice.
+    _write_module(
+        tmp_path / "lib" / "my_strategies" / "mm.py", tmp_path / "imported", "import not_there\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "lib"))
+    with pytest.raises(StrategyLoadError) as excinfo:
+        import_class_path("my_strategies.mm:run")
+    assert str(excinfo.value) == (
+        "strategy.class_path 'my_strategies.mm:run': cannot import module 'my_strategies.mm'"
+        " (No module named 'not_there')"
+    )
+    for name in [m for m in sys.modules if m.startswith("my_strategies")]:
+        monkeypatch.delitem(sys.modules, name)

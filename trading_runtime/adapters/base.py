@@ -106,6 +106,19 @@ def check_strategy_allowed(class_path: str) -> None:
         raise StrategyLoadError(f"strategy.class_path {refusal}")
 
 
+def _not_found_hint(exc: ImportError, module_name: str) -> str:
+    """What to do when the strategy's module itself (or a package above it) is not found, as
+    opposed to an import inside it failing."""
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    if not missing or not (module_name == missing or module_name.startswith(missing + ".")):
+        return ""
+    return (
+        f"; a strategy module must be importable from the engine worker (its package installed"
+        f" in the worker's environment or its directory on PYTHONPATH) and under a prefix listed"
+        f" in {STRATEGY_MODULES_ENV}"
+    )
+
+
 def import_class_path(class_path: str) -> Any:
     """Resolve ``"module:attr"`` from an allowed module, or raise StrategyLoadError naming what
     was missing or not allowed."""
@@ -116,6 +129,7 @@ def import_class_path(class_path: str) -> Any:
     except ImportError as exc:
         raise StrategyLoadError(
             f"strategy.class_path {class_path!r}: cannot import module {module_name!r} ({exc})"
+            + _not_found_hint(exc, module_name)
         ) from exc
     try:
         found = getattr(module, attr)
