@@ -7,8 +7,9 @@ parameters, else its default. A problem fails with the whole binding spelled out
 
 from __future__ import annotations
 
+import difflib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +93,16 @@ def _source_text(name: str, source: str, recorder_argument: str | None) -> str:
     return f"{name} <- strategy.{name}"
 
 
+# Parameters the runtime binds (the config may not set them).
+_RUNTIME_BOUND = frozenset({END_TS_PARAMETER, SCORED_START_TS_PARAMETER, *ENGINE_PARAMETERS})
+
+
+def _did_you_mean(name: str, settable: Sequence[str]) -> str:
+    """`` (did you mean strategy.<closest>?)`` for a close parameter name, else nothing."""
+    close = difflib.get_close_matches(name, settable, n=1)
+    return f" (did you mean strategy.{close[0]}?)" if close else ""
+
+
 def bind_strategy(
     strategy: Any, config: BacktestConfig, end_ts: int, scored_start_ts: int = 0
 ) -> StrategyBinding:
@@ -140,8 +151,11 @@ def bind_strategy(
             f" (it has: {', '.join(names) or 'none after hbt'})"
         )
     unknown = sorted(set(params) - set(names))
+    # What a mistyped name may have meant: a parameter the config may set (set already or not:
+    # an override's typo sits beside the parameter it meant to change).
+    settable = [name for name in names if name != recorder_name and name not in _RUNTIME_BOUND]
     for name in unknown:
-        problems.append(f"strategy.{name} is not a parameter")
+        problems.append(f"strategy.{name} is not a parameter{_did_you_mean(name, settable)}")
     arguments: list[tuple[str, str, Any]] = []
     descriptions: list[str] = []
     for parameter in parameters[1:]:
