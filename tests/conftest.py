@@ -12,9 +12,9 @@ import pytest
 
 from trading_runtime.backtest.pool import WorkerPool, shared_pool
 from trading_runtime.config import BacktestConfig, example_config_path, load_config
+from trading_runtime.config.strategy_modules import STRATEGY_MODULES_ENV
 from trading_runtime.data.generate import GeneratorSpec, generate_parts
 from trading_runtime.settings import RuntimeSettings
-from trading_runtime.strategy_modules import STRATEGY_MODULES_ENV
 
 WORKERS = 2
 SMALL_EVENTS = 4000

@@ -11,10 +11,11 @@ import pytest
 from test_object_store import s3 as s3  # a fixture, used as a test argument
 from test_object_store import s3_endpoint  # noqa: F401 (moto's S3 on loopback, for s3)
 
-from trading_runtime.adapters import hftbacktest_adapter
-from trading_runtime.adapters.hftbacktest_adapter import build_asset, latency_file_path
+from trading_runtime.adapters.hftbacktest import assets
+from trading_runtime.adapters.hftbacktest.assets import build_asset
 from trading_runtime.backtest.publish import backtest_and_publish
 from trading_runtime.config import BacktestConfig, example_config_path, parse_config
+from trading_runtime.data.latency import latency_file_path
 from trading_runtime.data.validate import PartValidationError, validate_part
 from trading_runtime.freshness.code_version import latency_files_hash, result_code_version
 from trading_runtime.results import RESULT_INPUTS, BacktestResult
@@ -82,7 +83,7 @@ def _config(engine: dict[str, Any], **strategy: Any) -> BacktestConfig:
 def test_each_choice_is_one_builder_call(
     engine: dict[str, Any], expected: tuple[str, tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hftbacktest_adapter, "BacktestAsset", _RecordingAsset)
+    monkeypatch.setattr(assets, "BacktestAsset", _RecordingAsset)
     config = _config(engine)
     asset = build_asset(config.engine, ["/parts/p.npz"], [Path("/parts/latency/x.npz")])
     calls = asset.calls  # type: ignore[attr-defined]
@@ -97,7 +98,7 @@ def test_each_choice_is_one_builder_call(
 
 
 def test_hash_map_depth_has_no_roi(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hftbacktest_adapter, "BacktestAsset", _RecordingAsset)
+    monkeypatch.setattr(assets, "BacktestAsset", _RecordingAsset)
     config = _config({"depth": {"type": "hash_map"}})
     calls = build_asset(config.engine, ["/p.npz"]).calls  # type: ignore[attr-defined]
     assert not [name for name, _ in calls if name.startswith("roi_")]

@@ -275,7 +275,7 @@ def test_every_copy_source_is_in_the_context() -> None:
             assert not is_excluded(source, rules), f"COPY source {source} is in .dockerignore"
             assert any(f == source or f.startswith(source + "/") for f in files), source
     # The package data setuptools includes reaches the build.
-    assert "trading_runtime/configs/hftbacktest_market_maker.json" in files
+    assert "trading_runtime/config/examples/hftbacktest_market_maker.json" in files
     assert any(f.startswith("data/parts/") and f.endswith(".npz") for f in files)
 
 

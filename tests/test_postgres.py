@@ -34,10 +34,10 @@ from dagster import (
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
+from trading_runtime.results.store import load_results
 
 from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.defs import build_definitions
-from trading_runtime.results.store import load_results
 from trading_runtime.runs.instance import register_parts
 from trading_runtime.runs.launch import (
     failure_messages,

@@ -109,8 +109,8 @@ def test_a_changed_or_missing_latency_file_makes_a_result_stale(
     tmp_path: Path, hft_config: Any
 ) -> None:
     """Per-part latency files are inputs too: the result records their sha256."""
-    from trading_runtime.adapters.hftbacktest_adapter import latency_provenance
     from trading_runtime.config import apply_overrides
+    from trading_runtime.data.latency import latency_provenance
     from trading_runtime.freshness.plan import latency_changes
 
     config = apply_overrides(

@@ -16,7 +16,7 @@ from hftbacktest import BacktestAsset, Recorder, ROIVectorMarketDepthBacktest
 from strategies_for_tests import tutorial_recorder_last
 
 from trading_runtime.adapters import EngineError, StrategyLoadError
-from trading_runtime.adapters.hftbacktest_adapter import (
+from trading_runtime.adapters.hftbacktest import (
     STRATEGY_OUTPUT_FILE,
     STRATEGY_OUTPUTS_FILE,
     bind_strategy,
@@ -24,7 +24,12 @@ from trading_runtime.adapters.hftbacktest_adapter import (
     save_strategy_output,
 )
 from trading_runtime.backtest.publish import backtest_and_publish
-from trading_runtime.config import BacktestConfig, example_config_path, parse_config
+from trading_runtime.config import (
+    BacktestConfig,
+    apply_overrides,
+    example_config_path,
+    parse_config,
+)
 from trading_runtime.results import BacktestResult
 
 
@@ -261,3 +266,49 @@ def test_signatures_that_cannot_be_called_by_position_are_refused() -> None:
     for function in (keyword_only, variadic):
         with pytest.raises(StrategyLoadError, match="all parameters positional"):
             bind_strategy(function, config, 0)
+
+
+def test_a_mistyped_strategy_parameter_gets_a_suggestion() -> None:
+    def mm(hbt, recorder, half_spread, order_qty, end_ts, tick_size, skew=0.5):  # type: ignore[no-untyped-def]
+        return None
+
+    config = _config("strategies_for_tests:tutorial_recorder_last", half_sprad=2.0, order_qty=1)
+    with pytest.raises(StrategyLoadError) as excinfo:
+        bind_strategy(mm, config, end_ts=99)
+    message = str(excinfo.value)
+    assert message.startswith(
+        "strategy 'strategies_for_tests:tutorial_recorder_last'(hbt, recorder, half_spread,"
+        " order_qty, end_ts, tick_size, skew): strategy.half_sprad is not a parameter (did you"
+        " mean strategy.half_spread?); half_spread is missing. Binding: "
+    )
+    # Only parameters the config may set are suggested; nothing close: no suggestion.
+    for typo in ("end_tss", "tick_sizes", "recorders", "zzz"):
+        config = _config(
+            "strategies_for_tests:tutorial_recorder_last", half_spread=1.0, order_qty=1, **{typo: 1}
+        )
+        with pytest.raises(StrategyLoadError) as excinfo:
+            bind_strategy(mm, config, end_ts=99)
+        assert f"strategy.{typo} is not a parameter" in str(excinfo.value)
+        assert "did you mean" not in str(excinfo.value), typo
+    config = _config(
+        "strategies_for_tests:tutorial_recorder_last", half_spread=1.0, order_qty=1, skw=0.1
+    )
+    with pytest.raises(
+        StrategyLoadError,
+        match=r"strategy\.skw is not a parameter \(did you mean strategy\.skew\?\)",
+    ):
+        bind_strategy(mm, config, end_ts=99)
+
+
+def test_a_mistyped_override_of_a_set_parameter_names_it() -> None:
+    """The sweep's check (``argo render``) reports the binding's problem, suggestion included."""
+    from trading_runtime.argo.sweep import strategy_parameter_problem
+
+    example = parse_config(json.loads(example_config_path("hftbacktest").read_text()))
+    typo = apply_overrides(example, {"strategy.quote_ofset_ticks": 2})
+    problem = strategy_parameter_problem(typo)
+    assert problem is not None
+    assert (
+        "strategy.quote_ofset_ticks is not a parameter (did you mean strategy.quote_offset_ticks?)"
+        in problem
+    )

@@ -12,21 +12,21 @@ from conftest import TEST_STRATEGY_MODULES
 
 from trading_runtime.adapters import EngineError, StrategyLoadError
 from trading_runtime.adapters.base import import_class_path
-from trading_runtime.adapters.trading_platform_adapter import TradingPlatformAdapter
+from trading_runtime.adapters.trading_platform import TradingPlatformAdapter
 from trading_runtime.backtest.fan_out import backtest_part
 from trading_runtime.backtest.pool import WorkerPool
 from trading_runtime.config import BacktestConfig, ConfigError, example_config_path, parse_config
-from trading_runtime.data.validate import validate_part
-from trading_runtime.freshness.code_version import result_code_version
-from trading_runtime.results import strategy_source_hash
-from trading_runtime.settings import load_settings
-from trading_runtime.strategy_modules import (
+from trading_runtime.config.strategy_modules import (
     DEFAULT_STRATEGY_MODULES,
     STRATEGY_MODULES_ENV,
     allowed_strategy_modules,
     find_module_source,
     is_allowed_module,
 )
+from trading_runtime.data.validate import validate_part
+from trading_runtime.freshness.code_version import result_code_version
+from trading_runtime.results import strategy_source_hash
+from trading_runtime.settings import load_settings
 
 
 def _raw_config(class_path: str) -> dict[str, object]:
@@ -169,3 +169,30 @@ def test_loading_the_dagster_definitions_imports_no_strategy() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
+
+
+def test_a_strategy_module_not_found_says_where_it_must_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(STRATEGY_MODULES_ENV, "trading_runtime.strategies,my_strategies")
+    with pytest.raises(StrategyLoadError) as excinfo:
+        import_class_path("my_strategies.mm:run")
+    assert str(excinfo.value) == (
+        "strategy.class_path 'my_strategies.mm:run': cannot import module 'my_strategies.mm'"
+        " (No module named 'my_strategies'); a strategy module must be importable from the engine"
+        " worker (its package installed in the worker's environment or its directory on"
+        " PYTHONPATH) and under a prefix listed in TRADING_RUNTIME_STRATEGY_MODULES"
+    )
+    # A module that is found but fails on an import of its own: no such advice.
+    _write_module(
+        tmp_path / "lib" / "my_strategies" / "mm.py", tmp_path / "imported", "import not_there\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "lib"))
+    with pytest.raises(StrategyLoadError) as excinfo:
+        import_class_path("my_strategies.mm:run")
+    assert str(excinfo.value) == (
+        "strategy.class_path 'my_strategies.mm:run': cannot import module 'my_strategies.mm'"
+        " (No module named 'not_there')"
+    )
+    for name in [m for m in sys.modules if m.startswith("my_strategies")]:
+        monkeypatch.delitem(sys.modules, name)

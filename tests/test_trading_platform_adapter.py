@@ -15,7 +15,7 @@ from hftbacktest.types import record_dtype
 
 from trading_runtime.adapters import EngineError, EngineNotInstalledError
 from trading_runtime.adapters.framework_fixes import applied_framework_fixes
-from trading_runtime.adapters.trading_platform_adapter import (
+from trading_runtime.adapters.trading_platform import (
     TradingPlatformAdapter,
     build_framework_config,
     deterministic_order_snapshots,

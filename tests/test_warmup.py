@@ -19,7 +19,7 @@ from test_object_store import s3 as s3  # a fixture, used as a test argument
 from test_object_store import s3_endpoint  # noqa: F401 (moto's S3 on loopback, for s3)
 from upath import UPath
 
-from trading_runtime.adapters.hftbacktest_adapter import bind_strategy
+from trading_runtime.adapters.hftbacktest import bind_strategy
 from trading_runtime.backtest.execute import split_record
 from trading_runtime.backtest.inputs import keyed_locations
 from trading_runtime.backtest.publish import backtest_and_publish

@@ -35,8 +35,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from trading_runtime.config import example_config_path
+from trading_runtime.config.strategy_modules import STRATEGY_MODULES_ENV, allowed_strategy_modules
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S
-from trading_runtime.strategy_modules import STRATEGY_MODULES_ENV, allowed_strategy_modules
 
 __all__ = [
     "ENV_PREFIX",

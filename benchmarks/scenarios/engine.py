@@ -62,7 +62,7 @@ class EngineBench:
         """hftbacktest replaying the whole part (elapse + record): seconds and steps."""
         from hftbacktest import Recorder
 
-        from trading_runtime.adapters.hftbacktest_adapter import build_asset, build_backtest
+        from trading_runtime.adapters.hftbacktest import build_asset, build_backtest
 
         replay_fn = _replay_function()
         started = time.perf_counter()

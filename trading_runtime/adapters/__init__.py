@@ -11,8 +11,8 @@ from trading_runtime.adapters.base import (
     EngineTimeoutError,
     StrategyLoadError,
 )
-from trading_runtime.adapters.hftbacktest_adapter import HftbacktestAdapter
-from trading_runtime.adapters.trading_platform_adapter import TradingPlatformAdapter
+from trading_runtime.adapters.hftbacktest import HftbacktestAdapter
+from trading_runtime.adapters.trading_platform import TradingPlatformAdapter
 
 ADAPTERS: dict[str, type[EngineAdapter]] = {
     HftbacktestAdapter.name: HftbacktestAdapter,

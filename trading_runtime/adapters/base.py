@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from trading_runtime.strategy_modules import (
+from trading_runtime.config.strategy_modules import (
     STRATEGY_MODULES_ENV,
     allowed_strategy_modules,
     is_allowed_module,
@@ -80,6 +80,12 @@ class EngineAdapter(Protocol):
 
     def framework_sha(self) -> str | None: ...
 
+    def prepare(self, config: BacktestConfig, part: PartInfo) -> None:
+        """Work done once per worker and config before the backtest's clock starts (hftbacktest:
+        compile the strategy); an adapter with nothing to prepare does nothing. Runs under the
+        start-up limit, so a strategy that cannot be loaded or compiled fails here, clearly."""
+        ...
+
     def run_inline(
         self,
         config: BacktestConfig,
@@ -100,6 +106,19 @@ def check_strategy_allowed(class_path: str) -> None:
         raise StrategyLoadError(f"strategy.class_path {refusal}")
 
 
+def _not_found_hint(exc: ImportError, module_name: str) -> str:
+    """What to do when the strategy's module itself (or a package above it) is not found, as
+    opposed to an import inside it failing."""
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    if not missing or not (module_name == missing or module_name.startswith(missing + ".")):
+        return ""
+    return (
+        f"; a strategy module must be importable from the engine worker (its package installed"
+        f" in the worker's environment or its directory on PYTHONPATH) and under a prefix listed"
+        f" in {STRATEGY_MODULES_ENV}"
+    )
+
+
 def import_class_path(class_path: str) -> Any:
     """Resolve ``"module:attr"`` from an allowed module, or raise StrategyLoadError naming what
     was missing or not allowed."""
@@ -110,6 +129,7 @@ def import_class_path(class_path: str) -> Any:
     except ImportError as exc:
         raise StrategyLoadError(
             f"strategy.class_path {class_path!r}: cannot import module {module_name!r} ({exc})"
+            + _not_found_hint(exc, module_name)
         ) from exc
     try:
         found = getattr(module, attr)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trading_runtime.adapters.base import EngineError
+from trading_runtime.adapters.hftbacktest.codes import hftbacktest_error_name
 from trading_runtime.config import FRAMEWORK_FIXES
 
 __all__ = ["FRAMEWORK_FIXES", "PATCHES", "FrameworkPatch", "applied_framework_fixes"]
@@ -74,24 +75,12 @@ def _clear_inactive(read_orders_snapshot: Callable[..., Any]) -> Callable[..., A
             # A live view of hftbacktest's map would lose the orders cleared below.
             raise EngineError(
                 "framework fix clear_inactive_orders needs a copied orders snapshot; run it"
-                " inside trading_platform_adapter.deterministic_order_snapshots()"
+                " inside trading_platform.deterministic_order_snapshots()"
             )
         venue.hbt.clear_inactive_orders(venue.asset_no)
         return state_values, orders
 
     return read_then_clear
-
-
-# hftbacktest 2.4.4's error codes (py-hftbacktest's backtest.rs).
-_HFTBACKTEST_ERRORS = {
-    10: "OrderIdExist",
-    11: "OrderRequestInProcess",
-    12: "OrderNotFound",
-    13: "InvalidOrderRequest",
-    14: "InvalidOrderStatus",
-    15: "EndOfData",
-    100: "DataError",
-}
 
 
 def _error_codes(wait_next: Callable[..., Any]) -> Callable[..., Any]:
@@ -104,7 +93,7 @@ def _error_codes(wait_next: Callable[..., Any]) -> Callable[..., Any]:
     def wait_next_or_fail(venue: Any, *, timeout_ns: int, include_order_resp: bool) -> int:
         code = wait_next(venue, timeout_ns=timeout_ns, include_order_resp=include_order_resp)
         if int(code) not in (0, 1, 2, 3):
-            name = _HFTBACKTEST_ERRORS.get(int(code), "an unknown error")
+            name = hftbacktest_error_name(int(code))
             hint = ""
             if int(code) == 14:
                 hint = (

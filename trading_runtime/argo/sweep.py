@@ -104,7 +104,7 @@ def strategy_parameter_problem(config: BacktestConfig) -> str | None:
     if config.adapter != "hftbacktest":
         return None
     from trading_runtime.adapters.base import EngineError
-    from trading_runtime.adapters.hftbacktest_adapter import HftbacktestAdapter, bind_strategy
+    from trading_runtime.adapters.hftbacktest import HftbacktestAdapter, bind_strategy
 
     try:
         strategy = HftbacktestAdapter().load_strategy(config)

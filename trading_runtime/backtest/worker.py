@@ -107,9 +107,7 @@ def _prepare(config: BacktestConfig, part: PartInfo) -> None:
     key = config.config_hash()
     if key in _prepared:
         return
-    prepare = getattr(get_adapter(config.adapter), "prepare", None)
-    if prepare is not None:
-        prepare(config, part)
+    get_adapter(config.adapter).prepare(config, part)
     _prepared.add(key)
 
 

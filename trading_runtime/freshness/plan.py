@@ -15,8 +15,8 @@ from typing import Any
 
 from upath import UPath
 
-from trading_runtime.adapters.hftbacktest_adapter import latency_provenance
 from trading_runtime.config import LATENCY_DIR, BacktestConfig
+from trading_runtime.data.latency import latency_provenance
 from trading_runtime.data.parts_store import part_location
 from trading_runtime.freshness.code_version import current_code_inputs
 from trading_runtime.freshness.inputs import recorded_inputs, stale_inputs

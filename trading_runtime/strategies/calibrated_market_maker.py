@@ -8,7 +8,7 @@ the measured volatility and a skew against its inventory.
 
 On a part shorter than its history requirement it never quotes (0 trades); with a config's
 ``warmup`` feeding earlier parts first, it arrives at the scored part calibrated and trades from
-its first step (``configs/hftbacktest_warmup_market_maker.json``).
+its first step (``config/examples/hftbacktest_warmup_market_maker.json``).
 """
 
 from __future__ import annotations

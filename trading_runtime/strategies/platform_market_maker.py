@@ -20,7 +20,7 @@ try:
         stable_slot_order_id,
     )
 except ImportError as exc:  # pragma: no cover - exercised only without the framework
-    from trading_runtime.adapters.trading_platform_adapter import install_hint
+    from trading_runtime.adapters.trading_platform import install_hint
 
     raise ImportError(f"{exc}; {install_hint()}") from exc
 

@@ -186,6 +186,9 @@ class TradingPlatformAdapter:
     def framework_sha(self) -> str | None:
         return installed_framework_sha()
 
+    def prepare(self, config: BacktestConfig, part: PartInfo) -> None:
+        """Nothing to prepare: the framework loads the strategy itself, in ``run_inline``."""
+
     def run_inline(
         self,
         config: BacktestConfig,
