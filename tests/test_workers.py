@@ -19,7 +19,7 @@ from trading_runtime.backtest.pool import WorkerPool
 from trading_runtime.backtest.publish import backtest_and_publish
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import validate_part
-from trading_runtime.layout import STAGING_OWNER_FILE, STAGING_PREFIX
+from trading_runtime.layout import STAGING_DIR, STAGING_OWNER_FILE, STAGING_PREFIX
 from trading_runtime.results import BacktestResult
 
 TESTS_DIR = Path(__file__).parent
@@ -145,7 +145,7 @@ def test_killed_run_leaves_no_engine_running_and_its_staging_is_removed_next_tim
     )
     try:
         deadline = time.monotonic() + 180  # start-up and compilation of a cold worker
-        while not list(out.glob(f"{STAGING_PREFIX}*/.*.engine-started")):
+        while not list(out.glob(f"{STAGING_DIR}/{STAGING_PREFIX}*/.*.engine-started")):
             assert run.poll() is None and time.monotonic() < deadline, "the engine never started"
             time.sleep(0.2)
         workers = _children(run.pid)
@@ -159,7 +159,7 @@ def test_killed_run_leaves_no_engine_running_and_its_staging_is_removed_next_tim
     finally:
         if run.poll() is None:
             run.kill()
-    (abandoned,) = out.glob(f"{STAGING_PREFIX}*")
+    (abandoned,) = out.glob(f"{STAGING_DIR}/{STAGING_PREFIX}*")
     assert (abandoned / STAGING_OWNER_FILE).is_file()
     assert not list(out.glob("part-*"))  # the killed run published nothing
 

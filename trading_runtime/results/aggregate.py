@@ -18,9 +18,9 @@ from trading_runtime.results.metrics import METRIC_COLUMNS
 from trading_runtime.storage import as_upath, write_file
 
 __all__ = [
+    "PROVENANCE_COLUMNS",
     "Aggregate",
     "aggregate",
-    "PROVENANCE_COLUMNS",
     "aggregate_results",
     "aggregate_table",
     "markdown_table",

@@ -11,8 +11,8 @@ from typing import Any
 
 import trading_runtime
 from trading_runtime.config import BacktestConfig
+from trading_runtime.config.strategy_modules import find_module_source, strategy_refusal
 from trading_runtime.data.validate import PartInfo, sha256_file
-from trading_runtime.strategy_modules import find_module_source, strategy_refusal
 
 __all__ = [
     "CODE_INPUTS",
@@ -43,6 +43,7 @@ RESULT_INPUTS = ("part_sha256", "inputs_sha256", "latency_sha256", *CODE_INPUTS)
 # Set in the runtime image (build arg GIT_COMMIT); unset in a development checkout.
 RUNTIME_GIT_COMMIT_ENV = "TRADING_RUNTIME_GIT_COMMIT"
 
+
 def strategy_source_hash(class_path: str) -> str:
     """sha256 of the strategy module's source file, found without importing it or its parent
     packages (``strategy_modules.find_module_source``): this runs in the Dagster process, which
@@ -70,7 +71,6 @@ def code_inputs(
         "runtime_version": trading_runtime.__version__,
         "strategy_source_hash": strategy_source_hash(config.strategy.class_path),
     }
-
 
 
 INPUT_ROLE_WARMUP = "warmup"

@@ -113,4 +113,3 @@ class BacktestResult:
 
 class ResultIntegrityError(RuntimeError):
     """A stored result's files do not match the hashes its ``result.json`` lists."""
-

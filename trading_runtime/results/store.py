@@ -212,7 +212,6 @@ def publish_result_files(
     return version
 
 
-
 def partitions_dir(results: str | Path | UPath) -> UPath:
     """The directory that holds ``<part>/result.json``: ``<results>/backtest_results`` (Dagster's
     layout), or ``results`` itself when it holds stored results directly and has no
@@ -236,7 +235,9 @@ def _result_keys(partitions: UPath) -> list[str]:
         return []
 
 
-def stored_result_keys(results: str | Path | UPath, *, partitions: UPath | None = None) -> list[str]:
+def stored_result_keys(
+    results: str | Path | UPath, *, partitions: UPath | None = None
+) -> list[str]:
     """Partitions with a complete stored result (``result.json`` present), sorted; in
     ``<results>/backtest_results``, or in ``partitions`` when given (``partitions_dir``)."""
     return _result_keys(partitions if partitions is not None else as_upath(results) / RESULTS_DIR)
