@@ -1,5 +1,5 @@
 """Order-latency files (``engine.latency`` of type ``intp_order_latency``): where a part's file
-is, and what a result records of the files it used.
+is, what a result records of the files it used, and the one hash of a set of them.
 
 A latency file is data beside the parts: ``latency/<file>`` in the parts' directory, ``{part}``
 in the configured name standing for the part's name.
@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trading_runtime.config import LATENCY_DIR, EngineSection
+from trading_runtime.config import (
+    LATENCY_DIR,
+    PART_PLACEHOLDER,
+    BacktestConfig,
+    EngineSection,
+    InterpolatedLatency,
+)
 from trading_runtime.data.validate import PartInfo, PartValidationError, sha256_file
 
-__all__ = ["latency_file_path", "latency_provenance"]
+__all__ = [
+    "latency_file_path",
+    "latency_files_in",
+    "latency_files_sha256",
+    "latency_provenance",
+]
 
 
 def latency_file_path(engine: EngineSection, part: PartInfo) -> Path | None:
@@ -45,13 +57,39 @@ def latency_provenance(latency_files: Sequence[Path]) -> dict[str, Any]:
     scored = latency_files[-1]
     recorded: dict[str, Any] = {
         "latency_file": f"{LATENCY_DIR}/{scored.name}",
-        "latency_sha256": sha256_file(scored),
+        "latency_sha256": latency_files_sha256(latency_files),
     }
     used = list(dict.fromkeys(latency_files))
     if len(used) > 1:
-        listed = [{"file": f"{LATENCY_DIR}/{p.name}", "sha256": sha256_file(p)} for p in used]
-        recorded["latency_files"] = listed
-        recorded["latency_sha256"] = hashlib.sha256(
-            json.dumps(listed, sort_keys=True).encode()
-        ).hexdigest()
+        recorded["latency_files"] = _listed(used)
     return recorded
+
+
+def _listed(files: Sequence[Path]) -> list[dict[str, str]]:
+    return [{"file": f"{LATENCY_DIR}/{p.name}", "sha256": sha256_file(p)} for p in files]
+
+
+def latency_files_sha256(latency_files: Sequence[Path]) -> str:
+    """The one hash of a set of latency files, wherever it is compared: a result's
+    ``latency_sha256``, the CLI's plan and Dagster's code version. One file: its sha256; several
+    (duplicates once, in order): sha256 of their names and hashes as JSON."""
+    used = list(dict.fromkeys(latency_files))
+    if len(used) == 1:
+        return sha256_file(used[0])
+    return hashlib.sha256(json.dumps(_listed(used), sort_keys=True).encode()).hexdigest()
+
+
+def latency_files_in(config: BacktestConfig, parts_dir: str | Path | None) -> list[Path] | None:
+    """Every order-latency file ``engine.latency`` may read in a local parts directory: the
+    named file, or every file its ``{part}`` pattern matches, sorted by name. None when the
+    config reads no latency file or the parts directory is not local."""
+    latency = config.engine.latency
+    if not isinstance(latency, InterpolatedLatency) or parts_dir is None:
+        return None
+    directory = Path(str(parts_dir)) / LATENCY_DIR
+    if "://" in str(parts_dir) or not directory.is_dir():
+        return None
+    pattern = re.compile(
+        re.escape(latency.file).replace(re.escape(PART_PLACEHOLDER), r"[A-Za-z0-9_.-]+")
+    )
+    return sorted(p for p in directory.iterdir() if p.is_file() and pattern.fullmatch(p.name))

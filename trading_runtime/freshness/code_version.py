@@ -4,19 +4,12 @@ record, and the latency files a config reads."""
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 from typing import Any
 
 from trading_runtime.adapters import get_adapter
-from trading_runtime.config import (
-    LATENCY_DIR,
-    PART_PLACEHOLDER,
-    BacktestConfig,
-    InterpolatedLatency,
-)
-from trading_runtime.data.validate import sha256_file
-from trading_runtime.results.canonical import hash_pairs
+from trading_runtime.config import BacktestConfig
+from trading_runtime.data.latency import latency_files_in, latency_files_sha256
 from trading_runtime.results.provenance import code_inputs
 
 __all__ = ["current_code_inputs", "latency_files_hash", "result_code_version"]
@@ -42,20 +35,11 @@ _CODE_VERSION_LABELS = {
 
 def latency_files_hash(config: BacktestConfig, parts_dir: str | Path | None) -> str | None:
     """One hash over the order-latency files ``engine.latency`` may read in a local parts
-    directory: the named file, or every file its ``{part}`` pattern matches (a change to one
-    part's file then marks every result stale: more than needed, never less). None when the
-    config reads no latency file or the parts directory is not local."""
-    latency = config.engine.latency
-    if not isinstance(latency, InterpolatedLatency) or parts_dir is None:
-        return None
-    directory = Path(str(parts_dir)) / LATENCY_DIR
-    if "://" in str(parts_dir) or not directory.is_dir():
-        return None
-    pattern = re.compile(
-        re.escape(latency.file).replace(re.escape(PART_PLACEHOLDER), r"[A-Za-z0-9_.-]+")
-    )
-    found = sorted(p for p in directory.iterdir() if p.is_file() and pattern.fullmatch(p.name))
-    return hash_pairs({p.name: sha256_file(p) for p in found})
+    directory (``latency.latency_files_in``; a change to one part's file then marks every result
+    stale: more than needed, never less), taken as a result's ``latency_sha256`` is. None when
+    the config reads no latency file, the parts directory is not local, or it holds none."""
+    found = latency_files_in(config, parts_dir)
+    return latency_files_sha256(found) if found else None
 
 
 def result_code_version(config: BacktestConfig, parts_dir: str | Path | None = None) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from upath import UPath
 
 from trading_runtime.config import LATENCY_DIR, BacktestConfig
-from trading_runtime.data.latency import latency_provenance
+from trading_runtime.data.latency import latency_files_sha256
 from trading_runtime.data.parts_store import part_location
 from trading_runtime.freshness.code_version import current_code_inputs
 from trading_runtime.freshness.inputs import recorded_inputs, stale_inputs
@@ -135,6 +135,6 @@ def latency_changes(
         gone = [name for name, path in zip(names, paths, strict=True) if not path.is_file()]
         if gone:
             changed[key] = f"latency file {LATENCY_DIR}/{gone[0]} gone"
-        elif latency_provenance(paths).get("latency_sha256") != provenance.get("latency_sha256"):
+        elif latency_files_sha256(paths) != provenance.get("latency_sha256"):
             changed[key] = "latency file changed"
     return changed
