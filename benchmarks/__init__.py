@@ -67,8 +67,9 @@ Scenarios
        dev``). Import costs of the pieces are timed alone as context.
     6. engine throughput on the large part in one process after warm-up (per core): hftbacktest
        replaying the whole part with the config's ``interval_ns`` and recording (no orders), and
-       the configured market maker through the adapter (``run_inline``), with the share of the part
-       it consumed. Also a per-part time breakdown of the port's worker task on one standard part.
+       the configured market maker through the adapter (``backtest_in_process``), with the share
+       of the part it consumed. Also a per-part time breakdown of the port's worker task on one
+       standard part.
 
 ``--profile`` (default on) adds one cProfile'd warm single-run backfill and one warm per-partition
 run (extra runs, not in the timings) and lists their top functions.

@@ -119,7 +119,7 @@ def _engine_blocks(v: ReportData) -> list[str]:
         "#### Worker task on one standard part, piece by piece (warm, one process)\n\n"
         "| piece | median |\n|---|---|\n" + "\n".join(lines) + "\n\n"
         "`validate_part` runs load_npz + check_events + sha256_part; the worker task is"
-        " validate_part + run_inline + curve + metrics + hashes + result.json."
+        " validate_part + backtest_in_process + curve + metrics + hashes + result.json."
     )
     coverage = v.d.get("floor", {}).get(v.o.workers, [{}])[0].get("coverage", [])
     market_maker = (

@@ -156,7 +156,7 @@ def _engine_rows(v: ReportData) -> list[Row]:
          engine["replay_s"], "s"),
         ("6. engine replay throughput", "events / replay time (one core)",
          [events / s / 1e6 for s in engine["replay_s"]], "M ev/s"),
-        (f"6. market maker (run_inline), {events:,} events", "configured strategy, warm",
+        (f"6. market maker (backtest_in_process), {events:,} events", "configured strategy, warm",
          engine["mm_s"], "s"),
     ]  # fmt: skip
 

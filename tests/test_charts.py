@@ -17,7 +17,6 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from PIL import Image
-from trading_runtime.results.store import publish_result_files
 from upath import UPath
 
 from trading_runtime.adapters import EngineOutput
@@ -30,6 +29,7 @@ from trading_runtime.layout import AGGREGATE_CHART_FILE, CHART_FILE, STATS_FILE
 from trading_runtime.results import BacktestResult, ResultIntegrityError, charts
 from trading_runtime.results.aggregate import aggregate_table, write_aggregate_chart
 from trading_runtime.results.metrics import CURVE_SCHEMA
+from trading_runtime.results.store import publish_result_files
 
 ROOT = Path(__file__).resolve().parent.parent
 # A chart as it is stored: a few tens of KB at most (they sit in every materialization event).
@@ -179,7 +179,7 @@ class _RecordReplay:
     def framework_sha(self) -> str | None:
         return None
 
-    def run_inline(
+    def backtest_in_process(
         self, config: BacktestConfig, part: object, out_dir: Path, warmup: object = ()
     ) -> EngineOutput:
         shutil.copy(self.stats, out_dir / STATS_FILE)

@@ -89,7 +89,7 @@ def test_a_function_outside_the_allowed_modules_is_refused_before_import(
         with pytest.raises(StrategyLoadError, match=refused):
             import_class_path(class_path)
         with pytest.raises(StrategyLoadError, match=refused):
-            TradingPlatformAdapter().run_inline(unchecked, part, tmp_path / "tp")
+            TradingPlatformAdapter().backtest_in_process(unchecked, part, tmp_path / "tp")
         with pytest.raises(ValueError, match=refused):
             strategy_source_hash(class_path)
     with pytest.raises(EngineError, match="'subprocess:run' is not allowed"):

@@ -187,7 +187,9 @@ def test_adapter_runs_stand_in_and_normalizes_output(
     config = load_config(example_config_path("trading-platform"))
     out = tmp_path / "out"
     out.mkdir()
-    output = TradingPlatformAdapter().run_inline(config, validate_part(generated_parts[0]), out)
+    output = TradingPlatformAdapter().backtest_in_process(
+        config, validate_part(generated_parts[0]), out
+    )
     assert len(calls) == 1
     assert sorted(p.name for p in out.iterdir()) == ["events.jsonl", "stats.npz"]
     assert output.framework_sha is None

@@ -83,7 +83,7 @@ class EngineBench:
 
         info = validate_part(part)
         started = time.perf_counter()
-        self.adapter.run_inline(self.config, info, out)
+        self.adapter.backtest_in_process(self.config, info, out)
         elapsed = time.perf_counter() - started
         with np.load(out / STATS_FILE) as archive:
             record = archive["0"]
@@ -113,8 +113,8 @@ class EngineBench:
         laps.lap("sha256_part")
         info = validate_part(part)
         laps.lap("validate_part (all three)")
-        output = self.adapter.run_inline(self.config, info, out)
-        laps.lap("engine run_inline")
+        output = self.adapter.backtest_in_process(self.config, info, out)
+        laps.lap("engine backtest_in_process")
         record = self._write_curve(output.stats_path, out)
         laps.lap("curve -> parquet")
         compute_metrics(record, self.config.engine.contract_size, 200_000.0)

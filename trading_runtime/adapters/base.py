@@ -72,7 +72,8 @@ class EngineOutput:
 
 
 class EngineAdapter(Protocol):
-    """One adapter per engine. ``run_inline`` runs in a worker process the runtime can kill."""
+    """One adapter per engine. ``backtest_in_process`` runs in a worker process the runtime can
+    kill."""
 
     name: str
 
@@ -86,7 +87,7 @@ class EngineAdapter(Protocol):
         start-up limit, so a strategy that cannot be loaded or compiled fails here, clearly."""
         ...
 
-    def run_inline(
+    def backtest_in_process(
         self,
         config: BacktestConfig,
         part: PartInfo,

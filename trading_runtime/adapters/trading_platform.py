@@ -187,9 +187,9 @@ class TradingPlatformAdapter:
         return installed_framework_sha()
 
     def prepare(self, config: BacktestConfig, part: PartInfo) -> None:
-        """Nothing to prepare: the framework loads the strategy itself, in ``run_inline``."""
+        """Nothing to prepare: the framework loads the strategy itself (``backtest_in_process``)."""
 
-    def run_inline(
+    def backtest_in_process(
         self,
         config: BacktestConfig,
         part: PartInfo,

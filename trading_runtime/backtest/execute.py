@@ -119,7 +119,7 @@ def execute_backtest(
     and returns what it wrote to ``result.json``. ``warmup`` parts (validated, in order) are fed
     to the engine first; the record, metrics and content cover the scored part only."""
     adapter = get_adapter(config.adapter)
-    output = adapter.run_inline(config, part, out_dir, warmup=warmup)
+    output = adapter.backtest_in_process(config, part, out_dir, warmup=warmup)
     record, baseline = _scored_rows(part, output.stats_path, warmup)
     check_record(config, part, record)
     curve = _write_curve(record, config.engine.contract_size, out_dir / CURVE_FILE)

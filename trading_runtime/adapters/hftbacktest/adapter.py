@@ -61,7 +61,7 @@ class HftbacktestAdapter:
             )
         return strategy
 
-    def _backtest(
+    def _build_backtest(
         self, config: BacktestConfig, part: PartInfo, warmup: Sequence[PartInfo] = ()
     ) -> tuple[Any, list[Path]]:
         """The backtest over the warm-up parts then the scored part, and its latency files."""
@@ -89,7 +89,7 @@ class HftbacktestAdapter:
         closed once) and a numba strategy for their argument types, without running it."""
         strategy = self.load_strategy(config)
         binding = self._bind(strategy, config, part, ())
-        hbt, _ = self._backtest(config, part)
+        hbt, _ = self._build_backtest(config, part)
         try:
             recorder = Recorder(1, 2)  # the row recorded below fits (the last slot never does)
             if not binding.takes_recorder:
@@ -108,7 +108,7 @@ class HftbacktestAdapter:
         finally:
             hbt.close()
 
-    def run_inline(
+    def backtest_in_process(
         self,
         config: BacktestConfig,
         part: PartInfo,
@@ -117,7 +117,7 @@ class HftbacktestAdapter:
     ) -> EngineOutput:
         strategy = self.load_strategy(config)
         binding = self._bind(strategy, config, part, warmup)
-        hbt, latency_files = self._backtest(config, part, warmup)
+        hbt, latency_files = self._build_backtest(config, part, warmup)
         max_steps = config.engine.max_steps
         recorder = Recorder(1, max_steps)
         try:
