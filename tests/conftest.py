@@ -19,14 +19,19 @@ from trading_runtime.workers import WorkerPool, shared_pool
 WORKERS = 2
 SMALL_EVENTS = 4000
 
-# The tests' own strategies (tests/strategies_for_tests.py) besides the project's. Set before any
-# worker is spawned: workers and the CLI subprocesses inherit the environment.
-TEST_STRATEGY_MODULES = "trading_runtime.strategies,strategies_for_tests"
+# The tests' own strategies (tests/support/strategies_for_tests.py) besides the project's. Set
+# before any worker is spawned: workers and the CLI subprocesses inherit the environment (and
+# tests/ on sys.path, from which they import it).
+TEST_STRATEGY_MODULES = "trading_runtime.strategies,support.strategies_for_tests"
 os.environ[STRATEGY_MODULES_ENV] = TEST_STRATEGY_MODULES
 
 # tests/image runs the cluster's pod commands in a built image: only when one is named
 # (`make pods`, .ci/run), never in `make test`.
 collect_ignore_glob = [] if os.environ.get("TRADING_RUNTIME_TEST_IMAGE") else ["image/*"]
+
+# tests/support/ (on sys.path through pyproject's `pythonpath`): the fixtures of the servers some
+# tests use.
+pytest_plugins = ["support.postgres_server", "support.s3_server"]
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import WORKERS, write_config
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
-from dagster_servers import Server, dg_dev, locations, make_instance, project_env, webserver
+from support.dagster_servers import Server, dg_dev, locations, make_instance, project_env, webserver
 
 from trading_runtime.cli import main
 from trading_runtime.defs import build_definitions

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from publishing import make_variant, publish_concurrently
+from support.publishing import make_variant, publish_concurrently
 from upath import UPath
 
 from trading_runtime import storage
