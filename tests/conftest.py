@@ -1,4 +1,10 @@
-"""Shared fixtures: small generated parts, one warm engine pool, isolated Dagster settings."""
+"""Shared fixtures: small generated parts, one warm engine pool, isolated Dagster settings.
+
+End-to-end tests are marked ``slow`` (``make test-quick`` runs ``pytest -m "not slow"``; ``make
+test`` and CI run everything): tests/test_dagster_e2e.py, tests/test_ui.py and tests/image by
+their ``pytestmark``, and every test using a server fixture (``SERVER_FIXTURES``: PostgreSQL, the
+S3 server) by the hook below.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,17 @@ collect_ignore_glob = [] if os.environ.get("TRADING_RUNTIME_TEST_IMAGE") else ["
 # tests/support/ (on sys.path through pyproject's `pythonpath`): the fixtures of the servers some
 # tests use.
 pytest_plugins = ["support.postgres_server", "support.s3_server"]
+
+# Fixtures that need a server: a test using one (directly or through another fixture) is end to
+# end, marked slow like the modules that start Dagster's servers, the browser or the image.
+SERVER_FIXTURES = frozenset({"s3_endpoint", "server_url"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

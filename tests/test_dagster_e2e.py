@@ -22,7 +22,11 @@ from trading_runtime.defs.automation import AUTOMATION_TAG
 from trading_runtime.local_runs import run_partition
 from trading_runtime.settings import load_settings
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+# The real servers: slow (`make test-quick` leaves them out).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("make") is None, reason="needs make"),
+]
 
 # From the file's appearance to the aggregate: the registration sensor (15 s), the automation
 # sensor (15 s), the run (a subprocess that imports the project and compiles the strategy), the

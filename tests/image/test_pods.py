@@ -69,6 +69,8 @@ from trading_runtime.pins import framework_pin
 from trading_runtime.results import BacktestResult
 from trading_runtime.settings import RuntimeSettings, load_settings
 
+pytestmark = pytest.mark.slow  # the built image, servers on loopback
+
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_ENV = "TRADING_RUNTIME_TEST_IMAGE"
 SAMPLE_PARTS = ["part-00000", "part-00001"]

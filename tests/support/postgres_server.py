@@ -3,7 +3,8 @@
 Needs a server: TRADING_RUNTIME_TEST_POSTGRES_URL=postgresql://user:password@host:port/db, a role
 that may create databases (scripts/postgres-test-server.sh starts a throw-away one; `.ci/run`
 does). Without it the tests using these fixtures skip, except under CI=true, where they fail.
-A pytest plugin (``pytest_plugins`` in tests/conftest.py): the fixtures are everywhere.
+A pytest plugin (``pytest_plugins`` in tests/conftest.py); tests using the server are marked
+``slow`` (tests/conftest.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """An S3 server on loopback (moto) for the object-store tests, and a fresh bucket prefix per test.
 
 A pytest plugin (``pytest_plugins`` in tests/conftest.py): the fixtures are everywhere, and
-``s3_endpoint`` is module-scoped: one server per test module that uses it.
+``s3_endpoint`` is module-scoped: one server per test module that uses it. Tests using it are
+marked ``slow`` (tests/conftest.py).
 """
 
 from __future__ import annotations
