@@ -3,7 +3,7 @@
 End-to-end tests are marked ``slow`` (``make test-quick`` runs ``pytest -m "not slow"``; ``make
 test`` and CI run everything): tests/test_dagster_e2e.py, tests/test_ui.py and tests/image by
 their ``pytestmark``, and every test using a server fixture (``SERVER_FIXTURES``: PostgreSQL, the
-S3 server) by the hook below.
+S3 server) by the hook below. ``framework`` tests follow tests/support/framework.py.
 """
 
 from __future__ import annotations
@@ -35,9 +35,14 @@ os.environ[STRATEGY_MODULES_ENV] = TEST_STRATEGY_MODULES
 # (`make pods`, .ci/run), never in `make test`.
 collect_ignore_glob = [] if os.environ.get("TRADING_RUNTIME_TEST_IMAGE") else ["image/*"]
 
-# tests/support/ (on sys.path through pyproject's `pythonpath`): the fixtures of the servers some
-# tests use.
-pytest_plugins = ["support.postgres_server", "support.s3_server"]
+# tests/support/ (on sys.path through pyproject's `pythonpath`): the framework marker's rules, and
+# the fixtures of the servers some tests use.
+pytest_plugins = [
+    "pytester",
+    "support.framework",
+    "support.postgres_server",
+    "support.s3_server",
+]
 
 # Fixtures that need a server: a test using one (directly or through another fixture) is end to
 # end, marked slow like the modules that start Dagster's servers, the browser or the image.
