@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # One Dagster instance for the CLI and `dagster dev`, so the UI shows what `make run` produced.
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: setup run test lint dev bench lock install-framework image pods clean
+.PHONY: setup run test test-quick lint dev bench lock install-framework image pods clean
 
 setup: $(VENV)/.installed
 
@@ -51,6 +51,11 @@ run: setup $(DAGSTER_HOME)/dagster.yaml
 
 test: setup
 	$(BIN)/python -m pytest
+
+## The quick loop: every test but the end-to-end ones (marked slow: servers, PostgreSQL, the S3
+## server, the browser, the built image). `make test` and CI run them all.
+test-quick: setup
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check trading_runtime tests benchmarks

@@ -81,8 +81,11 @@ aggregate over 10,000 partitions <= 10 s with memory flat in curve rows; definit
 events/s per core.
 
 Layout
-    ``cli`` the command line; ``runner`` the options, child processes and ``run_all``, which
-    calls ``phases`` (each scenario's child processes and their specs) in order; ``scenarios/``
-    what a ``--child`` process runs; ``measure`` memory, CPU, idle and logged commands;
-    ``report`` (with ``report_format``, ``report_tables``, ``report_sections``) the markdown.
+    ``cli`` the command line; ``options`` what it parses; ``harness`` the work directory and
+    ``run_all``, which calls ``phases`` (each scenario's child processes and their specs) in
+    order; ``launcher`` starts each child process and records the contention around it;
+    ``scenarios/`` what a ``--child`` process runs; ``measure`` memory, CPU, idle and logged
+    commands; ``report`` (with ``report_format``, ``report_rows``, ``report_targets``,
+    ``report_sections``) the markdown. Imports go one way (``cli`` > ``harness`` > ``phases`` >
+    ``launcher`` > ``options``, ``measure``; ``tests/test_import_graph.py``).
 """

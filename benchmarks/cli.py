@@ -1,7 +1,7 @@
 """The command line: ``python -m benchmarks [OPTIONS]`` (see the package docstring).
 
 The hidden ``--child SCENARIO --child-spec SPEC --child-out OUT`` options are how the parent
-starts each scenario in a fresh process (``runner.Runner.child``).
+starts each scenario in a fresh process (``launcher.Launcher.child``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Any
 
 import click
 
+from benchmarks.harness import run_all, work_directory
 from benchmarks.measure import BenchmarkError
+from benchmarks.options import SCENARIOS, Options
 from benchmarks.report import Report, write_report
-from benchmarks.runner import SCENARIOS, Options, run_all, work_directory
 from benchmarks.scenarios import CHILDREN, child_main
 
 PROG = "python -m benchmarks"

@@ -1,33 +1,32 @@
-"""The scenarios as run from the parent, one function each (``runner.run_all`` calls them in
+"""The scenarios as run from the parent, one function each (``harness.run_all`` calls them in
 order): the child processes they start, with which specs and labels."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from benchmarks.launcher import Launcher
 from benchmarks.measure import clean_env
+from benchmarks.options import Options
 from benchmarks.scenarios.common import Spec
 from benchmarks.scenarios.definitions import measure_definitions
 from trading_runtime.layout import PART_SUFFIX, part_key
 
-if TYPE_CHECKING:
-    from benchmarks.runner import Options, Runner
-
 
 @dataclass
 class Bench:
-    """What the scenarios of one run share: the runner, the work directory and the parts."""
+    """What the scenarios of one run share: the launcher, the work directory and the parts."""
 
-    runner: Runner
+    launcher: Launcher
     work: Path
     parts_dir: Path
     keys: list[str]
 
     @property
     def o(self) -> Options:
-        return self.runner.options
+        return self.launcher.options
 
     @property
     def base(self) -> Spec:
@@ -56,27 +55,29 @@ class Bench:
         return str(sorted(self.parts_dir.glob(f"*{PART_SUFFIX}"))[0])
 
 
-def ensure_parts(runner: Runner, name: str, parts: int, events: int, seed: int) -> Path:
-    target = runner.options.cache_dir / name
+def ensure_parts(launcher: Launcher, name: str, parts: int, events: int, seed: int) -> Path:
+    target = launcher.options.cache_dir / name
     target.parent.mkdir(parents=True, exist_ok=True)
     spec = {"target": str(target), "parts": parts, "events": events, "seed": seed}
-    result = runner.child("generate", spec, name)
+    result = launcher.child("generate", spec, name)
     if result["generated"]:
         print(f"    generated {parts} x {events:,} events in {result['seconds']:.1f} s -> {target}")
     return target
 
 
-def prepare_parts(runner: Runner, work: Path, data: dict[str, Any]) -> tuple[Bench, Path | None]:
+def prepare_parts(
+    launcher: Launcher, work: Path, data: dict[str, Any]
+) -> tuple[Bench, Path | None]:
     """Generate (or reuse) the parts, screen them into the work directory's ``parts`` and, for
     the engine scenario, the large part; records ``screen``, ``parts_dir`` and ``parts_bytes``."""
-    o = runner.options
+    o = launcher.options
     # Spare parts: the ones the runtime fails on are reported and replaced by the next ones.
     generated = o.parts + max(2, o.parts // 10)
     generated_dir = ensure_parts(
-        runner, f"parts-{generated}x{o.events}-seed{o.seed}", generated, o.events, o.seed
+        launcher, f"parts-{generated}x{o.events}-seed{o.seed}", generated, o.events, o.seed
     )
     parts_dir = work / "parts"
-    data["screen"] = runner.child(
+    data["screen"] = launcher.child(
         "screen",
         {
             "source": str(generated_dir),
@@ -92,18 +93,18 @@ def prepare_parts(runner: Runner, work: Path, data: dict[str, Any]) -> tuple[Ben
     keys = sorted(part_key(p) for p in parts_dir.glob(f"*{PART_SUFFIX}"))
     large_dir = None
     if "engine" in o.only:
-        large_dir = ensure_parts(runner, f"large-{o.large_events}-seed{o.seed + 1}", 1,
+        large_dir = ensure_parts(launcher, f"large-{o.large_events}-seed{o.seed + 1}", 1,
                                  o.large_events, o.seed + 1)  # fmt: skip
     data["parts_dir"] = str(parts_dir)
     data["parts_bytes"] = sum(p.stat().st_size for p in parts_dir.glob(f"*{PART_SUFFIX}"))
-    return Bench(runner, work, parts_dir, keys), large_dir
+    return Bench(launcher, work, parts_dir, keys), large_dir
 
 
 def floor(bench: Bench) -> dict[int, list[dict[str, Any]]]:
     print("1. floor (backtest_tasks, no Dagster)")
     return {
         w: [
-            bench.runner.child(
+            bench.launcher.child(
                 "floor",
                 {**bench.base, "workers": w, "keep_sample": str(bench.sample)},
                 f"w{w}-r{r}",
@@ -116,7 +117,7 @@ def floor(bench: Bench) -> dict[int, list[dict[str, Any]]]:
 
 def engine(bench: Bench, large_dir: Path) -> dict[str, Any]:
     print("6. engine throughput")
-    return bench.runner.child(
+    return bench.launcher.child(
         "engine",
         {
             "work": str(bench.work),
@@ -132,7 +133,7 @@ def backfill(bench: Bench) -> dict[int, list[dict[str, Any]]]:
     o, runs = bench.o, {}
     for w in bench.workers_list:
         runs[w] = [
-            bench.runner.child(
+            bench.launcher.child(
                 "backfill",
                 {
                     **bench.base,
@@ -146,7 +147,7 @@ def backfill(bench: Bench) -> dict[int, list[dict[str, Any]]]:
         ]
     if o.profile:
         runs[o.workers].append(
-            bench.runner.child(
+            bench.launcher.child(
                 "backfill",
                 {**bench.base, "workers": o.workers, "aggregate": False, "profile_cold_only": True},
                 f"w{o.workers}-profile-cold",
@@ -159,7 +160,7 @@ def perpart(bench: Bench) -> list[dict[str, Any]]:
     print("3a. per-partition runs in one process")
     o = bench.o
     return [
-        bench.runner.child(
+        bench.launcher.child(
             "perpart",
             {**bench.base, "workers": o.workers, "profile": o.profile and r == 0},
             f"r{r}",
@@ -173,14 +174,14 @@ def cli(bench: Bench) -> dict[str, Any]:
     o, keys = bench.o, bench.keys
     step = max(1, len(keys) // max(1, o.cli_sample))
     sample_keys = keys[::step][: o.cli_sample]
-    return bench.runner.child(
+    return bench.launcher.child(
         "cli", {**bench.base, "workers": o.workers, "sample_keys": sample_keys}
     )
 
 
 def prepare_many(bench: Bench) -> dict[str, Any]:
     print(f"4/5. {bench.o.many:,} synthetic stored results")
-    return bench.runner.child(
+    return bench.launcher.child(
         "prepare_many",
         {
             "work": str(bench.work),
@@ -201,7 +202,7 @@ def aggregate_many(bench: Bench) -> dict[str, list[dict[str, Any]]]:
     print(f"4. aggregate over {o.many:,} partitions")
     return {
         variant: [
-            bench.runner.child(
+            bench.launcher.child(
                 "aggregate",
                 {
                     "home": str(bench.many_home),
@@ -226,4 +227,4 @@ def definitions(bench: Bench) -> dict[str, Any]:
         TRADING_RUNTIME_RESULTS=str(bench.work / "results-many"),
         PYTHONWARNINGS="ignore",
     )
-    return measure_definitions(bench.runner, env, bench.o.repeats)
+    return measure_definitions(bench.launcher, env, bench.o.repeats)

@@ -13,6 +13,7 @@ from benchmarks.report_format import (
     machine_description,
     stat_cells,
 )
+from benchmarks.report_rows import result_rows
 from benchmarks.report_sections import (
     breakdowns,
     contention_table,
@@ -20,10 +21,10 @@ from benchmarks.report_sections import (
     profiles,
     screen_text,
 )
-from benchmarks.report_tables import compile_table, ratio_table, result_rows, scenario_targets
+from benchmarks.report_targets import compile_table, ratio_table, scenario_targets
 
 if TYPE_CHECKING:
-    from benchmarks.runner import Options
+    from benchmarks.options import Options
 
 ANALYSIS_MARKER = "<!-- analysis (kept across runs) -->"
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from benchmarks.measure import REPO_ROOT, median_min_max
 
 if TYPE_CHECKING:
-    from benchmarks.runner import Options
+    from benchmarks.options import Options
 
 # A results-table row: (measurement, what it includes, values, unit).
 Row = tuple[str, str, Sequence[float], str]
@@ -40,7 +40,7 @@ def med(values: Sequence[float]) -> float:
 
 
 class ReportData:
-    """The options and the data of one run (``runner.run_all``, or a saved ``data.json``: the
+    """The options and the data of one run (``harness.run_all``, or a saved ``data.json``: the
     worker counts of ``floor`` and ``backfill`` become ints again), with the accessors the
     sections use."""
 

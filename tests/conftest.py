@@ -1,4 +1,10 @@
-"""Shared fixtures: small generated parts, one warm engine pool, isolated Dagster settings."""
+"""Shared fixtures: small generated parts, one warm engine pool, isolated Dagster settings.
+
+End-to-end tests are marked ``slow`` (``make test-quick`` runs ``pytest -m "not slow"``; ``make
+test`` and CI run everything): tests/test_dagster_e2e.py, tests/test_ui.py and tests/image by
+their ``pytestmark``, and every test using a server fixture (``SERVER_FIXTURES``: PostgreSQL, the
+S3 server) by the hook below. ``framework`` tests follow tests/support/framework.py.
+"""
 
 from __future__ import annotations
 
@@ -19,14 +25,35 @@ from trading_runtime.settings import RuntimeSettings
 WORKERS = 2
 SMALL_EVENTS = 4000
 
-# The tests' own strategies (tests/strategies_for_tests.py) besides the project's. Set before any
-# worker is spawned: workers and the CLI subprocesses inherit the environment.
-TEST_STRATEGY_MODULES = "trading_runtime.strategies,strategies_for_tests"
+# The tests' own strategies (tests/support/strategies_for_tests.py) besides the project's. Set
+# before any worker is spawned: workers and the CLI subprocesses inherit the environment (and
+# tests/ on sys.path, from which they import it).
+TEST_STRATEGY_MODULES = "trading_runtime.strategies,support.strategies_for_tests"
 os.environ[STRATEGY_MODULES_ENV] = TEST_STRATEGY_MODULES
 
 # tests/image runs the cluster's pod commands in a built image: only when one is named
 # (`make pods`, .ci/run), never in `make test`.
 collect_ignore_glob = [] if os.environ.get("TRADING_RUNTIME_TEST_IMAGE") else ["image/*"]
+
+# tests/support/ (on sys.path through pyproject's `pythonpath`): the framework marker's rules, and
+# the fixtures of the servers some tests use.
+pytest_plugins = [
+    "pytester",
+    "support.framework",
+    "support.postgres_server",
+    "support.s3_server",
+]
+
+# Fixtures that need a server: a test using one (directly or through another fixture) is end to
+# end, marked slow like the modules that start Dagster's servers, the browser or the image.
+SERVER_FIXTURES = frozenset({"s3_endpoint", "server_url"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

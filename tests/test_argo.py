@@ -20,8 +20,8 @@ from typing import Any
 import click
 import pytest
 import yaml
-from argo_strict import arguments_problems, semantic_problems, variables
 from click.testing import CliRunner, Result
+from support.argo_strict import arguments_problems, semantic_problems, variables
 
 from trading_runtime.argo import (
     ArgoError,
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ARGO_DIR = ROOT / "argo"
 BACKTEST_YAML = ARGO_DIR / "workflowtemplate-backtest.yaml"
 BUILD_YAML = ARGO_DIR / "workflowtemplate-build-push.yaml"
-STRICT = Path(__file__).with_name("argo_strict.py")
+STRICT = Path(__file__).with_name("support") / "argo_strict.py"
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 FRAMEWORK_SHA = "fedcba9876543210fedcba9876543210fedcba98"

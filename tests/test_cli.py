@@ -295,7 +295,8 @@ def test_main_job_runs_only_missing_failed_or_stale_partitions(
     # A partition whose latest run failed runs again, though its older result matches.
     env["TRADING_RUNTIME_CONFIG"] = str(
         write_config(
-            tmp_path / "f.json", strategy={"class_path": "strategies_for_tests:raises_value_error"}
+            tmp_path / "f.json",
+            strategy={"class_path": "support.strategies_for_tests:raises_value_error"},
         )
     )
     failing = materialize("--partition", "part-00001", "--force", exit_code=1)

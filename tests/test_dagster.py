@@ -363,7 +363,8 @@ def test_engine_timeout_fails_the_partition_within_seconds(
     tmp_path: Path, instance: DagsterInstance, settings: RuntimeSettings
 ) -> None:
     config = write_config(
-        tmp_path / "stuck.json", strategy={"class_path": "strategies_for_tests:stuck_forever"}
+        tmp_path / "stuck.json",
+        strategy={"class_path": "support.strategies_for_tests:stuck_forever"},
     )
     # workers=1 gives this test its own pool, so killing its worker leaves the warm pool alone.
     defs = build_definitions(

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import WORKERS, write_config
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
-from dagster_servers import Server, dg_dev, locations, make_instance, project_env, webserver
+from support.dagster_servers import Server, dg_dev, locations, make_instance, project_env, webserver
 
 from trading_runtime.cli import main
 from trading_runtime.defs import build_definitions
@@ -22,7 +22,11 @@ from trading_runtime.defs.automation import AUTOMATION_TAG
 from trading_runtime.runs.launch import run_partition
 from trading_runtime.settings import load_settings
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+# The real servers: slow (`make test-quick` leaves them out).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("make") is None, reason="needs make"),
+]
 
 # From the file's appearance to the aggregate: the registration sensor (15 s), the automation
 # sensor (15 s), the run (a subprocess that imports the project and compiles the strategy), the

@@ -42,7 +42,7 @@ def _order_sensitive_config() -> dict[str, object]:
     # hftbacktest walks its hash map (random order) instead of its price ladder.
     raw["engine"]["tick_size"] = 0.1
     raw["strategy"] = {
-        "class_path": "strategies_for_tests:ladder_inside_spread",
+        "class_path": "support.strategies_for_tests:ladder_inside_spread",
         "interval_ns": 50_000_000,
         "levels": 2,
         "order_qty": 0.01,

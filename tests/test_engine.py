@@ -135,7 +135,7 @@ def test_recorder_overflow_is_a_clear_error(
     path = write_config(tmp_path / "c.json", engine__max_steps=50)
     raw = path.read_text().replace(
         '"class_path": "trading_runtime.strategies.market_maker:market_maker"',
-        '"class_path": "strategies_for_tests:records_every_step"',
+        '"class_path": "support.strategies_for_tests:records_every_step"',
     )
     path.write_text(raw)
     config = load_config(path)
@@ -196,7 +196,7 @@ def test_a_strategy_stopped_by_an_hftbacktest_error_fails_its_part(
     config = load_config(
         write_config(
             tmp_path / "c.json",
-            strategy={"class_path": "strategies_for_tests:stops_on_error_code"},
+            strategy={"class_path": "support.strategies_for_tests:stops_on_error_code"},
         )
     )
     with pytest.raises(EngineError, match=r"error code 14 \(InvalidOrderStatus\) before the end"):

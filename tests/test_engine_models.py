@@ -8,8 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_object_store import s3 as s3  # a fixture, used as a test argument
-from test_object_store import s3_endpoint  # noqa: F401 (moto's S3 on loopback, for s3)
 
 from trading_runtime.adapters.hftbacktest import assets
 from trading_runtime.adapters.hftbacktest.assets import build_asset
@@ -130,7 +128,7 @@ def test_interpolated_latency_file_per_part_is_an_input_of_the_result(
             "depth": {"type": "hash_map"},
             "fee_model": {"type": "trading_qty", "maker": 0.0, "taker": 0.01},
         },
-        class_path="strategies_for_tests:tutorial_recorder_second",
+        class_path="support.strategies_for_tests:tutorial_recorder_second",
     )
     outcomes = backtest_and_publish(config, {part.stem: part}, tmp_path / "out", timeout_s=120)
     result = outcomes[part.stem]
@@ -186,7 +184,7 @@ def test_interpolated_latency_files_of_parts_on_an_object_store(
     fs.put_file(str(latency), f"{prefix}/parts/latency/{latency.name}")
     config = _config(
         {"latency": {"type": "intp_order_latency", "file": "{part}.npz"}},
-        class_path="strategies_for_tests:tutorial_recorder_second",
+        class_path="support.strategies_for_tests:tutorial_recorder_second",
     )
     remote = f"s3://{prefix}/parts/{part.name}"
     from_s3 = backtest_and_publish(config, {part.stem: remote}, tmp_path / "s3", timeout_s=120)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance
-from dagster_servers import make_instance
+from support.dagster_servers import make_instance
 
 from trading_runtime.definitions import temporary_instance_warning
 

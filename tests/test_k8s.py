@@ -1,6 +1,6 @@
 """Kubernetes deployment files, checked offline with the libraries the cluster runs.
 
-- helm/values.yaml against the chart's schema (tests/k8s_chart_schema.py) and its meaning;
+- helm/values.yaml against the chart's schema (tests/support/k8s_chart_schema.py) and its meaning;
 - k8s/dagster.yaml with dagster's instance schema and K8sRunLauncher's config type;
 - the Kubernetes Job that dagster-k8s builds for a real run of `backtest_parts` (one partition),
   validated strictly against the Kubernetes 1.30 and newest OpenAPI schemas;
@@ -32,8 +32,8 @@ from dagster_k8s.job import (
     get_k8s_job_name,
     get_user_defined_k8s_config,
 )
-from k8s_chart_schema import DagsterHelmValues
 from pydantic import ValidationError
+from support.k8s_chart_schema import DagsterHelmValues
 
 from trading_runtime.defs import build_definitions
 from trading_runtime.defs.dagster_compat import (
@@ -323,7 +323,10 @@ def test_chart_version_is_the_locked_dagster_version() -> None:
     header = HELM_VALUES.read_text()
     assert f"chart version {dagster}" in header
     assert f"--version {dagster}" in header
-    assert f"chart version {dagster}" in (ROOT / "tests" / "k8s_chart_schema.py").read_text()
+    assert (
+        f"chart version {dagster}"
+        in (ROOT / "tests" / "support" / "k8s_chart_schema.py").read_text()
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,18 +7,13 @@ gives the same bytes as Dagster's materialization of the same part and config.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import fsspec
 import pyarrow.parquet as pq
-import pytest
 from click.testing import CliRunner
 from dagster import instance_for_test
-from moto.server import ThreadedMotoServer
-from publishing import publish_concurrently
-from s3fs import S3FileSystem
+from support.publishing import publish_concurrently
 from upath import UPath
 
 from trading_runtime.cli import main
@@ -31,49 +26,9 @@ from trading_runtime.runs.instance import register_parts
 from trading_runtime.runs.launch import run_aggregate, run_partition_range
 from trading_runtime.settings import RuntimeSettings
 
-BUCKET = "backtests"
 RESULT_FILES = ["chart.png", "curve.parquet", "result.json", "stats.npz"]
-# The synthetic results of tests/publishing.py (random bytes, no chart).
+# The synthetic results of tests/support/publishing.py (random bytes, no chart).
 SYNTHETIC_RESULT_FILES = ["curve.parquet", "result.json", "stats.npz"]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """An S3 server on 127.0.0.1 (ephemeral port), credentials in the environment as in a pod."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    patch = pytest.MonkeyPatch()
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,  # how S3-compatible stores (MinIO, moto) are reached
-    }.items():
-        patch.setenv(name, value)
-    fsspec.config.conf.pop("s3", None)
-    # fsspec caches filesystems by their arguments, not by the environment: one made for another
-    # module's server (now stopped) would be reused.
-    S3FileSystem.clear_instance_cache()
-    try:
-        yield endpoint
-    finally:
-        patch.undo()
-        server.stop()
-        S3FileSystem.clear_instance_cache()
-
-
-@pytest.fixture
-def s3(s3_endpoint: str, request: pytest.FixtureRequest) -> Iterator[tuple[Any, str]]:
-    """A fresh bucket prefix per test, and the s3fs filesystem to inspect it."""
-    fs = fsspec.filesystem("s3", skip_instance_cache=True)
-    if not fs.exists(BUCKET):
-        fs.mkdir(BUCKET)
-    prefix = f"{BUCKET}/{request.node.name}"
-    yield fs, prefix
-    if fs.exists(prefix):
-        fs.rm(prefix, recursive=True)
 
 
 def _upload_parts(fs: Any, generated_parts: list[Path], prefix: str) -> list[str]:

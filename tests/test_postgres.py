@@ -14,13 +14,11 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 import yaml
 from dagster import (
@@ -32,12 +30,11 @@ from dagster import (
     op,
 )
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
-from psycopg2 import sql
 from sqlalchemy.engine import make_url
-from trading_runtime.results.store import load_results
 
 from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.defs import build_definitions
+from trading_runtime.results.store import load_results
 from trading_runtime.runs.instance import register_parts
 from trading_runtime.runs.launch import (
     failure_messages,
@@ -48,42 +45,9 @@ from trading_runtime.runs.launch import (
 from trading_runtime.settings import RuntimeSettings
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER_ENV = "TRADING_RUNTIME_TEST_POSTGRES_URL"
 PARTS = "parts"
 # Bound on each concurrent `materialize` process (start-up, numba compilation and the run).
 PROCESS_TIMEOUT_S = 240
-
-
-@pytest.fixture(scope="module")
-def server_url() -> str:
-    url = os.environ.get(SERVER_ENV)
-    if not url:
-        reason = (
-            f"{SERVER_ENV} is not set: no PostgreSQL server for the instance tests"
-            " (scripts/postgres-test-server.sh starts one)"
-        )
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{reason}; CI=true: CI must run them")
-        pytest.skip(reason)
-    return url
-
-
-@pytest.fixture
-def database_url(server_url: str) -> Iterator[str]:
-    """A fresh, empty database on the server for one test, dropped afterwards."""
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    admin = psycopg2.connect(server_url, connect_timeout=10)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        with admin.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-    finally:
-        admin.close()
 
 
 @pytest.fixture

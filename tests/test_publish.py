@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from publishing import make_variant, publish_concurrently
-from trading_runtime.results.store import publish_result_files, stored_result_keys
+from support.publishing import make_variant, publish_concurrently
 from upath import UPath
 
 from trading_runtime.layout import RESULT_FILE, VERSIONS_DIR
 from trading_runtime.results import BacktestResult
 from trading_runtime.results import store as storage
+from trading_runtime.results.store import publish_result_files, stored_result_keys
 
 PARTITIONS = ["part-a", "part-b", "part-c"]
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from hftbacktest import BacktestAsset, Recorder, ROIVectorMarketDepthBacktest
-from strategies_for_tests import tutorial_recorder_last
+from support.strategies_for_tests import tutorial_recorder_last
 
 from trading_runtime.adapters import EngineError, StrategyLoadError
 from trading_runtime.adapters.hftbacktest import (
@@ -53,30 +53,34 @@ def hbt_only(hbt):  # type: ignore[no-untyped-def]
 
 
 def test_the_recorder_goes_to_its_name_wherever_it_stands() -> None:
-    config = _config("strategies_for_tests:tutorial_recorder_last", order_qty=0.5)
+    config = _config("support.strategies_for_tests:tutorial_recorder_last", order_qty=0.5)
     binding = bind_strategy(glft_style, config, end_ts=99)
     assert binding.arguments == (("order_qty", "config", 0.5), ("recorder", "recorder", None))
     assert binding.call_arguments("REC") == (0.5, "REC")
     assert (
-        bind_strategy(hbt_only, _config("strategies_for_tests:tutorial_hbt_only"), 99).arguments
+        bind_strategy(
+            hbt_only, _config("support.strategies_for_tests:tutorial_hbt_only"), 99
+        ).arguments
         == ()
     )
 
 
 def test_a_missing_parameter_names_how_every_argument_is_bound() -> None:
     """Before: "missing a required argument: 'recorder'; set it under strategy in the config"."""
-    config = _config("strategies_for_tests:tutorial_recorder_last")
+    config = _config("support.strategies_for_tests:tutorial_recorder_last")
     with pytest.raises(StrategyLoadError) as excinfo:
         bind_strategy(glft_style, config, end_ts=99)
     assert str(excinfo.value) == (
-        "strategy 'strategies_for_tests:tutorial_recorder_last'(hbt, order_qty, recorder):"
+        "strategy 'support.strategies_for_tests:tutorial_recorder_last'(hbt, order_qty, recorder):"
         " order_qty is missing. Binding: hbt <- the backtest; order_qty <- strategy.order_qty"
         " (missing: set strategy.order_qty in the config); recorder <- the runtime's recorder"
     )
 
 
 def test_engine_values_are_bound_from_the_engine_section() -> None:
-    config = _config("strategies_for_tests:tutorial_stat_and_engine_values", half_spread=2.0)
+    config = _config(
+        "support.strategies_for_tests:tutorial_stat_and_engine_values", half_spread=2.0
+    )
     binding = bind_strategy(obi_style, config, end_ts=99)
     assert binding.arguments == (
         ("stat", "recorder", None),
@@ -107,7 +111,7 @@ def test_recorder_argument_names_another_parameter() -> None:
     def two_candidates(hbt, recorder, stat):  # type: ignore[no-untyped-def]
         return None
 
-    config = _config("strategies_for_tests:tutorial_recorder_second")
+    config = _config("support.strategies_for_tests:tutorial_recorder_second")
     with pytest.raises(StrategyLoadError, match="both recorder and stat could take the recorder"):
         bind_strategy(two_candidates, config, 0)
 
@@ -140,13 +144,15 @@ def test_tutorial_styles_run_through_the_runtime(
 ) -> None:
     part = generated_parts[0]
     recorder_second = _run(
-        _config("strategies_for_tests:tutorial_recorder_second"), part, tmp_path / "a"
+        _config("support.strategies_for_tests:tutorial_recorder_second"), part, tmp_path / "a"
     )
     assert recorder_second.metrics["trades"] > 0
     assert recorder_second.provenance["recorded_by"] == "strategy"
     assert recorder_second.provenance["strategy_output"] is None  # it returned True
 
-    hbt_only_result = _run(_config("strategies_for_tests:tutorial_hbt_only"), part, tmp_path / "b")
+    hbt_only_result = _run(
+        _config("support.strategies_for_tests:tutorial_hbt_only"), part, tmp_path / "b"
+    )
     record = np.load(hbt_only_result.directory / "stats.npz")["0"]
     # The runtime recorded the start (flat, zero equity) and the end: PnL, trades and fees hold.
     assert hbt_only_result.provenance["recorded_by"] == "runtime (start and end)"
@@ -158,7 +164,9 @@ def test_tutorial_styles_run_through_the_runtime(
     )
 
     engine_values = _run(
-        _config("strategies_for_tests:tutorial_stat_and_engine_values", interval=100_000_000),
+        _config(
+            "support.strategies_for_tests:tutorial_stat_and_engine_values", interval=100_000_000
+        ),
         part,
         tmp_path / "c",
     )
@@ -174,7 +182,7 @@ def test_recorder_last_matches_the_notebook_way(
     """The runtime's result equals calling the function as the tutorial does: the asset built
     with hftbacktest directly, a Recorder, ``strategy(hbt, order_qty, recorder.recorder)``."""
     part = generated_parts[1]
-    config = _config("strategies_for_tests:tutorial_recorder_last", order_qty=0.1)
+    config = _config("support.strategies_for_tests:tutorial_recorder_last", order_qty=0.1)
     result = _run(config, part, tmp_path / "out")
 
     asset = (
@@ -262,7 +270,7 @@ def test_signatures_that_cannot_be_called_by_position_are_refused() -> None:
     def variadic(hbt, *args):  # type: ignore[no-untyped-def]
         return None
 
-    config = _config("strategies_for_tests:tutorial_recorder_second")
+    config = _config("support.strategies_for_tests:tutorial_recorder_second")
     for function in (keyword_only, variadic):
         with pytest.raises(StrategyLoadError, match="all parameters positional"):
             bind_strategy(function, config, 0)

@@ -1,6 +1,10 @@
-"""The trading-platform adapter: mapping against a stand-in, and the real framework when present."""
+"""The trading-platform adapter: mapping against a stand-in, and the real framework when present.
 
-import importlib.util
+The tests marked ``framework`` need trading-platform importable: without it they skip; where it is
+importable none of them may skip (a skip fails); with TRADING_RUNTIME_REQUIRE_FRAMEWORK=1 they fail
+without it (tests/support/framework.py, tests/test_framework_marker.py).
+"""
+
 import json
 import sys
 import types
@@ -12,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from hftbacktest.types import record_dtype
+from support.framework import framework_installed
 
 from trading_runtime.adapters import EngineError, EngineNotInstalledError
 from trading_runtime.adapters.framework_fixes import applied_framework_fixes
@@ -39,7 +44,9 @@ from trading_runtime.layout import EVENT_LOG_FILE
 from trading_runtime.pins import framework_pin
 from trading_runtime.results import canonical_record, canonical_steps
 
-FRAMEWORK_INSTALLED = importlib.util.find_spec("trading_platform") is not None
+# Framework tests (``framework`` marker) skip without it, and may not skip where it is importable:
+# tests/support/framework.py (TRADING_RUNTIME_REQUIRE_FRAMEWORK=1 fails them without it).
+FRAMEWORK_INSTALLED = framework_installed()
 
 
 def _stand_in_framework(calls: list[Any]) -> types.ModuleType:
@@ -211,7 +218,6 @@ def test_without_the_framework_the_error_says_how_to_install(
 
 
 @pytest.mark.framework
-@pytest.mark.skipif(not FRAMEWORK_INSTALLED, reason="trading-platform is not installed")
 def test_framework_backtest_end_to_end(
     tmp_path: Path, generated_parts: list[Path], pool: Any
 ) -> None:
@@ -614,7 +620,6 @@ def test_hftbacktest_partial_fill_exchange_fails_after_an_exact_fill() -> None:
 
 
 @pytest.mark.framework
-@pytest.mark.skipif(not FRAMEWORK_INSTALLED, reason="trading-platform is not installed")
 def test_framework_fixes_on_the_sample_part(tmp_path: Path) -> None:
     """No fixes: the runtime's result is the framework's own (a direct HftBacktestEngine run).
     All fixes: the same part trades many times (the example quotes one tick off the touch; two

@@ -37,6 +37,8 @@ from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.results import BacktestResult
 from trading_runtime.runs.instance import register_parts
 
+pytestmark = pytest.mark.slow  # a webserver and a browser (`make test-quick` leaves it out)
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ENV = "TRADING_RUNTIME_TEST_CHROMIUM"
 ARTIFACTS_ENV = "TRADING_RUNTIME_UI_ARTIFACTS"

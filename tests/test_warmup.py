@@ -15,8 +15,6 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, instance_for_test
 from hftbacktest.types import record_dtype
-from test_object_store import s3 as s3  # a fixture, used as a test argument
-from test_object_store import s3_endpoint  # noqa: F401 (moto's S3 on loopback, for s3)
 from upath import UPath
 
 from trading_runtime.adapters.hftbacktest import bind_strategy

@@ -59,7 +59,7 @@ def test_timeouts_count_the_backtest_not_start_up_on_a_saturated_machine(
 
         first_end = validate_part(generated_parts[0]).last_local_ts
         stuck_late = _with_strategy(
-            hft_config, "strategies_for_tests:stuck_on_late_parts", stuck_after_ts=first_end
+            hft_config, "support.strategies_for_tests:stuck_on_late_parts", stuck_after_ts=first_end
         )
         tasks = [
             BacktestTask("early", generated_parts[0], tmp_path / "early"),
@@ -90,11 +90,13 @@ def test_start_up_has_its_own_limit_and_compile_errors_are_named(
         assert "exceeded the 0.2 s start-up limit" in str(outcome)
         assert "TRADING_RUNTIME_STARTUP_TIMEOUT_S" in str(outcome)
 
-        broken = _with_strategy(hft_config, "strategies_for_tests:does_not_compile")
+        broken = _with_strategy(hft_config, "support.strategies_for_tests:does_not_compile")
         task = BacktestTask("broken", part, tmp_path / "broken")
         outcome = backtest_tasks(broken, [task], timeout_s=60.0, pool=pool)["broken"]
         assert isinstance(outcome, StrategyLoadError)
-        assert "'strategies_for_tests:does_not_compile' does not compile with numba" in str(outcome)
+        assert "'support.strategies_for_tests:does_not_compile' does not compile with numba" in str(
+            outcome
+        )
     finally:
         pool.close()
 
@@ -107,7 +109,7 @@ from trading_runtime.backtest.publish import backtest_and_publish
 from trading_runtime.backtest.inputs import keyed_locations
 config = load_config(example_config_path("hftbacktest"))
 strategy = config.strategy.model_copy(
-    update={"class_path": "strategies_for_tests:stuck_forever", "params": {}}
+    update={"class_path": "support.strategies_for_tests:stuck_forever", "params": {}}
 )
 config = config.model_copy(update={"strategy": strategy})
 backtest_and_publish(config, keyed_locations([sys.argv[1]]), sys.argv[2], timeout_s=600, workers=1)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from benchmarks.runner import Runner
+from benchmarks.launcher import Launcher
 
 DEFS_LOAD_CODE = """
 import json, time, warnings
@@ -46,15 +45,15 @@ IMPORT_PROBES = {
 }
 
 
-def measure_definitions(runner: Runner, env: dict[str, str], repeats: int) -> dict[str, Any]:
+def measure_definitions(launcher: Launcher, env: dict[str, str], repeats: int) -> dict[str, Any]:
     """``repeats`` fresh definition loads (split into their pieces), ``dagster definitions
     validate`` runs and the import costs of the pieces alone."""
-    loads = [runner.python_c(DEFS_LOAD_CODE, env, "defs-load") for _ in range(repeats)]
+    loads = [launcher.python_c(DEFS_LOAD_CODE, env, "defs-load") for _ in range(repeats)]
     dagster = str(Path(sys.executable).with_name("dagster"))
     validate = [dagster, "definitions", "validate", "-m", "trading_runtime.definitions"]
-    validates = [runner.command(validate, env, "validate") for _ in range(repeats)]
+    validates = [launcher.command(validate, env, "validate") for _ in range(repeats)]
     imports = {
-        label: [runner.python_c(code, env, "import")[0] for _ in range(repeats)]
+        label: [launcher.python_c(code, env, "import")[0] for _ in range(repeats)]
         for label, code in IMPORT_PROBES.items()
     }
     return {

@@ -34,15 +34,21 @@ from dagster._core.execution.plan.state import KnownExecutionState
 from dagster_k8s.container_context import K8sContainerContext
 from dagster_k8s.job import construct_dagster_k8s_job, get_k8s_job_name, get_user_defined_k8s_config
 from moto.server import ThreadedMotoServer
-from pods import Pod, PodFailed, argo_substitute, pod_from_argo_template, pod_from_job, run_pod
 from sqlalchemy.engine import make_url
+from support.pods import (
+    Pod,
+    PodFailed,
+    argo_substitute,
+    pod_from_argo_template,
+    pod_from_job,
+    run_pod,
+)
 from test_k8s import (
     kubeconfig,  # noqa: F401 (fixture)
     make_launcher,
     plain_launcher_config,
     to_manifest,
 )
-from test_postgres import database_url, server_url  # noqa: F401 (fixtures)
 from upath import UPath
 
 from trading_runtime.argo import build_workflow, prepare_batch, workflow_document
@@ -63,6 +69,8 @@ from trading_runtime.results import BacktestResult
 from trading_runtime.runs.instance import register_parts
 from trading_runtime.runs.launch import run_aggregate, run_partition_range
 from trading_runtime.settings import RuntimeSettings, load_settings
+
+pytestmark = pytest.mark.slow  # the built image, servers on loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_ENV = "TRADING_RUNTIME_TEST_IMAGE"
@@ -134,7 +142,7 @@ def s3_env() -> Iterator[dict[str, str]]:
 def cluster(
     image: str,
     s3_env: dict[str, str],
-    database_url: str,  # noqa: F811 (the imported fixture)
+    database_url: str,
 ) -> Iterator[Cluster]:
     """The bucket the k8s settings name (k8s/dagster.yaml), emptied, with the sample parts."""
     settings = load_settings(_launcher_env_vars())

@@ -1,20 +1,16 @@
-"""The parent side: options, child-process isolation and the scenarios in order (``run_all``)."""
+"""Child-process isolation: each scenario and command in a fresh process, with the CPU contention
+around it recorded (``Launcher``)."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import phases
 from benchmarks.measure import (
     REPO_ROOT,
     clean_env,
@@ -23,37 +19,15 @@ from benchmarks.measure import (
     run_logged,
     wait_for_idle,
 )
+from benchmarks.options import Options
 from benchmarks.scenarios.common import Spec
 
-SCENARIOS = ("floor", "backfill", "perpart", "cli", "aggregate", "defs", "engine")
 # How a child process is started: ``python -m benchmarks --child SCENARIO ...``, from the
 # repository root (so ``benchmarks`` is this package).
 CHILD_MODULE = "benchmarks"
 
 
-@dataclass
-class Options:
-    parts: int
-    events: int
-    repeats: int
-    workers: int
-    seed: int
-    many: int
-    cli_sample: int
-    large_events: int
-    cache_dir: Path
-    output: Path | None
-    child_timeout: float
-    task_timeout: float
-    wait_idle: float
-    profile: bool
-    only: set[str]
-    keep_work: bool
-    quick: bool
-    command: str
-
-
-class Runner:
+class Launcher:
     """Launches child scenarios and commands; records the CPU contention around each."""
 
     def __init__(self, options: Options, work: Path) -> None:
@@ -135,44 +109,3 @@ class Runner:
             with contextlib.suppress(json.JSONDecodeError):
                 parsed = json.loads(lines[-1])
         return elapsed, parsed
-
-
-@contextlib.contextmanager
-def work_directory(keep: bool, base: Path) -> Iterator[Path]:
-    base.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="work-", dir=base))
-    try:
-        yield path
-    finally:
-        if keep:
-            print(f"work directory kept: {path}")
-        else:
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def run_all(options: Options, work: Path) -> dict[str, Any]:
-    """Every scenario of ``options.only``, each in fresh child processes; the collected data."""
-    runner = Runner(options, work)
-    o = options
-    data: dict[str, Any] = {"started": dt.datetime.now().isoformat(timespec="seconds")}
-    print("data")
-    bench, large_dir = phases.prepare_parts(runner, work, data)
-    if "floor" in o.only:
-        data["floor"] = phases.floor(bench)
-    if "engine" in o.only and large_dir is not None:
-        data["engine"] = phases.engine(bench, large_dir)
-    if "backfill" in o.only:
-        data["backfill"] = phases.backfill(bench)
-    if "perpart" in o.only:
-        data["perpart"] = phases.perpart(bench)
-    if "cli" in o.only:
-        data["cli"] = phases.cli(bench)
-    if "aggregate" in o.only or "defs" in o.only:
-        data["prepare_many"] = phases.prepare_many(bench)
-    if "aggregate" in o.only:
-        data["aggregate_many"] = phases.aggregate_many(bench)
-    if "defs" in o.only:
-        data["defs"] = phases.definitions(bench)
-    data["contention"] = runner.contention
-    data["finished"] = dt.datetime.now().isoformat(timespec="seconds")
-    return data

@@ -6,7 +6,7 @@ Python field names, so a misplaced field (``parallelism`` on a DAG task, ``podMe
 template) passes, and Argo silently drops it too. ``make_hera_strict`` forbids unknown keys on every
 model and rebuilds their schemas. That changes hera for the whole process, so run it as a script:
 
-    python tests/argo_strict.py [--json] FILE.yaml ...
+    python tests/support/argo_strict.py [--json] FILE.yaml ...
 
 Each YAML document is validated against the model named by its ``kind``; the exit status is 1 when
 any problem is found. ``--json`` prints ``{file: [problem, ...]}``. ``semantic_problems`` (no hera,
