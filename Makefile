@@ -53,7 +53,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 ## The quick loop: every test but the end-to-end ones (marked slow: servers, PostgreSQL, the S3
-## server, the browser, the built image). `make test` and CI run them all.
+## server, the browser, the built image, fresh-process CLI runs). `make test` and CI run them all.
 test-quick: setup
 	$(BIN)/python -m pytest -m "not slow"
 

@@ -141,6 +141,10 @@ def _names_a_touched_field(message: str, touched: list[tuple[str, ...]]) -> bool
                 return True
             if dotted.startswith(f"{location}.") and path[-1] in problem:
                 return True
+            # A cross-field check on another section that names this top-level field
+            # (``engine: ... adapter 'hftbacktest' does not run it``).
+            if len(path) == 1 and f"{dotted} " in problem:
+                return True
     return False
 
 

@@ -110,6 +110,7 @@ def test_backtest_command_applies_overrides(tmp_path: Path, parts_dir: Path) -> 
     assert bad.exit_code == 2 and "expected a JSON object of dotted keys" in bad.output
 
 
+@pytest.mark.slow  # end to end: fresh processes, the whole CLI or a loaded machine
 def test_main_job_end_to_end(tmp_path: Path, parts_dir: Path) -> None:
     """`trading-runtime materialize` as the README runs it, in a fresh process."""
     home = tmp_path / "home"
@@ -171,6 +172,7 @@ def test_main_job_end_to_end(tmp_path: Path, parts_dir: Path) -> None:
     assert "[1/1] ok     part-00002" in selected.stdout and "zz-bad" not in selected.stdout
 
 
+@pytest.mark.slow  # end to end: fresh processes, the whole CLI or a loaded machine
 def test_main_job_single_run_covers_every_registered_partition(
     tmp_path: Path, parts_dir: Path
 ) -> None:

@@ -98,6 +98,7 @@ def _runs(instance: DagsterInstance, **filters: Any) -> list[DagsterRun]:
     return list(instance.get_runs(filters=RunsFilter(**filters)))
 
 
+@pytest.mark.slow  # end to end: fresh processes, the whole CLI or a loaded machine
 def test_sigkilled_materialize_leaves_a_run_the_next_start_marks_failed(
     tmp_path: Path, generated_parts: list[Path]
 ) -> None:

@@ -50,6 +50,7 @@ def _order_sensitive_config() -> dict[str, object]:
     return raw
 
 
+@pytest.mark.slow  # end to end: fresh processes, the whole CLI or a loaded machine
 def test_fresh_processes_agree_on_content_hash_and_metrics_despite_fill_order(
     tmp_path: Path,
 ) -> None:

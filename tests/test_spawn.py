@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from trading_runtime.backtest.spawn import MAIN_MODULE_KEYS, preparation_data
 
 REPO = Path(__file__).parents[1]
@@ -62,6 +64,7 @@ def _start_script(directory: Path, from_stdin: bool, part: Path) -> subprocess.P
         )
 
 
+@pytest.mark.slow  # end to end: fresh processes, the whole CLI or a loaded machine
 def test_an_unguarded_script_and_a_script_on_stdin_run_a_backtest(
     tmp_path: Path, generated_parts: list[Path]
 ) -> None:

@@ -280,26 +280,31 @@ def test_a_mistyped_strategy_parameter_gets_a_suggestion() -> None:
     def mm(hbt, recorder, half_spread, order_qty, end_ts, tick_size, skew=0.5):  # type: ignore[no-untyped-def]
         return None
 
-    config = _config("strategies_for_tests:tutorial_recorder_last", half_sprad=2.0, order_qty=1)
+    config = _config(
+        "support.strategies_for_tests:tutorial_recorder_last", half_sprad=2.0, order_qty=1
+    )
     with pytest.raises(StrategyLoadError) as excinfo:
         bind_strategy(mm, config, end_ts=99)
     message = str(excinfo.value)
     assert message.startswith(
-        "strategy 'strategies_for_tests:tutorial_recorder_last'(hbt, recorder, half_spread,"
+        "strategy 'support.strategies_for_tests:tutorial_recorder_last'(hbt, recorder, half_spread,"
         " order_qty, end_ts, tick_size, skew): strategy.half_sprad is not a parameter (did you"
         " mean strategy.half_spread?); half_spread is missing. Binding: "
     )
     # Only parameters the config may set are suggested; nothing close: no suggestion.
     for typo in ("end_tss", "tick_sizes", "recorders", "zzz"):
         config = _config(
-            "strategies_for_tests:tutorial_recorder_last", half_spread=1.0, order_qty=1, **{typo: 1}
+            "support.strategies_for_tests:tutorial_recorder_last",
+            half_spread=1.0,
+            order_qty=1,
+            **{typo: 1},
         )
         with pytest.raises(StrategyLoadError) as excinfo:
             bind_strategy(mm, config, end_ts=99)
         assert f"strategy.{typo} is not a parameter" in str(excinfo.value)
         assert "did you mean" not in str(excinfo.value), typo
     config = _config(
-        "strategies_for_tests:tutorial_recorder_last", half_spread=1.0, order_qty=1, skw=0.1
+        "support.strategies_for_tests:tutorial_recorder_last", half_spread=1.0, order_qty=1, skw=0.1
     )
     with pytest.raises(
         StrategyLoadError,

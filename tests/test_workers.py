@@ -45,6 +45,7 @@ def cpu_hog() -> Iterator[None]:
             hog.wait()
 
 
+@pytest.mark.slow  # end to end: fresh processes, the whole CLI or a loaded machine
 def test_timeouts_count_the_backtest_not_start_up_on_a_saturated_machine(
     cpu_hog: None, tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig
 ) -> None:

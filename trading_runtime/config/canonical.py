@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from trading_runtime.config.model import BacktestConfig
+from pydantic import BaseModel
 
 __all__ = ["canonical_json", "config_hash"]
 
 
-def canonical_json(config: BacktestConfig) -> str:
-    """Key-sorted, whitespace-free JSON of everything but ``description`` (prose that cannot
-    change a result): the bytes the config hash is taken over."""
+def canonical_json(config: BaseModel) -> str:
+    """Key-sorted, whitespace-free JSON of a ``BacktestConfig``'s everything but ``description``
+    (prose that cannot change a result): the bytes the config hash is taken over."""
     content = config.model_dump(mode="json", exclude={"description"})
     if content.get("warmup") is None:  # configs without warm-up keep their hash
         content.pop("warmup", None)
     return json.dumps(content, sort_keys=True, separators=(",", ":"))
 
 
-def config_hash(config: BacktestConfig) -> str:
+def config_hash(config: BaseModel) -> str:
     """The sha256 (hex) of ``canonical_json(config)``."""
     return hashlib.sha256(canonical_json(config).encode()).hexdigest()

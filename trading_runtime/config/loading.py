@@ -38,8 +38,13 @@ def _format_errors(source: str, exc: ValidationError) -> str:
             message = "unknown key"
         elif error["type"] == "missing":
             message = "missing field"
-        lines.append(f"{location}: {message}")
+        lines.append(f"{location}: {_printable(message)}")
     return f"invalid backtest config {source}:\n  " + "\n  ".join(lines)
+
+
+def _printable(text: str) -> str:
+    """Control characters of a quoted input escaped (``\\x1e``): one error stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def parse_config(raw: Any, source: str = "<config>") -> BacktestConfig:
