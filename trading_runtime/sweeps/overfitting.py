@@ -24,8 +24,9 @@ missing or failed cell. As written in the code below:
    the median out of sample), weighted as in 5.
 
 Undefined (``pbo`` None, ``reason`` says why): fewer than two variants with every part (N = 1:
-nothing was selected), fewer than two parts, or every variant with the same result in every part
-(no selection can be better or worse than another).
+nothing was selected), fewer than two parts (with the ``sharpe`` metric: fewer than two parts in a
+half), or every variant with the same result in every part (no selection can be better or worse
+than another). A constant variant among others is scored like any other (``scores``).
 """
 
 from __future__ import annotations

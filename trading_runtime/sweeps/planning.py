@@ -166,6 +166,7 @@ def plan_variants(
     defaults = strategies.defaults(config)
     variants: list[Variant] = []
     seen: dict[str, int] = {}
+    bound: dict[str, str | None] = {}
     for index, overrides in enumerate(points):
         where = ""
         if sweep is not None:
@@ -180,7 +181,14 @@ def plan_variants(
             effective = apply_overrides(config, overrides, source) if overrides else config
         except ConfigError as exc:
             raise SweepError(f"{where}{_one_line(str(exc))} (base config {source})") from None
-        problem = strategies.problem(effective)
+        # A binding depends on the strategy parameters' names, not their values: bind once per
+        # set of names (and values of the other keys, which may change the engine's).
+        binding = compact_json(
+            {k: None if _strategy_name(k.split(".")) else v for k, v in overrides.items()}
+        )
+        if binding not in bound:
+            bound[binding] = strategies.problem(effective)
+        problem = bound[binding]
         if problem:
             raise SweepError(f"{where}{_one_line(problem)} (base config {source})")
         config_hash = effective.config_hash()
