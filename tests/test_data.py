@@ -279,18 +279,20 @@ def test_part_info_has_the_price_range_of_depth_and_trade_events(
     assert validate_part(_save(tmp_path / "cleared.npz", cleared)).max_px == data["px"].max()
 
 
-def test_roi_must_cover_the_part_prices(generated_parts: list[Path]) -> None:
+def test_roi_must_cover_the_part_touch(generated_parts: list[Path]) -> None:
     config = load_config(example_config_path("hftbacktest"))
     info = validate_part(generated_parts[0])
+    assert info.touch_min_px is not None and info.touch_max_px is not None
     check_roi_covers(config, info)
     check_part_fits_config(config, info)
     narrow = apply_overrides(
-        config, {"engine.depth.roi_lb": 30000, "engine.depth.roi_ub": info.max_px - 1}
+        config, {"engine.depth.roi_lb": 30000, "engine.depth.roi_ub": info.touch_max_px - 1}
     )
     message = (
-        rf"part {generated_parts[0]}: prices {info.min_px:g}\.\.{info.max_px:g} are not inside"
-        rf" config 'market_maker_hftbacktest_v1'\'s ROI engine.depth.roi_lb\.\.roi_ub ="
-        rf" 30000\.\.{info.max_px - 1:g}"
+        rf"part {generated_parts[0]}: best bid/ask and trade prices"
+        rf" {info.touch_min_px:g}\.\.{info.touch_max_px:g} are not inside config"
+        rf" 'market_maker_hftbacktest_v1'\'s ROI engine.depth.roi_lb\.\.roi_ub ="
+        rf" 30000\.\.{info.touch_max_px - 1:g}"
     )
     with pytest.raises(PartValidationError, match=message):
         check_roi_covers(narrow, info)
@@ -298,7 +300,7 @@ def test_roi_must_cover_the_part_prices(generated_parts: list[Path]) -> None:
         check_part_fits_config(narrow, info)
     # The bounds themselves are inside.
     exact = apply_overrides(
-        config, {"engine.depth.roi_lb": info.min_px, "engine.depth.roi_ub": info.max_px}
+        config, {"engine.depth.roi_lb": info.touch_min_px, "engine.depth.roi_ub": info.touch_max_px}
     )
     check_roi_covers(exact, info)
 

@@ -53,6 +53,10 @@ ELSEWHERE = [
         test="tests/test_docs.py::test_every_command_runs_or_is_mapped",
     ),
     Elsewhere(
+        "trading-runtime data ingest",
+        test="tests/test_ingest.py::test_cli_ingest",  # needs raw files the tests write
+    ),
+    Elsewhere(
         ".venv/bin/python scripts/config-reference.py --write",
         test="tests/test_docs.py::test_config_reference_is_current",
     ),

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from trading_runtime.adapters import EngineError, get_adapter
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.npz import write_npz_deterministic
+from trading_runtime.data.roi import RoiChoice, config_with_roi, resolve_roi
 from trading_runtime.data.validate import PartInfo
 from trading_runtime.layout import CHART_FILE, CURVE_FILE, RESULT_FILE
 from trading_runtime.results import (
@@ -113,15 +114,24 @@ def _scored_rows(
 
 
 def execute_backtest(
-    config: BacktestConfig, part: PartInfo, out_dir: Path, warmup: Sequence[PartInfo] = ()
+    config: BacktestConfig,
+    part: PartInfo,
+    out_dir: Path,
+    warmup: Sequence[PartInfo] = (),
+    roi: RoiChoice | None = None,
 ) -> dict[str, Any]:
     """Engine + curve + metrics for one part, inside the current process. Writes ``out_dir``
     and returns what it wrote to ``result.json``. ``warmup`` parts (validated, in order) are fed
-    to the engine first; the record, metrics and content cover the scored part only."""
+    to the engine first; the record, metrics and content cover the scored part only. ``roi``
+    is the depth's resolved ROI (``data.roi``; resolved here when not given): the engine runs
+    with it, the provenance records it, and the config hash stays the config's own."""
+    if roi is None:
+        roi = resolve_roi(config, [*warmup, part])
+    engine_config = config_with_roi(config, roi)
     adapter = get_adapter(config.adapter)
-    output = adapter.backtest_in_process(config, part, out_dir, warmup=warmup)
+    output = adapter.backtest_in_process(engine_config, part, out_dir, warmup=warmup)
     record, baseline = _scored_rows(part, output.stats_path, warmup)
-    check_record(config, part, record)
+    check_record(engine_config, part, record)
     curve = _write_curve(record, config.engine.contract_size, out_dir / CURVE_FILE)
     book_size = None
     if config.risk is not None and config.risk.notional_limits is not None:
@@ -164,6 +174,8 @@ def execute_backtest(
         # Listed so that readers check it; not content (a chart change keeps the content hash).
         "charts": _write_chart(curve, part.name, out_dir),
     }
+    if roi is not None:  # the range the depth used, and the depth events it ignored
+        provenance["roi"] = roi.provenance()
     if warmup:
         provenance["scored_start_ts"] = part.first_local_ts
     document = {"metrics": metrics, "provenance": provenance}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import io
 import json
 import os
@@ -35,7 +36,9 @@ from trading_runtime.adapters import get_adapter
 from trading_runtime.backtest.execute import execute_backtest
 from trading_runtime.config import BacktestConfig, parse_config
 from trading_runtime.data.config_fit import check_part_fits_config, check_warmup_fits_config
-from trading_runtime.data.validate import PartInfo, validate_part
+from trading_runtime.data.roi import RoiChoice, config_with_roi, resolve_roi
+from trading_runtime.data.touch import count_depth_outside
+from trading_runtime.data.validate import PartInfo, validate_part, validate_part_events
 from trading_runtime.results.charts import part_chart_png
 from trading_runtime.results.metrics import compute_metrics, curve_from_record
 
@@ -100,14 +103,15 @@ def _warm_up_post_processing() -> None:
     _post_processing_warm = True
 
 
-def _prepare(config: BacktestConfig, part: PartInfo) -> None:
+def _prepare(config: BacktestConfig, part: PartInfo, roi: RoiChoice | None) -> None:
     """The adapter's preparation before the clock (hftbacktest: compile the numba strategy),
-    once per worker and config. A strategy that does not compile fails here, clearly."""
+    once per worker and config (with ``roi: "auto"``, not once per resolved range). A strategy
+    that does not compile fails here, clearly."""
     _warm_up_post_processing()
     key = config.config_hash()
     if key in _prepared:
         return
-    get_adapter(config.adapter).prepare(config, part)
+    get_adapter(config.adapter).prepare(config_with_roi(config, roi), part)
     _prepared.add(key)
 
 
@@ -125,17 +129,22 @@ def backtest_in_worker(
         config = parse_config(json.loads(config_json), "<worker>")
         # hftbacktest waits forever on a file it cannot read: validate before it opens the part.
         # Validating here, not in the parent, spreads the decoding and hashing over the workers.
-        part = validate_part(Path(part_path))
+        part, events = validate_part_events(Path(part_path))
         warmup = [validate_part(Path(path)) for path in warmup_paths]
+        roi = resolve_roi(config, [*warmup, part])  # the config's, or "auto" over the inputs
         if warmup:
-            check_warmup_fits_config(config, warmup, part)
+            check_warmup_fits_config(config, warmup, part, roi)
         else:
-            check_part_fits_config(config, part)  # the ROI covers its prices, it can be recorded
-        _prepare(config, part)
+            check_part_fits_config(config, part, roi)  # the ROI covers its touch, it can record
+        if roi is not None:  # the scored part's depth events the ROI depth ignores
+            outside = count_depth_outside(events, roi.roi_lb, roi.roi_ub)
+            roi = dataclasses.replace(roi, depth_outside_roi=outside)
+        del events
+        _prepare(config, part, roi)
     engine_started_marker(Path(out_dir)).touch()
     started = time.perf_counter()
     with _alarm(timeout_s):
-        document = execute_backtest(config, part, Path(out_dir), warmup)
+        document = execute_backtest(config, part, Path(out_dir), warmup, roi)
     return document, time.perf_counter() - started, started - task_started
 
 

@@ -1,4 +1,4 @@
-"""`trading-runtime data`: generate and validate part files."""
+"""`trading-runtime data`: generate, validate and ingest part files."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ __all__ = ["data"]
 
 @click.group()
 def data() -> None:
-    """Generate and validate part files."""
+    """Generate, validate and ingest part files."""
 
 
 @data.command("generate")
@@ -59,3 +59,63 @@ def data_validate(paths: tuple[Path, ...]) -> None:
             continue
         click.echo(f"ok {path}: {info.n_events} events, sha256 {info.sha256[:12]}")
     sys.exit(1 if bad else 0)
+
+
+_WINDOW_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _window_ns(text: str | None) -> int | None:
+    """``30m``, ``1h``, ``1d`` in nanoseconds; None when not given."""
+    if text is None:
+        return None
+    number, unit = text[:-1], text[-1:]
+    if unit not in _WINDOW_UNITS or not number.isdigit() or int(number) <= 0:
+        raise click.BadParameter(f"{text!r}: expected minutes, hours or days, e.g. 30m, 1h, 1d")
+    return int(number) * _WINDOW_UNITS[unit] * 1_000_000_000
+
+
+@data.command("ingest")
+@click.argument("raw", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--format",
+    "raw_format",
+    type=click.Choice(["binancefutures", "tardis", "bybit"]),
+    required=True,
+    help="The raw files' format (one hftbacktest converter each).",
+)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--window", default=None, help="Cut parts on this window (30m, 1h, 1d; UTC).")
+@click.option(
+    "--snapshots",
+    is_flag=True,
+    help="Start each part after a day's first from the previous part's book (needs --tick-size"
+    " and --lot-size).",
+)
+@click.option("--tick-size", type=float, default=None)
+@click.option("--lot-size", type=float, default=None)
+def data_ingest(
+    raw: tuple[Path, ...],
+    raw_format: str,
+    out_dir: Path,
+    window: str | None,
+    snapshots: bool,
+    tick_size: float | None,
+    lot_size: float | None,
+) -> None:
+    """Convert raw exchange files into parts with hftbacktest's converters; exit 1 if any raw
+    file failed (the others still convert)."""
+    from trading_runtime.data.ingest.run import IngestSpec, ingest_raw
+
+    try:
+        spec = IngestSpec(raw_format, _window_ns(window), snapshots, tick_size, lot_size)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = ingest_raw(raw, spec, out_dir)
+    for part in report.parts:
+        snapshot = part.lineage["snapshot"]
+        carried = f", book from {snapshot['from_part']}" if snapshot else ""
+        click.echo(f"ok {part.path}: {part.lineage['n_events']} events{carried}")
+    for error in report.errors:
+        echo_error(f"FAILED {error}")
+    sys.exit(1 if report.errors else 0)

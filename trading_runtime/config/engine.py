@@ -18,6 +18,7 @@ from trading_runtime.config.rules import (
 )
 
 __all__ = [
+    "DEFAULT_ROI_MARGIN",
     "FRAMEWORK_FIXES",
     "LATENCY_DIR",
     "PART_PLACEHOLDER",
@@ -131,12 +132,51 @@ class FeeModel(StrictModel):
     taker: float
 
 
+# ``roi: "auto"``'s default margin: the ROI reaches this fraction of the price beyond the part's
+# touch on each side.
+DEFAULT_ROI_MARGIN = 0.05
+
+
+def _unset(value: Any) -> bool:
+    return value is None
+
+
 class RoiVectorDepth(StrictModel):
-    """``ROIVectorMarketDepthBacktest``: a vector over the price range roi_lb..roi_ub."""
+    """``ROIVectorMarketDepthBacktest``: a vector over the price range roi_lb..roi_ub, or with
+    ``roi: "auto"`` over each part's touch (best bid/ask and trade prices) widened by
+    ``margin`` (a fraction of the price, 0.05 when not given) on each side, rounded outward
+    to the tick; the range used is in the result's provenance (``roi``)."""
 
     type: Literal["roi_vector"]
-    roi_lb: float
-    roi_ub: float
+    # Left out of the config's JSON when unset, so configs with a fixed ROI keep their hash.
+    roi_lb: float | None = Field(default=None, exclude_if=_unset)
+    roi_ub: float | None = Field(default=None, exclude_if=_unset)
+    roi: Literal["auto"] | None = Field(default=None, exclude_if=_unset)
+    margin: float | None = Field(default=None, ge=0, lt=1, exclude_if=_unset)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_margin(cls, data: Any) -> Any:
+        """``roi: "auto"`` without a margin takes the default, written into the config hash."""
+        if isinstance(data, dict) and data.get("roi") == "auto" and "margin" not in data:
+            return {**data, "margin": DEFAULT_ROI_MARGIN}
+        return data
+
+    @model_validator(mode="after")
+    def _fixed_or_auto(self) -> RoiVectorDepth:
+        fixed = (self.roi_lb is not None, self.roi_ub is not None)
+        if self.roi == "auto":
+            if any(fixed):
+                raise ValueError('roi "auto" sets roi_lb and roi_ub per part: leave them out')
+        elif not all(fixed):
+            raise ValueError('roi_lb and roi_ub are required (or roi: "auto")')
+        elif self.margin is not None:
+            raise ValueError('margin applies to roi: "auto" only')
+        return self
+
+    @property
+    def auto(self) -> bool:
+        return self.roi == "auto"
 
 
 class HashMapDepth(StrictModel):
@@ -187,8 +227,10 @@ class EngineSection(StrictModel):
     @model_validator(mode="after")
     def _check_models(self) -> EngineSection:
         check_queue_and_exchange(self.queue_model.type, self.exchange)
-        if isinstance(self.depth, RoiVectorDepth):
-            check_roi_range(self.depth.roi_lb, self.depth.roi_ub, self.tick_size)
+        depth = self.depth
+        if isinstance(depth, RoiVectorDepth) and depth.roi_lb is not None:
+            assert depth.roi_ub is not None  # RoiVectorDepth sets both or neither
+            check_roi_range(depth.roi_lb, depth.roi_ub, self.tick_size)
         return self
 
     # Opt-in fixes around trading-platform (adapter trading-platform only). Left out of the
@@ -204,9 +246,12 @@ class EngineSection(StrictModel):
 
     @property
     def roi(self) -> tuple[float, float] | None:
-        """The ROI depth's price range; None for the hash-map depth."""
-        if isinstance(self.depth, RoiVectorDepth):
-            return self.depth.roi_lb, self.depth.roi_ub
+        """The ROI depth's fixed price range; None for the hash-map depth and for ``roi:
+        "auto"`` (resolved per part: ``data.roi.resolve_roi``)."""
+        depth = self.depth
+        if isinstance(depth, RoiVectorDepth) and depth.roi_lb is not None:
+            assert depth.roi_ub is not None
+            return depth.roi_lb, depth.roi_ub
         return None
 
     def latency_file(self, part_name: str) -> str | None:

@@ -34,6 +34,8 @@ def framework_engine_problems(engine: EngineSection) -> list[str]:
         problems.append("max_price_tick_levels: missing field (the framework needs it)")
     if not isinstance(engine.depth, RoiVectorDepth):
         problems.append(f"depth {engine.depth.type} (only roi_vector)")
+    elif engine.depth.auto:
+        problems.append('depth roi "auto" (only a fixed roi_lb..roi_ub)')
     queue = engine.queue_model
     if not isinstance(queue, RiskAdverseQueue) and queue.type != "log_prob2":
         problems.append(f"queue_model {queue.type} (only risk_adverse or log_prob2)")

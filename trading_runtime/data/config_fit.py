@@ -1,6 +1,6 @@
 """Whether a validated part (and its warm-up parts) fits a config, before the engine starts: the
-ROI covers its prices, the recorder can hold its span, and warm-up inputs are in order, without
-overlaps or gaps, covering ``warmup.duration_ns``."""
+ROI covers its touch (best bid/ask and trades), the recorder can hold its span, and warm-up
+inputs are in order, without overlaps or gaps, covering ``warmup.duration_ns``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from trading_runtime.config import BacktestConfig, WarmupSection
 from trading_runtime.data.order import WarmupError, seconds
+from trading_runtime.data.roi import RoiChoice, resolve_roi
 from trading_runtime.data.validate import PartInfo, PartValidationError
 
 __all__ = [
@@ -55,28 +56,39 @@ def check_records_possible(part: PartInfo, interval_ns: int, max_steps: int | No
         )
 
 
-def check_roi_covers(config: BacktestConfig, part: PartInfo) -> None:
-    """Fail when the config's ROI (``engine.depth.roi_lb``..``roi_ub``) does not cover the
-    part's price range: hftbacktest drops depth outside it, so the book (and every recorded
-    price) would be empty or wrong without an error."""
-    roi = config.engine.roi
-    if part.min_px is None or part.max_px is None or roi is None:
+def check_roi_covers(config: BacktestConfig, part: PartInfo, roi: RoiChoice | None = None) -> None:
+    """Fail when the ROI (``roi``, else the config's: ``engine.depth.roi_lb``..``roi_ub`` or
+    ``roi: "auto"`` resolved over this part) does not cover the part's touch: its best bid/ask
+    over time and its trade prices (``data.touch``). Without them the book (and every recorded
+    price) would be empty or wrong without an error. Depth resting outside the ROI is not
+    refused: hftbacktest ignores it by design (``RoiChoice.depth_outside_roi`` counts it)."""
+    if roi is None:
+        roi = resolve_roi(config, [part])
+    if roi is None:
         return
-    lower, upper = roi
-    if part.min_px < lower or part.max_px > upper:
+    low, high = part.touch_min_px, part.touch_max_px
+    what = "best bid/ask and trade prices"
+    if low is None or high is None:  # no L2 book nor trades (order-by-order data): every price
+        low, high, what = part.min_px, part.max_px, "prices"
+    if low is None or high is None:
+        return
+    if low < roi.roi_lb or high > roi.roi_ub:
+        where = "engine.depth.roi_lb..roi_ub" if roi.source == "config" else 'roi "auto"'
         raise PartValidationError(
-            f"part {part.path}: prices {part.min_px:g}..{part.max_px:g} are not inside config"
-            f" {config.id!r}'s ROI engine.depth.roi_lb..roi_ub = {lower:g}..{upper:g}; widen"
-            " the ROI to cover the part's prices"
+            f"part {part.path}: {what} {low:g}..{high:g} are not inside config"
+            f" {config.id!r}'s ROI {where} = {roi.roi_lb:g}..{roi.roi_ub:g}; widen"
+            " the ROI to cover them"
         )
 
 
-def check_part_fits_config(config: BacktestConfig, part: PartInfo) -> None:
+def check_part_fits_config(
+    config: BacktestConfig, part: PartInfo, roi: RoiChoice | None = None
+) -> None:
     """The checks that need both the config and the part, before the engine starts: the ROI
-    covers the part's prices, and, when the config sets the strategy's record interval
+    covers the part's touch, and, when the config sets the strategy's record interval
     (``strategy.interval_ns``; a strategy's own default is not known here), the part spans at
     least one interval and no more than ``engine.max_steps`` of them."""
-    check_roi_covers(config, part)
+    check_roi_covers(config, part, roi)
     interval = config.strategy.params.get(RECORD_INTERVAL_PARAMETER)
     if isinstance(interval, int) and not isinstance(interval, bool) and interval > 0:
         check_records_possible(part, interval, config.engine.max_steps)
@@ -114,7 +126,10 @@ def check_inputs(section: WarmupSection, inputs: Sequence[PartInfo]) -> None:
 
 
 def check_warmup_fits_config(
-    config: BacktestConfig, warmup: Sequence[PartInfo], scored: PartInfo
+    config: BacktestConfig,
+    warmup: Sequence[PartInfo],
+    scored: PartInfo,
+    roi: RoiChoice | None = None,
 ) -> None:
     """``check_inputs``, and ``check_part_fits_config`` over all inputs: the ROI covers every
     input's prices, and the recorder (``engine.max_steps``) holds the whole span, warm-up
@@ -122,11 +137,13 @@ def check_warmup_fits_config(
     if config.warmup is None:
         raise WarmupError(f"part {scored.name}: warm-up parts given but the config has no warmup")
     check_inputs(config.warmup, [*warmup, scored])
+    if roi is None:
+        roi = resolve_roi(config, [*warmup, scored])
     for info in warmup:
-        check_roi_covers(config, info)
+        check_roi_covers(config, info, roi)
     whole = dataclasses.replace(
         scored,
         path=f"{scored.path} with {len(warmup)} warm-up part(s) before it",
         first_exch_ts=warmup[0].first_exch_ts if warmup else scored.first_exch_ts,
     )
-    check_part_fits_config(config, whole)
+    check_part_fits_config(config, whole, roi)

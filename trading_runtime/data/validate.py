@@ -26,6 +26,7 @@ from hftbacktest import (
 )
 from hftbacktest.binding import event_dtype
 
+from trading_runtime.data.touch import touch_range
 from trading_runtime.layout import part_key
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "price_range",
     "sha256_file",
     "validate_part",
+    "validate_part_events",
 ]
 
 # Plausible event times, nanoseconds since the epoch: 2000-01-01 to 2100-01-01 (UTC). A value
@@ -81,7 +83,8 @@ class PartValidationError(ValueError):
 @dataclass(frozen=True)
 class PartInfo:
     """What the runtime records about a valid part. ``min_px``/``max_px`` span the prices of its
-    depth and trade events (None when it has none)."""
+    depth and trade events (None when it has none); ``touch_min_px``/``touch_max_px`` the best
+    bid/ask prices over time and the trade prices (``data.touch``), what the ROI must cover."""
 
     path: str
     name: str
@@ -94,6 +97,8 @@ class PartInfo:
     size_bytes: int
     min_px: float | None = None
     max_px: float | None = None
+    touch_min_px: float | None = None
+    touch_max_px: float | None = None
 
 
 def sha256_file(path: Path) -> str:
@@ -291,10 +296,16 @@ def check_events(path: Path, data: np.ndarray) -> None:
 
 def validate_part(path: Path) -> PartInfo:
     """Validate a part and return its facts (counts, time span, price range, sha256)."""
+    return validate_part_events(path)[0]
+
+
+def validate_part_events(path: Path) -> tuple[PartInfo, np.ndarray]:
+    """``validate_part``, and the part's events (for what needs them and the config too)."""
     path = Path(path)
     data = load_part_events(path)
     check_events(path, data)
     prices = price_range(data)
+    touch = touch_range(data)
     return PartInfo(
         path=str(path),
         name=part_key(path),
@@ -307,4 +318,6 @@ def validate_part(path: Path) -> PartInfo:
         size_bytes=path.stat().st_size,
         min_px=None if prices is None else prices[0],
         max_px=None if prices is None else prices[1],
-    )
+        touch_min_px=touch.low,
+        touch_max_px=touch.high,
+    ), data

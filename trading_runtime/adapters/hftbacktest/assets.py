@@ -61,7 +61,10 @@ def build_asset(
     else:
         asset = asset.no_partial_fill_exchange()
     if isinstance(engine.depth, RoiVectorDepth):
-        asset = asset.roi_lb(engine.depth.roi_lb).roi_ub(engine.depth.roi_ub)
+        roi = engine.roi
+        if roi is None:  # the runtime resolves it per part first (``data.roi.config_with_roi``)
+            raise ValueError('engine.depth roi "auto" is not resolved for this part')
+        asset = asset.roi_lb(roi[0]).roi_ub(roi[1])
     return asset
 
 

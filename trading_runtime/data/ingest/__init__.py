@@ -1,0 +1,1 @@
+"""Raw exchange files into parts, with hftbacktest's own converters."""
