@@ -57,6 +57,14 @@ ELSEWHERE = [
         test="tests/test_ingest.py::test_cli_ingest",  # needs raw files the tests write
     ),
     Elsewhere(
+        ".venv/bin/trading-runtime sweep --config",
+        test="tests/test_sweep_cli.py::test_a_sweep_runs_locally_and_the_leaderboard_ranks_it",
+    ),
+    Elsewhere(
+        ".venv/bin/trading-runtime leaderboard --config",
+        test="tests/test_sweep_cli.py::test_a_sweep_runs_locally_and_the_leaderboard_ranks_it",
+    ),
+    Elsewhere(
         ".venv/bin/python scripts/config-reference.py --write",
         test="tests/test_docs.py::test_config_reference_is_current",
     ),

@@ -1,5 +1,6 @@
-"""`trading-runtime`: backtests without Dagster, data generation, the main local job, and Argo
-batches. Each command group lives in its own module and imports its heavy parts when it runs."""
+"""`trading-runtime`: backtests without Dagster, data generation, sweeps and their leaderboard,
+the main local job, and Argo batches. Each command group lives in its own module and imports its
+heavy parts when it runs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from trading_runtime.cli.argo import argo
 from trading_runtime.cli.backtest import aggregate, backtest
 from trading_runtime.cli.data import data
 from trading_runtime.cli.materialize import materialize
+from trading_runtime.cli.sweep import leaderboard, sweep
 from trading_runtime.config import example_config_path
 
 __all__ = ["main"]
@@ -47,5 +49,5 @@ def info() -> None:
     click.echo(f"framework: {framework_status()}")
 
 
-for command in (data, backtest, aggregate, materialize, argo):
+for command in (data, backtest, aggregate, sweep, leaderboard, materialize, argo):
     main.add_command(command)
