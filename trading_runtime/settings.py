@@ -42,11 +42,17 @@ __all__ = [
     "ENV_PREFIX",
     "STRATEGY_MODULES_ENV",
     "RuntimeSettings",
+    "SettingsError",
     "allowed_strategy_modules",
     "load_settings",
 ]
 
 ENV_PREFIX = "TRADING_RUNTIME_"
+
+
+class SettingsError(ValueError):
+    """A ``TRADING_RUNTIME_*`` variable with a value the runtime cannot use; the message (one
+    line) names the variable, the value given and what is expected."""
 
 
 class RuntimeSettings(BaseModel):
@@ -104,11 +110,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> RuntimeSettings:
         allowed_strategy_modules(environ)
         return RuntimeSettings.model_validate(values)
     except ValidationError as exc:
-        problems = "; ".join(
-            (f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
-            + e["msg"].removeprefix("Value error, ")
-            for e in exc.errors()
-        )
-        raise ValueError(f"invalid trading-runtime settings: {problems}") from None
+        problems = "; ".join(_problem(e["loc"], e["msg"], environ) for e in exc.errors())
+        raise SettingsError(f"invalid trading-runtime settings: {problems}") from None
     except ValueError as exc:  # the strategy allow-list, which names itself
-        raise ValueError(f"invalid trading-runtime settings: {exc}") from None
+        raise SettingsError(f"invalid trading-runtime settings: {exc}") from None
+
+
+def _problem(loc: tuple[int | str, ...], message: str, environ: Mapping[str, str]) -> str:
+    """One setting's problem: the variable, the value given and what is expected."""
+    message = " ".join(message.removeprefix("Value error, ").split())
+    if not loc:
+        return message
+    variable = f"{ENV_PREFIX}{'.'.join(map(str, loc)).upper()}"
+    return f"{variable}={environ.get(variable, '')!r}: {message}"
