@@ -20,6 +20,7 @@ from trading_runtime.backtest.execute import prepare_out_dir
 from trading_runtime.backtest.pool import WorkerPool, killed_by_alarm, pool_for
 from trading_runtime.backtest.worker import engine_started_marker
 from trading_runtime.config import BacktestConfig
+from trading_runtime.data.files import regular_file_problem
 from trading_runtime.data.validate import PartValidationError
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S, part_key
 from trading_runtime.results import BacktestResult
@@ -49,11 +50,13 @@ def _precheck(config: BacktestConfig, task: BacktestTask) -> Path:
     """The task's fresh output directory; a missing file is reported without using a worker
     (the worker validates the part itself before the engine opens it)."""
     for path in (*task.warmup_paths, task.part_path):
-        if not Path(path).is_file():
-            raise PartValidationError(f"part {path}: file does not exist")
+        problem = regular_file_problem(path)  # by type, never opened: a FIFO would block
+        if problem is not None:
+            raise PartValidationError(f"part {path}: {problem}")
     snapshot = config.engine.initial_snapshot
-    if snapshot is not None and not Path(snapshot).is_file():
-        raise PartValidationError(f"engine.initial_snapshot {snapshot}: file does not exist")
+    problem = None if snapshot is None else regular_file_problem(snapshot)
+    if problem is not None:
+        raise PartValidationError(f"engine.initial_snapshot {snapshot}: {problem}")
     return prepare_out_dir(task.out_dir)
 
 

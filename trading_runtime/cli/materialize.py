@@ -63,7 +63,7 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     from trading_runtime.defs.metadata import CHART_PATH_METADATA
     from trading_runtime.defs.partitions import PARTS_PARTITIONS
     from trading_runtime.freshness.plan import plan_backtests
-    from trading_runtime.layout import AGGREGATE_FILE, PART_KEY_RULE, RESULTS_DIR
+    from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
     from trading_runtime.runs.instance import (
         InstanceConfigError,
         aggregate_is_current,
@@ -102,8 +102,8 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
         echo_error(f"marked failed: {dead.message}")
     defs = build_definitions(settings)
     listing = scan_parts(settings.parts_dir)
-    for name, problem in listing.refused.items():
-        echo_error(f"REFUSED part file {name}: {problem} (a part name has {PART_KEY_RULE})")
+    for name in listing.refused:
+        echo_error(f"REFUSED part file {name}: {listing.reason(name)}")
     if not listing.found:
         raise click.ClickException(f"parts directory {settings.parts_dir} not found")
     keys = listing.keys

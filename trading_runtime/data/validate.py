@@ -14,6 +14,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from hftbacktest import (
@@ -26,6 +27,7 @@ from hftbacktest import (
 )
 from hftbacktest.binding import event_dtype
 
+from trading_runtime.data.files import NotRegularFileError, open_regular, regular_file_problem
 from trading_runtime.layout import part_key
 
 __all__ = [
@@ -97,15 +99,16 @@ class PartInfo:
 
 
 def sha256_file(path: Path) -> str:
-    with open(path, "rb") as handle:
+    """sha256 of a regular file (``files.open_regular``: a FIFO is refused, never read)."""
+    with open_regular(path) as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def _check_archive_header(path: Path) -> None:
+def _check_archive_header(path: Path, handle: BinaryIO) -> None:
     """Fail early, with what the file is, unless it starts like a zip archive (numpy would
     otherwise try to unpickle it and talk about ``allow_pickle``)."""
-    with open(path, "rb") as handle:
-        head = handle.read(len(_NPY_MAGIC))
+    head = handle.read(len(_NPY_MAGIC))
+    handle.seek(0)
     if not head:
         raise PartValidationError(
             f"part {path}: {_UNREADABLE}: the file is empty; {_EXPECTED_ARCHIVE}"
@@ -163,14 +166,19 @@ def _read_data_member(path: Path, archive: zipfile.ZipFile) -> np.ndarray:
 def load_part_events(path: Path) -> np.ndarray:
     """Read array ``data`` from a part, or raise PartValidationError saying what is wrong."""
     path = Path(path)
-    if not path.is_file():
-        raise PartValidationError(f"part {path}: file does not exist")
+    # By type before any open: a FIFO would block the reader, a device never end.
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise PartValidationError(f"part {path}: {problem}")
     try:
-        _check_archive_header(path)
-        with zipfile.ZipFile(path) as archive:
-            return _read_data_member(path, archive)
+        with open_regular(path) as handle:
+            _check_archive_header(path, handle)
+            with zipfile.ZipFile(handle) as archive:
+                return _read_data_member(path, archive)
     except PartValidationError:
         raise
+    except (NotRegularFileError, FileNotFoundError) as exc:  # swapped since the check
+        raise PartValidationError(f"part {exc}") from None
     except MemoryError:
         raise PartValidationError(f"part {path}: array 'data' does not fit in memory") from None
     except _READ_ERRORS as exc:
