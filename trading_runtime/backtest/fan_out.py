@@ -18,6 +18,7 @@ from pebble import ProcessExpired
 from trading_runtime.adapters import EngineError, EngineStartupError, EngineTimeoutError
 from trading_runtime.backtest.execute import prepare_out_dir
 from trading_runtime.backtest.pool import WorkerPool, killed_by_alarm, pool_for
+from trading_runtime.backtest.private_inputs import private_inputs_dir
 from trading_runtime.backtest.worker import engine_started_marker
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.files import regular_file_problem
@@ -131,6 +132,8 @@ def backtest_tasks(
             continue
         finally:
             marker.unlink(missing_ok=True)
+            # The worker removes its private input copies; not when it was killed.
+            shutil.rmtree(private_inputs_dir(out_dir), ignore_errors=True)
         outcomes[task.partition] = BacktestResult(
             partition=task.partition,
             directory=out_dir,

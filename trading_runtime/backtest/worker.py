@@ -20,6 +20,7 @@ import ctypes
 import io
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -31,11 +32,12 @@ import numpy as np
 import pyarrow.parquet as pq
 from hftbacktest import Recorder
 
-from trading_runtime.adapters import get_adapter
+from trading_runtime.adapters import EngineError, get_adapter
 from trading_runtime.backtest.execute import execute_backtest
+from trading_runtime.backtest.private_inputs import PrivateInputs, copy_inputs, private_inputs_dir
 from trading_runtime.config import BacktestConfig, parse_config
 from trading_runtime.data.config_fit import check_part_fits_config, check_warmup_fits_config
-from trading_runtime.data.validate import PartInfo, validate_part
+from trading_runtime.data.validate import PartInfo, PartValidationError, validate_part
 from trading_runtime.results.charts import part_chart_png
 from trading_runtime.results.metrics import compute_metrics, curve_from_record
 
@@ -119,23 +121,38 @@ def backtest_in_worker(
     startup_timeout_s: float,
     warmup_paths: Sequence[str] = (),
 ) -> tuple[dict[str, Any], float, float]:
-    """``result.json``'s document, the backtest's wall time and the start-up's before it."""
+    """``result.json``'s document, the backtest's wall time and the start-up's before it.
+
+    The engine reads private copies of the input files, made before they are validated and
+    hashed (``private_inputs``): a file rewritten meanwhile cannot change what was hashed."""
     task_started = time.perf_counter()
-    with _alarm(startup_timeout_s):
-        config = parse_config(json.loads(config_json), "<worker>")
-        # hftbacktest waits forever on a file it cannot read: validate before it opens the part.
-        # Validating here, not in the parent, spreads the decoding and hashing over the workers.
-        part = validate_part(Path(part_path))
-        warmup = [validate_part(Path(path)) for path in warmup_paths]
-        if warmup:
-            check_warmup_fits_config(config, warmup, part)
-        else:
-            check_part_fits_config(config, part)  # the ROI covers its prices, it can be recorded
-        _prepare(config, part)
-    engine_started_marker(Path(out_dir)).touch()
-    started = time.perf_counter()
-    with _alarm(timeout_s):
-        document = execute_backtest(config, part, Path(out_dir), warmup)
+    inputs_dir = private_inputs_dir(Path(out_dir))
+    private: PrivateInputs | None = None
+    try:
+        with _alarm(startup_timeout_s):
+            config = parse_config(json.loads(config_json), "<worker>")
+            private = copy_inputs(
+                config, Path(part_path), list(map(Path, warmup_paths)), inputs_dir
+            )
+            # hftbacktest waits forever on a file it cannot read: validate before it opens the
+            # part. Validating here, not in the parent, spreads decoding and hashing over workers.
+            part = validate_part(private.part)
+            warmup = [validate_part(path) for path in private.warmup]
+            if warmup:
+                check_warmup_fits_config(config, warmup, part)
+            else:
+                check_part_fits_config(config, part)  # the ROI covers its prices, it records
+            _prepare(config, part)
+        engine_started_marker(Path(out_dir)).touch()
+        started = time.perf_counter()
+        with _alarm(timeout_s):
+            document = execute_backtest(config, part, Path(out_dir), warmup)
+    except (PartValidationError, EngineError) as exc:
+        if private is None:
+            raise
+        raise type(exc)(private.named_originally(str(exc))) from None
+    finally:
+        shutil.rmtree(inputs_dir, ignore_errors=True)
     return document, time.perf_counter() - started, started - task_started
 
 
