@@ -7,6 +7,7 @@ others. Output stays in each task's local directory; ``publish`` stores it.
 from __future__ import annotations
 
 import shutil
+import signal
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -61,6 +62,33 @@ def _precheck(config: BacktestConfig, task: BacktestTask) -> Path:
     return prepare_out_dir(task.out_dir)
 
 
+# Likely causes of a worker's death by signal, for the message.
+_SIGNAL_CAUSES = {
+    "SIGKILL": "killed: out of memory? (the kernel's OOM killer sends SIGKILL; see"
+    " TRADING_RUNTIME_WORKER_MEMORY_MB)",
+    "SIGSEGV": "segmentation fault: a crash in compiled code (the strategy or the engine)",
+    "SIGBUS": "bus error: a memory-mapped file changed or shrank?",
+    "SIGABRT": "aborted: a library gave up (out of memory in native code?)",
+    "SIGFPE": "arithmetic error in compiled code",
+    "SIGILL": "illegal instruction: code compiled for another CPU?",
+    "SIGTERM": "terminated by another process",
+    "SIGINT": "interrupted",
+}
+
+
+def death(exitcode: int | None) -> str:
+    """How a worker process ended, for a message: the signal's name and a likely cause, or the
+    exit code."""
+    if exitcode is None or exitcode >= 0:
+        return f"exit code {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        return f"signal {-exitcode}"
+    cause = _SIGNAL_CAUSES.get(name)
+    return f"signal {name}, exit code {exitcode}" + (f": {cause}" if cause else "")
+
+
 def _failure(
     partition: str, exc: BaseException, timeout_s: float, startup_timeout_s: float, started: bool
 ) -> Exception:
@@ -76,7 +104,7 @@ def _failure(
             " stopped (raise the timeout or check the strategy loop ends at end_ts)"
         )
     if isinstance(exc, ProcessExpired):
-        return EngineError(f"part {partition}: the engine worker died (exit code {exc.exitcode})")
+        return EngineError(f"part {partition}: the engine worker died ({death(exc.exitcode)})")
     if isinstance(exc, EngineError | PartValidationError):
         return exc
     return EngineError(f"part {partition}: {type(exc).__name__}: {exc}")

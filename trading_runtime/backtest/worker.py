@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import io
 import json
 import os
@@ -34,6 +35,7 @@ from hftbacktest import Recorder
 
 from trading_runtime.adapters import EngineError, get_adapter
 from trading_runtime.backtest.execute import execute_backtest
+from trading_runtime.backtest.memory import WORKER_MEMORY_ENV, apply_memory_limit
 from trading_runtime.backtest.private_inputs import PrivateInputs, copy_inputs, private_inputs_dir
 from trading_runtime.config import BacktestConfig, parse_config
 from trading_runtime.data.config_fit import check_part_fits_config, check_warmup_fits_config
@@ -57,6 +59,7 @@ _PR_SET_PDEATHSIG = 1
 # Configs (by hash) this worker has already prepared (compiled their strategy).
 _prepared: set[str] = set()
 _post_processing_warm = False
+_memory_limit_mb = 0
 
 
 def engine_started_marker(out_dir: Path) -> Path:
@@ -64,8 +67,12 @@ def engine_started_marker(out_dir: Path) -> Path:
     return out_dir.with_name(f".{out_dir.name}{ENGINE_STARTED_SUFFIX}")
 
 
-def init_worker(parent_pid: int) -> None:
-    """Runs first in every worker: die with the parent, and let SIGALRM end the process."""
+def init_worker(parent_pid: int, memory_limit_mb: int = 0) -> None:
+    """Runs first in every worker: die with the parent, let SIGALRM end the process, and hold
+    at most ``memory_limit_mb`` MB of data (0: no limit; ``memory``)."""
+    global _memory_limit_mb
+    _memory_limit_mb = memory_limit_mb
+    apply_memory_limit(memory_limit_mb)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -124,7 +131,32 @@ def backtest_in_worker(
     """``result.json``'s document, the backtest's wall time and the start-up's before it.
 
     The engine reads private copies of the input files, made before they are validated and
-    hashed (``private_inputs``): a file rewritten meanwhile cannot change what was hashed."""
+    hashed (``private_inputs``): a file rewritten meanwhile cannot change what was hashed. Out
+    of memory (the worker's limit, ``memory``), the part fails naming the limit, once what the
+    backtest held is released."""
+    try:
+        return _backtest(
+            config_json, part_path, out_dir, timeout_s, startup_timeout_s, warmup_paths
+        )
+    except MemoryError:
+        pass  # leave the except block first: its traceback holds what filled the memory
+    gc.collect()
+    limit = f"its limit of {_memory_limit_mb} MB" if _memory_limit_mb else "the memory there is"
+    raise EngineError(
+        f"part {Path(part_path).stem}: out of memory: the backtest needed more than {limit}"
+        f" ({WORKER_MEMORY_ENV}; does the strategy keep growing something?)"
+    )
+
+
+def _backtest(
+    config_json: str,
+    part_path: str,
+    out_dir: str,
+    timeout_s: float,
+    startup_timeout_s: float,
+    warmup_paths: Sequence[str] = (),
+) -> tuple[dict[str, Any], float, float]:
+    """``backtest_in_worker`` without its memory error."""
     task_started = time.perf_counter()
     inputs_dir = private_inputs_dir(Path(out_dir))
     private: PrivateInputs | None = None
