@@ -10,6 +10,9 @@ Environment variables (all optional on a laptop):
   TRADING_RUNTIME_STARTUP_TIMEOUT_S  seconds to prepare a part's backtest before its timeout
                              starts: validation and strategy compilation (default: 300)
   TRADING_RUNTIME_WORKERS    engine worker processes per run (default: number of cores)
+  TRADING_RUNTIME_WORKER_MEMORY_MB  each engine worker's memory limit in MB, 0 for none
+                             (default: 3/4 of the machine's or container's memory over the
+                             workers, at least 1024; backtest/memory.py). Read by the worker pools.
   TRADING_RUNTIME_EXECUTOR   in_process (default) | k8s_job (k8s only: every step its own pod)
   TRADING_RUNTIME_POD_CPU    k8s: CPU request of a backtest pod (default: the workers)
   TRADING_RUNTIME_POD_MEMORY k8s: memory request and limit of a backtest pod (default: 4Gi)
@@ -34,6 +37,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from trading_runtime.backtest.memory import worker_memory_limit_mb
 from trading_runtime.config import example_config_path
 from trading_runtime.config.strategy_modules import STRATEGY_MODULES_ENV, allowed_strategy_modules
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S
@@ -42,11 +46,17 @@ __all__ = [
     "ENV_PREFIX",
     "STRATEGY_MODULES_ENV",
     "RuntimeSettings",
+    "SettingsError",
     "allowed_strategy_modules",
     "load_settings",
 ]
 
 ENV_PREFIX = "TRADING_RUNTIME_"
+
+
+class SettingsError(ValueError):
+    """A ``TRADING_RUNTIME_*`` variable with a value the runtime cannot use; the message (one
+    line) names the variable, the value given and what is expected."""
 
 
 class RuntimeSettings(BaseModel):
@@ -102,13 +112,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> RuntimeSettings:
     }
     try:
         allowed_strategy_modules(environ)
+        worker_memory_limit_mb(1, environ)  # read by the worker pools; checked with the rest
         return RuntimeSettings.model_validate(values)
     except ValidationError as exc:
-        problems = "; ".join(
-            (f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
-            + e["msg"].removeprefix("Value error, ")
-            for e in exc.errors()
-        )
-        raise ValueError(f"invalid trading-runtime settings: {problems}") from None
-    except ValueError as exc:  # the strategy allow-list, which names itself
-        raise ValueError(f"invalid trading-runtime settings: {exc}") from None
+        problems = "; ".join(_problem(e["loc"], e["msg"], environ) for e in exc.errors())
+        raise SettingsError(f"invalid trading-runtime settings: {problems}") from None
+    except ValueError as exc:  # the strategy allow-list and the memory limit name themselves
+        raise SettingsError(f"invalid trading-runtime settings: {exc}") from None
+
+
+def _problem(loc: tuple[int | str, ...], message: str, environ: Mapping[str, str]) -> str:
+    """One setting's problem: the variable, the value given and what is expected."""
+    message = " ".join(message.removeprefix("Value error, ").split())
+    if not loc:
+        return message
+    variable = f"{ENV_PREFIX}{'.'.join(map(str, loc)).upper()}"
+    return f"{variable}={environ.get(variable, '')!r}: {message}"

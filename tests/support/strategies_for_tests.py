@@ -168,3 +168,10 @@ def tutorial_stat_and_engine_values(hbt, stat, interval, roi_lb, roi_ub, tick_si
     while hbt.elapse(interval) == 0:
         stat.record(hbt)
     return (roi_ub - roi_lb) / tick_size
+
+
+def allocates_without_bound(hbt, recorder):
+    # A runaway strategy: holds ever more memory (touched, so it is really used) until stopped.
+    held = []
+    while True:
+        held.append(np.ones(8_000_000))  # 64 MB a step

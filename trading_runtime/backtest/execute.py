@@ -33,7 +33,8 @@ from trading_runtime.results import (
     runtime_git_commit,
 )
 from trading_runtime.results.charts import part_chart_png
-from trading_runtime.results.metrics import compute_metrics, curve_from_record
+from trading_runtime.results.finite import check_finite_result
+from trading_runtime.results.metrics import compute_metrics, curve_from_record, equity
 from trading_runtime.results.provenance import input_entries, inputs_digest
 
 __all__ = ["check_record", "execute_backtest", "prepare_out_dir", "split_record"]
@@ -145,6 +146,9 @@ def execute_backtest(
         book_size,
         (part.first_local_ts, part.last_local_ts),
         None if baseline is None else canonical_record(baseline, steps),
+    )
+    check_finite_result(
+        part.name, record, metrics, {"equity": equity(record, config.engine.contract_size)}
     )
     hashes = file_hashes(out_dir)  # the chart is not drawn yet, and never part of the content
     canonical = canonical_file_hashes(hashes, record, steps)  # from memory: no re-read

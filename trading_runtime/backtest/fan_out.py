@@ -7,6 +7,7 @@ others. Output stays in each task's local directory; ``publish`` stores it.
 from __future__ import annotations
 
 import shutil
+import signal
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -18,8 +19,10 @@ from pebble import ProcessExpired
 from trading_runtime.adapters import EngineError, EngineStartupError, EngineTimeoutError
 from trading_runtime.backtest.execute import prepare_out_dir
 from trading_runtime.backtest.pool import WorkerPool, killed_by_alarm, pool_for
+from trading_runtime.backtest.private_inputs import private_inputs_dir
 from trading_runtime.backtest.worker import engine_started_marker
 from trading_runtime.config import BacktestConfig
+from trading_runtime.data.files import regular_file_problem
 from trading_runtime.data.validate import PartValidationError
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S, part_key
 from trading_runtime.results import BacktestResult
@@ -49,12 +52,41 @@ def _precheck(config: BacktestConfig, task: BacktestTask) -> Path:
     """The task's fresh output directory; a missing file is reported without using a worker
     (the worker validates the part itself before the engine opens it)."""
     for path in (*task.warmup_paths, task.part_path):
-        if not Path(path).is_file():
-            raise PartValidationError(f"part {path}: file does not exist")
+        problem = regular_file_problem(path)  # by type, never opened: a FIFO would block
+        if problem is not None:
+            raise PartValidationError(f"part {path}: {problem}")
     snapshot = config.engine.initial_snapshot
-    if snapshot is not None and not Path(snapshot).is_file():
-        raise PartValidationError(f"engine.initial_snapshot {snapshot}: file does not exist")
+    problem = None if snapshot is None else regular_file_problem(snapshot)
+    if problem is not None:
+        raise PartValidationError(f"engine.initial_snapshot {snapshot}: {problem}")
     return prepare_out_dir(task.out_dir)
+
+
+# Likely causes of a worker's death by signal, for the message.
+_SIGNAL_CAUSES = {
+    "SIGKILL": "killed: out of memory? (the kernel's OOM killer sends SIGKILL; see"
+    " TRADING_RUNTIME_WORKER_MEMORY_MB)",
+    "SIGSEGV": "segmentation fault: a crash in compiled code (the strategy or the engine)",
+    "SIGBUS": "bus error: a memory-mapped file changed or shrank?",
+    "SIGABRT": "aborted: a library gave up (out of memory in native code?)",
+    "SIGFPE": "arithmetic error in compiled code",
+    "SIGILL": "illegal instruction: code compiled for another CPU?",
+    "SIGTERM": "terminated by another process",
+    "SIGINT": "interrupted",
+}
+
+
+def death(exitcode: int | None) -> str:
+    """How a worker process ended, for a message: the signal's name and a likely cause, or the
+    exit code."""
+    if exitcode is None or exitcode >= 0:
+        return f"exit code {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        return f"signal {-exitcode}"
+    cause = _SIGNAL_CAUSES.get(name)
+    return f"signal {name}, exit code {exitcode}" + (f": {cause}" if cause else "")
 
 
 def _failure(
@@ -72,7 +104,7 @@ def _failure(
             " stopped (raise the timeout or check the strategy loop ends at end_ts)"
         )
     if isinstance(exc, ProcessExpired):
-        return EngineError(f"part {partition}: the engine worker died (exit code {exc.exitcode})")
+        return EngineError(f"part {partition}: the engine worker died ({death(exc.exitcode)})")
     if isinstance(exc, EngineError | PartValidationError):
         return exc
     return EngineError(f"part {partition}: {type(exc).__name__}: {exc}")
@@ -128,6 +160,8 @@ def backtest_tasks(
             continue
         finally:
             marker.unlink(missing_ok=True)
+            # The worker removes its private input copies; not when it was killed.
+            shutil.rmtree(private_inputs_dir(out_dir), ignore_errors=True)
         outcomes[task.partition] = BacktestResult(
             partition=task.partition,
             directory=out_dir,

@@ -21,6 +21,7 @@ from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
+from trading_runtime.backtest.memory import worker_memory_limit_mb
 from trading_runtime.backtest.spawn import worker_context
 from trading_runtime.backtest.worker import backtest_in_worker, init_worker, validate_in_worker
 from trading_runtime.config import BacktestConfig
@@ -40,15 +41,18 @@ def killed_by_alarm(exc: BaseException) -> bool:
 class WorkerPool:
     """Warm worker processes; a task past its timeout is killed with its worker."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, memory_mb: int | None = None) -> None:
+        """``memory_mb``: each worker's memory limit (0: none; None: ``memory``'s setting or
+        default for this many workers)."""
         self.workers = max(1, workers)
+        self.memory_mb = worker_memory_limit_mb(self.workers) if memory_mb is None else memory_mb
         # spawn: the parent (Dagster) runs threads, which fork would copy in a broken state;
         # and never the caller's __main__ again (``spawn.worker_context``).
         self._pool = ProcessPool(
             max_workers=self.workers,
             context=worker_context(),
             initializer=init_worker,
-            initargs=(os.getpid(),),
+            initargs=(os.getpid(), self.memory_mb),
         )
         # A worker's parent-death signal fires when the *thread* that started it ends. pebble
         # starts the first workers in the thread that schedules first (later ones in its own

@@ -18,9 +18,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import gc
 import io
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -32,13 +34,20 @@ import numpy as np
 import pyarrow.parquet as pq
 from hftbacktest import Recorder
 
-from trading_runtime.adapters import get_adapter
+from trading_runtime.adapters import EngineError, get_adapter
 from trading_runtime.backtest.execute import execute_backtest
+from trading_runtime.backtest.memory import WORKER_MEMORY_ENV, apply_memory_limit
+from trading_runtime.backtest.private_inputs import PrivateInputs, copy_inputs, private_inputs_dir
 from trading_runtime.config import BacktestConfig, parse_config
 from trading_runtime.data.config_fit import check_part_fits_config, check_warmup_fits_config
 from trading_runtime.data.roi import RoiChoice, config_with_roi, resolve_roi
 from trading_runtime.data.touch import count_depth_outside
-from trading_runtime.data.validate import PartInfo, validate_part, validate_part_events
+from trading_runtime.data.validate import (
+    PartInfo,
+    PartValidationError,
+    validate_part,
+    validate_part_events,
+)
 from trading_runtime.results.charts import part_chart_png
 from trading_runtime.results.metrics import compute_metrics, curve_from_record
 
@@ -58,6 +67,7 @@ _PR_SET_PDEATHSIG = 1
 # Configs (by hash) this worker has already prepared (compiled their strategy).
 _prepared: set[str] = set()
 _post_processing_warm = False
+_memory_limit_mb = 0
 
 
 def engine_started_marker(out_dir: Path) -> Path:
@@ -65,8 +75,12 @@ def engine_started_marker(out_dir: Path) -> Path:
     return out_dir.with_name(f".{out_dir.name}{ENGINE_STARTED_SUFFIX}")
 
 
-def init_worker(parent_pid: int) -> None:
-    """Runs first in every worker: die with the parent, and let SIGALRM end the process."""
+def init_worker(parent_pid: int, memory_limit_mb: int = 0) -> None:
+    """Runs first in every worker: die with the parent, let SIGALRM end the process, and hold
+    at most ``memory_limit_mb`` MB of data (0: no limit; ``memory``)."""
+    global _memory_limit_mb
+    _memory_limit_mb = memory_limit_mb
+    apply_memory_limit(memory_limit_mb)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -123,28 +137,68 @@ def backtest_in_worker(
     startup_timeout_s: float,
     warmup_paths: Sequence[str] = (),
 ) -> tuple[dict[str, Any], float, float]:
-    """``result.json``'s document, the backtest's wall time and the start-up's before it."""
+    """``result.json``'s document, the backtest's wall time and the start-up's before it.
+
+    The engine reads private copies of the input files, made before they are validated and
+    hashed (``private_inputs``): a file rewritten meanwhile cannot change what was hashed. Out
+    of memory (the worker's limit, ``memory``), the part fails naming the limit, once what the
+    backtest held is released."""
+    try:
+        return _backtest(
+            config_json, part_path, out_dir, timeout_s, startup_timeout_s, warmup_paths
+        )
+    except MemoryError:
+        pass  # leave the except block first: its traceback holds what filled the memory
+    gc.collect()
+    limit = f"its limit of {_memory_limit_mb} MB" if _memory_limit_mb else "the memory there is"
+    raise EngineError(
+        f"part {Path(part_path).stem}: out of memory: the backtest needed more than {limit}"
+        f" ({WORKER_MEMORY_ENV}; does the strategy keep growing something?)"
+    )
+
+
+def _backtest(
+    config_json: str,
+    part_path: str,
+    out_dir: str,
+    timeout_s: float,
+    startup_timeout_s: float,
+    warmup_paths: Sequence[str] = (),
+) -> tuple[dict[str, Any], float, float]:
+    """``backtest_in_worker`` without its memory error."""
     task_started = time.perf_counter()
-    with _alarm(startup_timeout_s):
-        config = parse_config(json.loads(config_json), "<worker>")
-        # hftbacktest waits forever on a file it cannot read: validate before it opens the part.
-        # Validating here, not in the parent, spreads the decoding and hashing over the workers.
-        part, events = validate_part_events(Path(part_path))
-        warmup = [validate_part(Path(path)) for path in warmup_paths]
-        roi = resolve_roi(config, [*warmup, part])  # the config's, or "auto" over the inputs
-        if warmup:
-            check_warmup_fits_config(config, warmup, part, roi)
-        else:
-            check_part_fits_config(config, part, roi)  # the ROI covers its touch, it can record
-        if roi is not None:  # the scored part's depth events the ROI depth ignores
-            outside = count_depth_outside(events, roi.roi_lb, roi.roi_ub)
-            roi = dataclasses.replace(roi, depth_outside_roi=outside)
-        del events
-        _prepare(config, part, roi)
-    engine_started_marker(Path(out_dir)).touch()
-    started = time.perf_counter()
-    with _alarm(timeout_s):
-        document = execute_backtest(config, part, Path(out_dir), warmup, roi)
+    inputs_dir = private_inputs_dir(Path(out_dir))
+    private: PrivateInputs | None = None
+    try:
+        with _alarm(startup_timeout_s):
+            config = parse_config(json.loads(config_json), "<worker>")
+            private = copy_inputs(
+                config, Path(part_path), list(map(Path, warmup_paths)), inputs_dir
+            )
+            # hftbacktest waits forever on a file it cannot read: validate before it opens the
+            # part. Validating here, not in the parent, spreads decoding and hashing over workers.
+            part, events = validate_part_events(private.part)
+            warmup = [validate_part(path) for path in private.warmup]
+            roi = resolve_roi(config, [*warmup, part])  # the config's, or "auto" over the inputs
+            if warmup:
+                check_warmup_fits_config(config, warmup, part, roi)
+            else:
+                check_part_fits_config(config, part, roi)  # the ROI covers its touch, it records
+            if roi is not None:  # the scored part's depth events the ROI depth ignores
+                outside = count_depth_outside(events, roi.roi_lb, roi.roi_ub)
+                roi = dataclasses.replace(roi, depth_outside_roi=outside)
+            del events
+            _prepare(config, part, roi)
+        engine_started_marker(Path(out_dir)).touch()
+        started = time.perf_counter()
+        with _alarm(timeout_s):
+            document = execute_backtest(config, part, Path(out_dir), warmup, roi)
+    except (PartValidationError, EngineError) as exc:
+        if private is None:
+            raise
+        raise type(exc)(private.named_originally(str(exc))) from None
+    finally:
+        shutil.rmtree(inputs_dir, ignore_errors=True)
     return document, time.perf_counter() - started, started - task_started
 
 

@@ -5,6 +5,7 @@ heavy parts when it runs."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
@@ -18,7 +19,20 @@ from trading_runtime.config import example_config_path
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group: a bad ``TRADING_RUNTIME_*`` setting, whichever command reads it, ends
+    the command with one line naming the variable (``settings.SettingsError``)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from trading_runtime.settings import SettingsError
+
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="trading-runtime")
 def main() -> None:
     """Deterministic trading backtests: parts in, per-part results and aggregate metrics out."""

@@ -107,24 +107,25 @@ def backtest(
         raise click.ClickException(str(exc)) from None
     # A part's key names its result directory under --out: refuse unsafe names before any path
     # is built (a part named `..npz` would otherwise publish over --out itself).
-    refused: dict[str, str] = {}
+    refused: dict[str, str] = {}  # location -> why, for one line
     locations: list[str | UPath] = []
     if parts:
         for location in parts:
             try:
                 part_key(location)
             except PartNameError as exc:
-                refused[location] = exc.problem
+                refused[location] = f"{exc.problem} (a part name has {PART_KEY_RULE})"
                 continue
             locations.append(location)
     else:
         listing = scan_parts(settings.parts_dir)
         refused = {
-            str(as_upath(settings.parts_dir) / name): p for name, p in listing.refused.items()
+            str(as_upath(settings.parts_dir) / name): listing.reason(name)
+            for name in listing.refused
         }
         locations = [part_location(settings.parts_dir, key) for key in listing.keys]
-    for location, problem in refused.items():
-        echo_error(f"REFUSED {location}: {problem} (a part name has {PART_KEY_RULE})")
+    for location, reason in refused.items():
+        echo_error(f"REFUSED {location}: {reason}")
     if not locations:
         if refused:
             raise click.ClickException(f"{len(refused)} part file(s) refused, none to backtest")

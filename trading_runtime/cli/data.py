@@ -24,12 +24,25 @@ def data() -> None:
 @click.option("--events", type=click.IntRange(min=1), required=True, help="Events per part.")
 @click.option("--seed", type=int, required=True, help="Random seed: same arguments, same bytes.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
-def data_generate(n_parts: int, events: int, seed: int, out_dir: Path) -> None:
-    """Write seeded synthetic parts in hftbacktest's event format."""
-    from trading_runtime.data.generate import GeneratorSpec, generate_parts
+@click.option(
+    "--prefix",
+    default="part-",
+    show_default=True,
+    help="Name parts <prefix>00000.npz ..., e.g. to put them beside other parts.",
+)
+@click.option("--force", is_flag=True, help="Overwrite files of the same names in --out.")
+def data_generate(
+    n_parts: int, events: int, seed: int, out_dir: Path, prefix: str, force: bool
+) -> None:
+    """Write seeded synthetic parts in hftbacktest's event format. Files already in --out are
+    never replaced without --force."""
+    from trading_runtime.data.generate import ExistingPartsError, GeneratorSpec, generate_parts
 
+    spec = GeneratorSpec(parts=n_parts, events=events, seed=seed)
     try:
-        written = generate_parts(GeneratorSpec(parts=n_parts, events=events, seed=seed), out_dir)
+        written = generate_parts(spec, out_dir, prefix=prefix, force=force)
+    except ExistingPartsError as exc:
+        raise click.ClickException(str(exc)) from None
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     for path in written:

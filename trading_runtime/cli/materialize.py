@@ -58,17 +58,17 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     """The main local job: register parts, backtest the partitions that are missing, failed or
     stale (part file, config, strategy source or engine changed), aggregate when a result
     changed."""
-    from dagster import DagsterInstance
-
     from trading_runtime.data.parts_store import scan_parts
     from trading_runtime.defs import build_definitions
     from trading_runtime.defs.metadata import CHART_PATH_METADATA
     from trading_runtime.defs.partitions import PARTS_PARTITIONS
     from trading_runtime.freshness.plan import plan_backtests
-    from trading_runtime.layout import AGGREGATE_FILE, PART_KEY_RULE, RESULTS_DIR
+    from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
     from trading_runtime.runs.instance import (
+        InstanceConfigError,
         aggregate_is_current,
         dagster_home,
+        open_instance,
         part_hash_cache,
         partition_statuses,
         register_parts,
@@ -92,15 +92,18 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
         config = load_config(settings.config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    instance = DagsterInstance.get()
+    try:
+        instance = open_instance(home)
+    except InstanceConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     # No daemon watches the runs of this command: a run whose process was killed stays STARTED
     # until the next start-up finds its owner gone.
     for dead in mark_dead_runs_failed(instance):
         echo_error(f"marked failed: {dead.message}")
     defs = build_definitions(settings)
     listing = scan_parts(settings.parts_dir)
-    for name, problem in listing.refused.items():
-        echo_error(f"REFUSED part file {name}: {problem} (a part name has {PART_KEY_RULE})")
+    for name in listing.refused:
+        echo_error(f"REFUSED part file {name}: {listing.reason(name)}")
     if not listing.found:
         raise click.ClickException(f"parts directory {settings.parts_dir} not found")
     keys = listing.keys

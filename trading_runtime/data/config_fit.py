@@ -14,8 +14,10 @@ from trading_runtime.data.roi import RoiChoice, resolve_roi
 from trading_runtime.data.validate import PartInfo, PartValidationError
 
 __all__ = [
+    "ORDER_QTY_PARAMETER",
     "RECORD_INTERVAL_PARAMETER",
     "check_inputs",
+    "check_order_size",
     "check_part_fits_config",
     "check_records_possible",
     "check_roi_covers",
@@ -24,6 +26,9 @@ __all__ = [
 
 # The strategy parameter that sets how often the example strategies call ``recorder.record``.
 RECORD_INTERVAL_PARAMETER = "interval_ns"
+# The strategy parameter that sets the example strategies' order size, checked against the
+# instrument and the risk limits.
+ORDER_QTY_PARAMETER = "order_qty"
 
 
 def _ms(ns: int) -> str:
@@ -89,9 +94,44 @@ def check_part_fits_config(
     (``strategy.interval_ns``; a strategy's own default is not known here), the part spans at
     least one interval and no more than ``engine.max_steps`` of them."""
     check_roi_covers(config, part, roi)
+    check_order_size(config, part)
     interval = config.strategy.params.get(RECORD_INTERVAL_PARAMETER)
     if isinstance(interval, int) and not isinstance(interval, bool) and interval > 0:
         check_records_possible(part, interval, config.engine.max_steps)
+
+
+def check_order_size(config: BacktestConfig, part: PartInfo) -> None:
+    """``strategy.order_qty``, where the config sets it, against the instrument (at least one
+    ``engine.lot_size``) and the risk limits the config states: one order at the part's highest
+    price must fit ``risk.notional_limits.max_single_order_notional`` (else
+    ``max_gross_notional``). Otherwise an absurd size (1e300) overflows the engine's money."""
+    qty = config.strategy.params.get(ORDER_QTY_PARAMETER)
+    if not isinstance(qty, int | float) or isinstance(qty, bool):
+        return
+    lot = config.engine.lot_size
+    if qty < lot:
+        raise PartValidationError(
+            f"part {part.name}: strategy.order_qty = {qty:g} is less than one lot"
+            f" (engine.lot_size = {lot:g}); expected at least {lot:g}"
+        )
+    limits = config.risk.notional_limits if config.risk is not None else None
+    if limits is None or part.max_px is None:
+        return
+    single = limits.max_single_order_notional
+    name, limit = (
+        ("max_single_order_notional", single)
+        if single is not None
+        else ("max_gross_notional", limits.max_gross_notional)
+    )
+    if limit is None:
+        return
+    notional = qty * part.max_px * config.engine.contract_size
+    if notional > limit:
+        raise PartValidationError(
+            f"part {part.name}: strategy.order_qty = {qty:g} at the part's highest price"
+            f" {part.max_px:g} is an order of {notional:g}, more than"
+            f" risk.notional_limits.{name} = {limit:g}"
+        )
 
 
 def check_inputs(section: WarmupSection, inputs: Sequence[PartInfo]) -> None:

@@ -11,6 +11,7 @@ after part ``i`` ends, so consecutive parts are contiguous in time.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +27,19 @@ from hftbacktest import (
 from hftbacktest.binding import event_dtype
 
 from trading_runtime.data.npz import write_npz_deterministic
+from trading_runtime.layout import PART_KEY_RULE, PART_SUFFIX, part_key_problem
 
-__all__ = ["GeneratorSpec", "generate_part", "generate_parts"]
+__all__ = [
+    "DEFAULT_PREFIX",
+    "ExistingPartsError",
+    "GeneratorSpec",
+    "generate_part",
+    "generate_parts",
+    "generated_paths",
+]
+
+# Generated parts are named <prefix><index>.npz.
+DEFAULT_PREFIX = "part-"
 
 
 @dataclass(frozen=True)
@@ -152,19 +164,44 @@ def generate_part(
     return out, last_ts + spec.mean_gap_ns, last_mid
 
 
-def generate_parts(spec: GeneratorSpec, out_dir: Path) -> list[Path]:
-    """Write ``part-00000.npz`` ... into ``out_dir``. Same spec, same bytes."""
+class ExistingPartsError(FileExistsError):
+    """Generated parts would replace files already in the output directory."""
+
+
+def generated_paths(spec: GeneratorSpec, out_dir: Path, prefix: str = DEFAULT_PREFIX) -> list[Path]:
+    """The files ``generate_parts`` writes: ``<prefix>00000.npz`` ... in ``out_dir``."""
+    problem = part_key_problem(f"{prefix}0")
+    if problem is not None:
+        raise ValueError(f"prefix {prefix!r} makes no part name: {problem} ({PART_KEY_RULE})")
+    width = max(5, len(str(spec.parts - 1)))
+    return [
+        Path(out_dir) / f"{prefix}{index:0{width}d}{PART_SUFFIX}" for index in range(spec.parts)
+    ]
+
+
+def generate_parts(
+    spec: GeneratorSpec, out_dir: Path, *, prefix: str = DEFAULT_PREFIX, force: bool = False
+) -> list[Path]:
+    """Write ``<prefix>00000.npz`` ... into ``out_dir``. Same spec, same bytes. Files already
+    there are never replaced unless ``force`` (``ExistingPartsError``, nothing written)."""
     spec.validate()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = generated_paths(spec, out_dir, prefix)
+    existing = [path.name for path in paths if os.path.lexists(path)]
+    if existing and not force:
+        listed = ", ".join(existing[:5]) + (
+            f" and {len(existing) - 5} more" if len(existing) > 5 else ""
+        )
+        raise ExistingPartsError(
+            f"{len(existing)} file(s) already in {out_dir}: {listed}; pass --force to overwrite"
+            " them or --prefix to name the new parts differently"
+        )
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(spec.seed)
     ts = spec.start_ts_ns
     mid_tick = round(spec.start_price / spec.tick_size)
-    width = max(5, len(str(spec.parts - 1)))
     written = []
-    for index in range(spec.parts):
+    for path in paths:
         events, ts, mid_tick = generate_part(spec, rng, ts, mid_tick)
-        path = out_dir / f"part-{index:0{width}d}.npz"
         write_npz_deterministic(path, {"data": events})
         written.append(path)
     return written

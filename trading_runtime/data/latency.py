@@ -21,6 +21,7 @@ from trading_runtime.config import (
     EngineSection,
     InterpolatedLatency,
 )
+from trading_runtime.data.files import regular_file_problem
 from trading_runtime.data.validate import PartInfo, PartValidationError, sha256_file
 
 __all__ = [
@@ -39,7 +40,10 @@ def latency_file_path(engine: EngineSection, part: PartInfo) -> Path | None:
     if name is None:
         return None
     path = Path(part.path).parent / LATENCY_DIR / name
-    if not path.is_file():
+    problem = regular_file_problem(path)
+    if problem is not None and problem != "file does not exist":
+        raise PartValidationError(f"part {part.name}: engine.latency file {path}: {problem}")
+    if problem is not None:
         raise PartValidationError(
             f"part {part.name}: engine.latency file {LATENCY_DIR}/{name} does not exist beside"
             f" the part ({path}); interpolated latency files are read from latency/ in the parts'"

@@ -35,6 +35,7 @@ from hftbacktest.binding import event_dtype
 from upath import UPath
 
 from trading_runtime.config import WarmupSection
+from trading_runtime.data.files import NotRegularFileError, open_regular
 from trading_runtime.data.validate import PartValidationError
 from trading_runtime.layout import PART_SUFFIX, PartNameError, part_key
 from trading_runtime.storage import as_upath, is_local
@@ -79,7 +80,7 @@ _first_rows: dict[tuple[str, int, str], tuple[int, int]] = {}
 
 def open_binary(location: UPath) -> Any:
     if is_local(location):
-        return open(location.path, "rb")  # closed by the caller's with
+        return open_regular(location.path)  # closed by the caller's with; never a FIFO
     return location.fs.open(location.path, "rb", block_size=_REMOTE_BLOCK_SIZE)
 
 
@@ -107,6 +108,8 @@ def read_part_start(location: str | Path | UPath) -> tuple[int, int]:
         raise
     except FileNotFoundError:
         raise PartValidationError(f"part {path}: file does not exist") from None
+    except NotRegularFileError as exc:
+        raise PartValidationError(f"part {exc}") from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise PartValidationError(
             f"part {path}: cannot read its first event ({type(exc).__name__}: {exc})"

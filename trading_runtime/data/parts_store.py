@@ -10,7 +10,9 @@ from pathlib import Path
 
 from upath import UPath
 
+from trading_runtime.data.files import regular_file_problem
 from trading_runtime.layout import (
+    PART_KEY_RULE,
     PART_SUFFIX,
     PartNameError,
     check_part_key,
@@ -32,11 +34,21 @@ class PartListing:
     keys: list[str]
     refused: dict[str, str] = field(default_factory=dict)
     found: bool = True
+    # The refused names that are no regular file (a FIFO, a device, a directory): their problem
+    # is their type, not their name.
+    not_regular: frozenset[str] = frozenset()
+
+    def reason(self, name: str) -> str:
+        """Why ``name`` is refused, for one line: its type, or the part-name rule it breaks."""
+        if name in self.not_regular:
+            return self.refused[name]
+        return f"{self.refused[name]} (a part name has {PART_KEY_RULE})"
 
 
 def scan_parts(parts_dir: str | Path | UPath) -> PartListing:
     """The part files in a directory or under a URL prefix, checked against the part-name rule
-    (``layout.PART_KEY_RULE``)."""
+    (``layout.PART_KEY_RULE``); in a local directory, entries that are no regular file (a FIFO,
+    a device, a directory named like a part) are refused by their type, without opening them."""
     base = as_upath(parts_dir)
     try:
         if not base.is_dir():
@@ -46,14 +58,23 @@ def scan_parts(parts_dir: str | Path | UPath) -> PartListing:
         return PartListing([], found=False)
     keys: list[str] = []
     refused: dict[str, str] = {}
+    not_regular: set[str] = set()
+    local = Path(base.path) if is_local(base) else None
     for name in sorted(names):
         if not name.endswith(PART_SUFFIX):
             continue  # not a part file (notes, temporary downloads)
         try:
-            keys.append(part_key(name))
+            key = part_key(name)
         except PartNameError as exc:
             refused[name] = exc.problem
-    return PartListing(sorted(keys), refused)
+            continue
+        problem = regular_file_problem(local / name) if local is not None else None
+        if problem is not None and problem != "file does not exist":  # deleted since listed
+            refused[name] = problem
+            not_regular.add(name)
+        elif problem is None:
+            keys.append(key)
+    return PartListing(sorted(keys), refused, not_regular=frozenset(not_regular))
 
 
 def list_part_keys(parts_dir: str | Path | UPath) -> list[str]:

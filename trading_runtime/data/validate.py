@@ -3,15 +3,13 @@
 hftbacktest waits forever on a file it cannot read, so an unreadable part must never reach it;
 and it runs without complaint on data that cannot mean anything (NaN prices, timestamps in the
 wrong unit), so those fail here too, naming the file, the row and the column. What needs the
-config too (the ROI, the record interval) is checked in ``config_fit``.
+config too (the ROI, the record interval) is checked in ``config_fit``; reading the archive is
+``part_archive``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +22,13 @@ from hftbacktest import (
     LOCAL_EVENT,
     TRADE_EVENT,
 )
-from hftbacktest.binding import event_dtype
 
+from trading_runtime.data.files import open_regular
+from trading_runtime.data.part_archive import (
+    PartValidationError,
+    check_dtype_and_shape,
+    load_part_events,
+)
 from trading_runtime.data.touch import touch_range
 from trading_runtime.layout import part_key
 
@@ -52,33 +55,6 @@ MAX_TS_NS = 4_102_444_800_000_000_000
 # a clear event's px is a bound, and order-by-order events are not market depth.
 _PRICE_KINDS = (DEPTH_EVENT, TRADE_EVENT, DEPTH_SNAPSHOT_EVENT, DEPTH_BBO_EVENT)
 
-_ZIP_MAGIC = b"PK\x03\x04"
-_EMPTY_ZIP_MAGIC = b"PK\x05\x06"
-_NPY_MAGIC = b"\x93NUMPY"
-_DATA_MEMBER = "data.npy"
-_UNREADABLE = "not a readable .npz file"
-_EXPECTED_ARCHIVE = "expected an .npz archive of hftbacktest events, np.savez(path, data=events)"
-# What reading a damaged archive can raise: zipfile (BadZipFile, NotImplementedError for an
-# unknown compression method, RuntimeError for an encrypted member), zlib and numpy's header
-# parser (ValueError, SyntaxError from a garbled header dict).
-_READ_ERRORS = (
-    zipfile.BadZipFile,
-    zlib.error,
-    EOFError,
-    OSError,
-    ValueError,
-    NotImplementedError,
-    RuntimeError,
-    SyntaxError,
-    KeyError,
-    TypeError,
-    OverflowError,
-)
-
-
-class PartValidationError(ValueError):
-    """A part file that cannot be backtested; the message names the file and the problem."""
-
 
 @dataclass(frozen=True)
 class PartInfo:
@@ -102,97 +78,9 @@ class PartInfo:
 
 
 def sha256_file(path: Path) -> str:
-    with open(path, "rb") as handle:
+    """sha256 of a regular file (``files.open_regular``: a FIFO is refused, never read)."""
+    with open_regular(path) as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _check_archive_header(path: Path) -> None:
-    """Fail early, with what the file is, unless it starts like a zip archive (numpy would
-    otherwise try to unpickle it and talk about ``allow_pickle``)."""
-    with open(path, "rb") as handle:
-        head = handle.read(len(_NPY_MAGIC))
-    if not head:
-        raise PartValidationError(
-            f"part {path}: {_UNREADABLE}: the file is empty; {_EXPECTED_ARCHIVE}"
-        )
-    if head.startswith(_NPY_MAGIC):
-        raise PartValidationError(
-            f"part {path}: {_UNREADABLE}: it holds a single .npy array, not an archive;"
-            f" {_EXPECTED_ARCHIVE}"
-        )
-    if not head.startswith((_ZIP_MAGIC, _EMPTY_ZIP_MAGIC)):
-        raise PartValidationError(
-            f"part {path}: {_UNREADABLE}: not a zip archive (it starts with {head[:4]!r});"
-            f" {_EXPECTED_ARCHIVE}"
-        )
-
-
-def _read_data_member(path: Path, archive: zipfile.ZipFile) -> np.ndarray:
-    """Array ``data`` of an open archive, its header checked before any row is read."""
-    names = archive.namelist()
-    if _DATA_MEMBER not in names:
-        arrays = sorted(name.removesuffix(".npy") for name in names)
-        raise PartValidationError(
-            f"part {path}: no array named 'data' (found {arrays}); expected hftbacktest's event"
-            " array saved as np.savez(path, data=events)"
-        )
-    member = archive.getinfo(_DATA_MEMBER)
-    with archive.open(member) as stream:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
-        else:
-            raise PartValidationError(
-                f"part {path}: array 'data' uses .npy format {version}; expected 1.0 or 2.0"
-            )
-        if dtype.hasobject:
-            raise PartValidationError(
-                f"part {path}: array 'data' holds pickled Python objects (dtype {dtype});"
-                f" expected hftbacktest event_dtype {event_dtype}"
-            )
-        _check_dtype_and_shape(path, dtype, shape)
-        # A garbled header can declare more rows than the member holds; numpy would allocate
-        # them all before finding out.
-        declared = math.prod(shape) * dtype.itemsize
-        if declared > member.file_size:
-            raise PartValidationError(
-                f"part {path}: array 'data' declares {shape[0]} rows ({declared} bytes) but the"
-                f" archive holds {member.file_size} bytes; the file is truncated or damaged"
-            )
-    with archive.open(member) as stream:
-        return np.lib.format.read_array(stream, allow_pickle=False)
-
-
-def load_part_events(path: Path) -> np.ndarray:
-    """Read array ``data`` from a part, or raise PartValidationError saying what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise PartValidationError(f"part {path}: file does not exist")
-    try:
-        _check_archive_header(path)
-        with zipfile.ZipFile(path) as archive:
-            return _read_data_member(path, archive)
-    except PartValidationError:
-        raise
-    except MemoryError:
-        raise PartValidationError(f"part {path}: array 'data' does not fit in memory") from None
-    except _READ_ERRORS as exc:
-        detail = " ".join(str(exc).split())  # one line, whatever the library wrote
-        raise PartValidationError(
-            f"part {path}: {_UNREADABLE} ({type(exc).__name__}: {detail})"
-        ) from exc
-
-
-def _check_dtype_and_shape(path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> None:
-    if dtype != event_dtype:
-        raise PartValidationError(
-            f"part {path}: array 'data' has dtype {dtype}, expected hftbacktest event_dtype"
-            f" {event_dtype}"
-        )
-    if len(shape) != 1:
-        raise PartValidationError(f"part {path}: array 'data' has shape {shape}, expected 1-D")
 
 
 def _first_row(mask: np.ndarray) -> int | None:
@@ -270,7 +158,7 @@ def check_events(path: Path, data: np.ndarray) -> None:
     instant: hftbacktest's clock only moves forward from the first event, so such a part
     records nothing whatever the strategy's interval (``check_records_possible`` applies the
     interval)."""
-    _check_dtype_and_shape(path, data.dtype, data.shape)
+    check_dtype_and_shape(path, data.dtype, data.shape)
     if len(data) == 0:
         raise PartValidationError(f"part {path}: array 'data' is empty")
     _check_finite(path, data)

@@ -16,9 +16,11 @@ import json
 import os
 import time
 from pathlib import Path
+from stat import S_ISREG
 
 from upath import UPath
 
+from trading_runtime.data.files import NotRegularFileError, open_regular
 from trading_runtime.storage import is_local, read_whole
 
 __all__ = ["PartHashCache"]
@@ -41,7 +43,7 @@ class PartHashCache:
                 self._entries = {}  # missing or damaged: hash again
 
     def sha256(self, location: UPath) -> str | None:
-        """The file's sha256, None when it does not exist."""
+        """The file's sha256, None when it does not exist or is no regular file."""
         if not is_local(location):
             if not location.exists():
                 return None
@@ -52,13 +54,18 @@ class PartHashCache:
             stat = path.stat()
         except FileNotFoundError:
             return None
+        if not S_ISREG(stat.st_mode):
+            return None  # a FIFO, device or directory is no part (and a FIFO never ends)
         key = str(path.resolve())
         stamp = [stat.st_size, stat.st_mtime_ns]
         entry = self._entries.get(key)
         if isinstance(entry, list) and entry[:2] == stamp:
             return str(entry[2])
-        with open(path, "rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        try:
+            with open_regular(path) as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        except (FileNotFoundError, NotRegularFileError):  # replaced since the stat
+            return None
         self.hashed += 1
         if time.time() - stat.st_mtime_ns / 1e9 > _RACY_S:
             self._entries[key] = [*stamp, digest]

@@ -7,7 +7,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
 from dagster import AssetKey, AssetPartitionStatus, DagsterInstance
+from dagster._core.errors import DagsterInvalidConfigError
 from upath import UPath
 
 from trading_runtime.defs.partitions import (
@@ -23,8 +25,10 @@ __all__ = [
     "AGGREGATE_ASSET",
     "PART_HASHES_FILE",
     "RESULTS_ASSET",
+    "InstanceConfigError",
     "aggregate_is_current",
     "dagster_home",
+    "open_instance",
     "part_hash_cache",
     "partition_statuses",
     "register_parts",
@@ -45,6 +49,32 @@ def dagster_home() -> Path:
         os.environ["DAGSTER_HOME"] = home
     Path(home).mkdir(parents=True, exist_ok=True)
     return Path(home)
+
+
+class InstanceConfigError(ValueError):
+    """``DAGSTER_HOME/dagster.yaml`` that Dagster cannot load; one line naming the file."""
+
+
+def open_instance(home: Path) -> DagsterInstance:
+    """The Dagster instance of ``home`` (``DAGSTER_HOME``), or ``InstanceConfigError`` naming its
+    ``dagster.yaml`` and the first problem instead of Dagster's pages of traceback."""
+    file = home / "dagster.yaml"
+    try:
+        return DagsterInstance.get()
+    except DagsterInvalidConfigError as exc:
+        errors = [e.message for e in exc.errors] or [str(exc).splitlines()[0]]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        problem = " ".join(errors[0].split())
+        raise InstanceConfigError(
+            f"invalid Dagster instance config {file}: {problem}{more}"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise InstanceConfigError(
+            f"invalid Dagster instance config {file}: not valid YAML: {problem}{where}"
+        ) from None
 
 
 def register_parts(instance: DagsterInstance, keys: Sequence[str]) -> list[str]:
