@@ -254,6 +254,26 @@ def test_backtest_container_runs_the_contract_entrypoint() -> None:
     ]
 
 
+def test_the_batch_ends_with_the_leaderboard_over_every_variant() -> None:
+    leaderboard = template(load(BACKTEST_YAML), "leaderboard")
+    container = leaderboard["container"]
+    assert container["command"] + container["args"] == [
+        "trading-runtime",
+        "leaderboard",
+        "--config",
+        "/work/config.json",
+        "--sweep",
+        "/work/sweep.json",
+        "--results",
+        "{{workflow.parameters.results-url}}",
+    ]
+    artifacts = {a["path"]: a["raw"]["data"] for a in leaderboard["inputs"]["artifacts"]}
+    assert artifacts == {
+        "/work/config.json": "{{workflow.parameters.config}}",
+        "/work/sweep.json": "{{workflow.parameters.sweep}}",
+    }
+
+
 def test_backtest_config_arrives_as_a_raw_artifact() -> None:
     backtest = template(load(BACKTEST_YAML), "backtest")
     (artifact,) = backtest["inputs"]["artifacts"]
@@ -281,7 +301,10 @@ def test_backtest_template_runs_safely_in_a_cluster() -> None:
     tasks = {task["name"]: task for task in dag["tasks"]}
     assert tasks["backtest"]["withParam"] == "{{workflow.parameters.items}}"
     assert tasks["aggregate"]["depends"] == "backtest"
-    for name in ("backtest", "aggregate"):
+    assert (
+        tasks["leaderboard"]["depends"] == "aggregate" and "withParam" not in tasks["leaderboard"]
+    )
+    for name in ("backtest", "aggregate", "leaderboard"):
         leaf = template(document, name)
         assert "podMetadata" not in leaf
         assert leaf["metadata"]["labels"]["app.kubernetes.io/component"] == name
@@ -493,6 +516,9 @@ def test_render_prints_a_workflow_of_the_backtest_template(rendered: str) -> Non
     assert {i["part"] for i in items} == set(PARTS)
     assert {i["variant"] for i in items} == set(variants)
     assert {i["overrides"] for i in items} == {json.dumps(s, separators=(",", ":")) for s in SWEEP}
+    # The leaderboard's sweep file: every variant's overrides, in variant-id order.
+    by_id = {i["variant"]: json.loads(i["overrides"]) for i in items}
+    assert json.loads(parameters["sweep"]) == [by_id[v] for v in variants]
     # The fields the template's tasks read from an item are the ones render writes.
     main = template(load(BACKTEST_YAML), "main")
     task = main["dag"]["tasks"][0]

@@ -494,7 +494,10 @@ def _task_pods(
     cluster: Cluster,
     pod_user: str | None,
 ) -> list[Pod]:
-    """The pods of one DAG task: one per item of its withParam list."""
+    """The pods of one DAG task: one per item of its withParam list (one without a list)."""
+    if "withParam" not in task:
+        template = templates[task["template"]]
+        return [pod_from_argo_template(task["name"], template, values, cluster.secrets, pod_user)]
     items = json.loads(argo_substitute(task["withParam"], values))
     pods = []
     for index, item in enumerate(items):
@@ -542,8 +545,9 @@ def test_argo_backtest_workflow_pods_in_workflow_order(
     pod_user = str(template["spec"]["securityContext"]["runAsUser"])
 
     dag = templates[template["spec"]["entrypoint"]]["dag"]["tasks"]
-    assert [task["name"] for task in dag] == ["backtest", "aggregate"]
+    assert [task["name"] for task in dag] == ["backtest", "aggregate", "leaderboard"]
     assert dag[1]["depends"] == "backtest"  # the fan-out, then one aggregate per variant
+    assert dag[2]["depends"] == "aggregate"  # then one leaderboard over every variant
     for task in dag:
         pods = _task_pods(task, templates, values, cluster, pod_user)
         assert pods
@@ -557,6 +561,10 @@ def test_argo_backtest_workflow_pods_in_workflow_order(
     assert len(variants) == len(SWEEP)
     for variant_id, variant in sorted(variants.items()):
         assert_same_results(f"{results_url}/{variant_id}", local_reference[variant.config_hash])
+    # The leaderboard pod ranked every variant from the object store.
+    board = json.loads(UPath(f"{results_url}/leaderboard.json").read_text())
+    assert board["variants"] == len(SWEEP) and board["parts"] == sorted(SAMPLE_PARTS)
+    assert UPath(f"{results_url}/leaderboard.parquet").exists()
     # The comparison tells configs apart: the other variant's results are not the base's.
     other = next(v for v in batch.variants if v.config_hash != _base_hash())
     with pytest.raises(AssertionError):

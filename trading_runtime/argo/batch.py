@@ -86,6 +86,11 @@ class Batch:
             "results-url": self.results_url,
             "items": compact_json(self.items()),
             "variants": compact_json(sorted(v.id for v in self.variants)),
+            # The variants' overrides (by id, as items and variants: the same batch renders the
+            # same bytes whatever the sweep file's order); the leaderboard plans the same ids.
+            "sweep": compact_json(
+                [dict(v.overrides) for v in sorted(self.variants, key=lambda v: v.id)]
+            ),
             "timeout-s": _number(self.timeout_s),
             "pod-deadline-s": str(math.ceil(self.timeout_s) + POD_DEADLINE_MARGIN_S),
         }

@@ -103,8 +103,10 @@ def check_part_fits_config(
 def check_order_size(config: BacktestConfig, part: PartInfo) -> None:
     """``strategy.order_qty``, where the config sets it, against the instrument (at least one
     ``engine.lot_size``) and the risk limits the config states: one order at the part's highest
-    price must fit ``risk.notional_limits.max_single_order_notional`` (else
-    ``max_gross_notional``). Otherwise an absurd size (1e300) overflows the engine's money."""
+    touch price (best bid/ask and trades; its highest price when the touch is unknown) must fit
+    ``risk.notional_limits.max_single_order_notional`` (else ``max_gross_notional``). Otherwise
+    an absurd size (1e300) overflows the engine's money. Resting depth far from the touch, which
+    real books hold, is no price an order trades at."""
     qty = config.strategy.params.get(ORDER_QTY_PARAMETER)
     if not isinstance(qty, int | float) or isinstance(qty, bool):
         return
@@ -115,7 +117,8 @@ def check_order_size(config: BacktestConfig, part: PartInfo) -> None:
             f" (engine.lot_size = {lot:g}); expected at least {lot:g}"
         )
     limits = config.risk.notional_limits if config.risk is not None else None
-    if limits is None or part.max_px is None:
+    price = part.touch_max_px if part.touch_max_px is not None else part.max_px
+    if limits is None or price is None:
         return
     single = limits.max_single_order_notional
     name, limit = (
@@ -125,11 +128,11 @@ def check_order_size(config: BacktestConfig, part: PartInfo) -> None:
     )
     if limit is None:
         return
-    notional = qty * part.max_px * config.engine.contract_size
+    notional = qty * price * config.engine.contract_size
     if notional > limit:
         raise PartValidationError(
             f"part {part.name}: strategy.order_qty = {qty:g} at the part's highest price"
-            f" {part.max_px:g} is an order of {notional:g}, more than"
+            f" {price:g} is an order of {notional:g}, more than"
             f" risk.notional_limits.{name} = {limit:g}"
         )
 
