@@ -60,6 +60,7 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     changed."""
     from dagster import DagsterInstance
 
+    from trading_runtime.cli.convert_raw import convert_raw_files
     from trading_runtime.data.parts_store import scan_parts
     from trading_runtime.defs import build_definitions
     from trading_runtime.defs.metadata import CHART_PATH_METADATA
@@ -98,6 +99,8 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     for dead in mark_dead_runs_failed(instance):
         echo_error(f"marked failed: {dead.message}")
     defs = build_definitions(settings)
+    # Raw files first: the parts they make (new or changed) are then planned like any other.
+    raw_failed = convert_raw_files(settings, instance, defs)
     listing = scan_parts(settings.parts_dir)
     for name, problem in listing.refused.items():
         echo_error(f"REFUSED part file {name}: {problem} (a part name has {PART_KEY_RULE})")
@@ -200,9 +203,11 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     )
     if listing.refused:
         echo_error(f"{len(listing.refused)} part file(s) refused: {', '.join(listing.refused)}")
+    if raw_failed:
+        echo_error(f"{len(raw_failed)} raw group(s) failed: {', '.join(raw_failed)}")
     if failed:
         echo_error(f"{len(failed)} partition(s) failed: {', '.join(failed)}")
-    if failed or listing.refused:
+    if failed or listing.refused or raw_failed:
         sys.exit(1)
 
 
