@@ -115,6 +115,8 @@ def test_definitions_shape(settings: RuntimeSettings) -> None:
     )
     for name in ("register_part_files", "register_raw_files"):
         assert defs.resolve_sensor_def(name).default_status == DefaultSensorStatus.RUNNING
+    # What the code server does on load: every job (sensors' targets included) resolves.
+    assert defs.get_repository_def().get_all_jobs()
     assert {c.name for c in defs.resolve_asset_graph().asset_check_keys} == {
         "part_file_is_valid",
         "result_is_deterministic",

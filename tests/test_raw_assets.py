@@ -24,7 +24,6 @@ from trading_runtime.data.raw_store import scan_raw
 from trading_runtime.defs import build_definitions
 from trading_runtime.defs.lineage import raw_source_metadata
 from trading_runtime.defs.resources import PartsDirectory, RawDirectory
-from trading_runtime.defs.sensors import make_register_raw_files
 from trading_runtime.runs.launch import run_partition
 from trading_runtime.settings import RuntimeSettings
 
@@ -55,7 +54,8 @@ def _tick(instance: DagsterInstance, settings: RuntimeSettings, cursor: str | No
         "parts_dir": PartsDirectory(path=settings.parts_dir),
     }
     context = build_sensor_context(instance=instance, resources=resources, cursor=cursor)
-    result = make_register_raw_files(rerun_changed=True)(context)
+    sensor = build_definitions(settings).resolve_sensor_def("register_raw_files")
+    result = sensor(context)
     assert isinstance(result, SensorResult)
     for request in result.dynamic_partitions_requests:
         assert isinstance(request, AddDynamicPartitionsRequest)
@@ -63,12 +63,9 @@ def _tick(instance: DagsterInstance, settings: RuntimeSettings, cursor: str | No
     return result
 
 
-def _requests(result: SensorResult) -> list[tuple[str, list[str]]]:
+def _requests(result: SensorResult) -> list[tuple[str, str]]:
     runs = [r for r in result.run_requests or [] if isinstance(r, RunRequest)]
-    return [
-        (str(r.partition_key), sorted(k.to_user_string() for k in r.asset_selection or []))
-        for r in runs
-    ]
+    return [(str(r.partition_key), str(r.job_name)) for r in runs]
 
 
 def _metadata(instance: DagsterInstance, asset: str, partition: str) -> dict[str, Any]:
@@ -150,7 +147,7 @@ def test_changed_raw_file_reconverts_and_reruns_only_its_changed_parts(
     # The recording is 90 minutes now: hour 0 is the same, hour 1 shorter, hour 2 gone.
     _drop(raw_settings, minutes=90)
     result = _tick(instance, raw_settings, result.cursor)
-    assert _requests(result) == [(RAW_KEY, ["raw_market_data"])]
+    assert _requests(result) == [(RAW_KEY, "convert_raw")]
     assert _tick(instance, raw_settings, result.cursor).run_requests == []  # requested once
     assert run_partition(convert, instance, RAW_KEY).success
     metadata = _metadata(instance, "raw_market_data", RAW_KEY)
@@ -158,7 +155,7 @@ def test_changed_raw_file_reconverts_and_reruns_only_its_changed_parts(
     assert HOURS[2] not in instance.get_dynamic_partitions("parts")
     assert not (Path(raw_settings.parts_dir) / f"{HOURS[2]}.npz").exists()
     result = _tick(instance, raw_settings, result.cursor)
-    assert _requests(result) == [(HOURS[1], ["backtest_results", "parts"])]
+    assert _requests(result) == [(HOURS[1], "backtest_parts")]
 
 
 def test_a_name_taken_by_a_hand_dropped_part_fails_the_raw_partition_alone(

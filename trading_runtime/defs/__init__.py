@@ -36,9 +36,11 @@ def build_definitions(settings: RuntimeSettings | None = None) -> Definitions:
     backtest_results = make_backtest_results(code_version, op_tags=pod_tags)
     raw_market_data = make_raw_market_data(raw_version)
     assets = [raw_market_data, parts, backtest_results, aggregate_metrics]
+    # With step pods the run pod only coordinates: the default run pod resources suffice.
+    jobs = build_jobs(backtest_run_tags=pod_tags if settings.executor == "in_process" else None)
     sensors: list[Any] = [
         register_part_files,
-        make_register_raw_files(rerun_changed=settings.automation_enabled),
+        make_register_raw_files(rerun_changed=settings.automation_enabled, jobs=jobs),
     ]
     if settings.automation_enabled:
         assets = with_automation(assets)
@@ -46,8 +48,7 @@ def build_definitions(settings: RuntimeSettings | None = None) -> Definitions:
     return Definitions(
         assets=assets,
         asset_checks=[part_file_is_valid, make_result_determinism_check(backtest_results)],
-        # With step pods the run pod only coordinates: the default run pod resources suffice.
-        jobs=build_jobs(backtest_run_tags=pod_tags if settings.executor == "in_process" else None),
+        jobs=jobs,
         sensors=sensors,
         resources=build_resources(settings),
         executor=select_executor(settings),

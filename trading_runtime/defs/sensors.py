@@ -4,6 +4,7 @@ files whose names are refused; parts (``register_part_files``) and raw groups
 conversion and the re-converted parts' backtests)."""
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,6 @@ from dagster import (
     AddDynamicPartitionsRequest,
     AssetKey,
     AssetRecordsFilter,
-    AssetSelection,
     DefaultSensorStatus,
     DeleteDynamicPartitionsRequest,
     RunRequest,
@@ -39,6 +39,8 @@ from trading_runtime.layout import PART_KEY_RULE
 
 __all__ = ["RAW_HASHES_FILE", "make_register_raw_files", "register_part_files"]
 
+CONVERT_JOB = "convert_raw"
+BACKTEST_JOB = "backtest_parts"
 # The raw files' sha256 by size and mtime, beside the instance (see freshness/part_hashes.py).
 RAW_HASHES_FILE = "trading-runtime-raw-hashes.json"
 
@@ -161,11 +163,7 @@ def _rerun_requests(
         if key in registered and again and seen != digest:
             context.log.info(f"raw {key} changed: converting it again")
             requests.append(
-                RunRequest(
-                    run_key=f"{key}:{digest[:16]}",
-                    partition_key=key,
-                    asset_selection=[AssetKey(RAW_PARTITIONS)],
-                )
+                RunRequest(run_key=f"{key}:{digest[:16]}", partition_key=key, job_name=CONVERT_JOB)
             )
     shas = {part: str(lineage.get("part_sha256")) for part, lineage in lineages.items()}
     for part, sha in shas.items():
@@ -173,18 +171,15 @@ def _rerun_requests(
         if before is not None and before != sha and _validated_sha256(context, part) != sha:
             context.log.info(f"part {part} re-converted: backtesting it again")
             requests.append(
-                RunRequest(
-                    run_key=f"{part}:{sha[:16]}",
-                    partition_key=part,
-                    asset_selection=[AssetKey("parts"), AssetKey("backtest_results")],
-                )
+                RunRequest(run_key=f"{part}:{sha[:16]}", partition_key=part, job_name=BACKTEST_JOB)
             )
     return requests, {"raw": plan.digests, "parts": shas}
 
 
-def make_register_raw_files(rerun_changed: bool) -> SensorDefinition:
+def make_register_raw_files(rerun_changed: bool, jobs: Sequence[Any]) -> SensorDefinition:
     """The raw files' sensor; ``rerun_changed`` (declarative automation on): also request what a
-    changed raw file makes stale."""
+    changed raw file makes stale, through ``jobs`` (``convert_raw`` and ``backtest_parts``: one
+    sensor target cannot span assets with different partitions)."""
 
     @sensor(
         name="register_raw_files",
@@ -197,7 +192,7 @@ def make_register_raw_files(rerun_changed: bool) -> SensorDefinition:
         ),
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=15,
-        target=AssetSelection.assets(RAW_PARTITIONS, "parts", "backtest_results"),
+        jobs=[job for job in jobs if job.name in (CONVERT_JOB, BACKTEST_JOB)],
     )
     def register_raw_files(
         context: SensorEvaluationContext, raw_dir: RawDirectory, parts_dir: PartsDirectory
