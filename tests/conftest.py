@@ -102,6 +102,7 @@ def settings(tmp_path: Path, parts_dir: Path) -> RuntimeSettings:
     return RuntimeSettings(
         env="local",
         parts_dir=str(parts_dir),
+        raw_dir=str(tmp_path / "raw"),
         results=str(tmp_path / "results"),
         config=str(example_config_path("hftbacktest")),
         timeout_s=120,

@@ -92,10 +92,16 @@ def test_definitions_shape(settings: RuntimeSettings) -> None:
     defs = build_definitions(settings)
     graph = defs.resolve_asset_graph()
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {
+        "raw_market_data",
         "parts",
         "backtest_results",
         "aggregate_metrics",
     }
+    raw = defs.resolve_assets_def("raw_market_data")
+    assert isinstance(raw.partitions_def, DynamicPartitionsDefinition)
+    assert raw.partitions_def.name == "raw_market_data"
+    # One raw group makes several parts: no partition mapping says which (lineage metadata does).
+    assert graph.get(AssetKey("parts")).parent_keys == set()
     results = defs.resolve_assets_def("backtest_results")
     assert isinstance(results.partitions_def, DynamicPartitionsDefinition)
     assert results.partitions_def.name == "parts"
@@ -107,8 +113,10 @@ def test_definitions_shape(settings: RuntimeSettings) -> None:
         None,
         "invalid-config",
     )
-    sensor = defs.resolve_sensor_def("register_part_files")
-    assert sensor.default_status == DefaultSensorStatus.RUNNING
+    for name in ("register_part_files", "register_raw_files"):
+        assert defs.resolve_sensor_def(name).default_status == DefaultSensorStatus.RUNNING
+    # What the code server does on load: every job (sensors' targets included) resolves.
+    assert defs.get_repository_def().get_all_jobs()
     assert {c.name for c in defs.resolve_asset_graph().asset_check_keys} == {
         "part_file_is_valid",
         "result_is_deterministic",

@@ -3,6 +3,11 @@
 Environment variables (all optional on a laptop):
   TRADING_RUNTIME_ENV        local (default) | k8s
   TRADING_RUNTIME_PARTS_DIR  directory of part files            (default: data/parts)
+  TRADING_RUNTIME_RAW_DIR    raw exchange files, in <raw>/<format>/ (default: data/raw); they
+                             convert into the parts directory (a local one)
+  TRADING_RUNTIME_RAW_WINDOW window raw files are cut on: 30m, 1h, 1d or none (default: 1h)
+  TRADING_RUNTIME_RAW_SNAPSHOTS  on | off: each part after a day's first starts from the
+                             previous part's book, by the config's tick and lot size (default: on)
   TRADING_RUNTIME_RESULTS    results base: a directory or any UPath URL such as s3://bucket/prefix
                              (default: results; required to be a URL in k8s)
   TRADING_RUNTIME_CONFIG     backtest config JSON     (default: the packaged hftbacktest example)
@@ -64,6 +69,9 @@ class RuntimeSettings(BaseModel):
 
     env: Literal["local", "k8s"] = "local"
     parts_dir: str = "data/parts"
+    raw_dir: str = "data/raw"
+    raw_window: str = "1h"
+    raw_snapshots: Literal["on", "off"] = "on"
     results: str = "results"
     config: str = Field(default_factory=lambda: str(example_config_path("hftbacktest")))
     timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)
@@ -76,6 +84,9 @@ class RuntimeSettings(BaseModel):
 
     @model_validator(mode="after")
     def _cluster_needs_shared_storage(self) -> RuntimeSettings:
+        from trading_runtime.data.ingest.window_text import parse_window
+
+        parse_window(self.raw_window)  # "30m", "1h", "1d" or "none"
         if self.env == "k8s" and "://" not in self.results:
             raise ValueError(
                 "TRADING_RUNTIME_RESULTS must be an object-store URL (e.g. s3://bucket/results)"

@@ -74,17 +74,14 @@ def data_validate(paths: tuple[Path, ...]) -> None:
     sys.exit(1 if bad else 0)
 
 
-_WINDOW_UNITS = {"m": 60, "h": 3600, "d": 86400}
-
-
 def _window_ns(text: str | None) -> int | None:
     """``30m``, ``1h``, ``1d`` in nanoseconds; None when not given."""
-    if text is None:
-        return None
-    number, unit = text[:-1], text[-1:]
-    if unit not in _WINDOW_UNITS or not number.isdigit() or int(number) <= 0:
-        raise click.BadParameter(f"{text!r}: expected minutes, hours or days, e.g. 30m, 1h, 1d")
-    return int(number) * _WINDOW_UNITS[unit] * 1_000_000_000
+    from trading_runtime.data.ingest.window_text import parse_window
+
+    try:
+        return parse_window(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @data.command("ingest")

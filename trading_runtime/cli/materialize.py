@@ -58,6 +58,7 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     """The main local job: register parts, backtest the partitions that are missing, failed or
     stale (part file, config, strategy source or engine changed), aggregate when a result
     changed."""
+    from trading_runtime.cli.convert_raw import convert_raw_files
     from trading_runtime.data.parts_store import scan_parts
     from trading_runtime.defs import build_definitions
     from trading_runtime.defs.metadata import CHART_PATH_METADATA
@@ -101,6 +102,8 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     for dead in mark_dead_runs_failed(instance):
         echo_error(f"marked failed: {dead.message}")
     defs = build_definitions(settings)
+    # Raw files first: the parts they make (new or changed) are then planned like any other.
+    raw_failed = convert_raw_files(settings, instance, defs)
     listing = scan_parts(settings.parts_dir)
     for name in listing.refused:
         echo_error(f"REFUSED part file {name}: {listing.reason(name)}")
@@ -203,9 +206,11 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     )
     if listing.refused:
         echo_error(f"{len(listing.refused)} part file(s) refused: {', '.join(listing.refused)}")
+    if raw_failed:
+        echo_error(f"{len(raw_failed)} raw group(s) failed: {', '.join(raw_failed)}")
     if failed:
         echo_error(f"{len(failed)} partition(s) failed: {', '.join(failed)}")
-    if failed or listing.refused:
+    if failed or listing.refused or raw_failed:
         sys.exit(1)
 
 

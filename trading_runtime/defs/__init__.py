@@ -11,8 +11,9 @@ from trading_runtime.defs.assets import aggregate_metrics, make_backtest_results
 from trading_runtime.defs.automation import automation_sensor, with_automation
 from trading_runtime.defs.checks import make_result_determinism_check, part_file_is_valid
 from trading_runtime.defs.jobs import build_jobs
+from trading_runtime.defs.raw_assets import make_raw_market_data, raw_code_version
 from trading_runtime.defs.resources import build_resources
-from trading_runtime.defs.sensors import register_part_files
+from trading_runtime.defs.sensors import make_register_raw_files, register_part_files
 from trading_runtime.freshness.code_version import result_code_version
 from trading_runtime.settings import RuntimeSettings, load_settings
 
@@ -21,23 +22,33 @@ __all__ = ["backtest_pod_tags", "build_definitions", "select_executor"]
 
 def build_definitions(settings: RuntimeSettings | None = None) -> Definitions:
     settings = settings or load_settings()
+    snapshots = settings.raw_snapshots == "on"
     try:
-        code_version = result_code_version(load_config(settings.config), settings.parts_dir)
+        config = load_config(settings.config)
+        code_version = result_code_version(config, settings.parts_dir)
+        raw_version = raw_code_version(
+            settings.raw_window, snapshots, config.engine.tick_size, config.engine.lot_size
+        )
     except ConfigError:
         # Load the code location anyway; materializing reports the config error in full.
-        code_version = "invalid-config"
+        code_version = raw_version = "invalid-config"
     pod_tags = backtest_pod_tags(settings)
     backtest_results = make_backtest_results(code_version, op_tags=pod_tags)
-    assets = [parts, backtest_results, aggregate_metrics]
-    sensors: list[Any] = [register_part_files]
+    raw_market_data = make_raw_market_data(raw_version)
+    assets = [raw_market_data, parts, backtest_results, aggregate_metrics]
+    # With step pods the run pod only coordinates: the default run pod resources suffice.
+    jobs = build_jobs(backtest_run_tags=pod_tags if settings.executor == "in_process" else None)
+    sensors: list[Any] = [
+        register_part_files,
+        make_register_raw_files(rerun_changed=settings.automation_enabled, jobs=jobs),
+    ]
     if settings.automation_enabled:
         assets = with_automation(assets)
         sensors.append(automation_sensor())
     return Definitions(
         assets=assets,
         asset_checks=[part_file_is_valid, make_result_determinism_check(backtest_results)],
-        # With step pods the run pod only coordinates: the default run pod resources suffice.
-        jobs=build_jobs(backtest_run_tags=pod_tags if settings.executor == "in_process" else None),
+        jobs=jobs,
         sensors=sensors,
         resources=build_resources(settings),
         executor=select_executor(settings),

@@ -24,6 +24,7 @@ from trading_runtime.data.parts_store import scan_parts
 from trading_runtime.data.validate import PartInfo
 from trading_runtime.defs.dagster_compat import add_partition_metadata
 from trading_runtime.defs.io_managers import BacktestResultsIOManager
+from trading_runtime.defs.lineage import raw_source_metadata
 from trading_runtime.defs.metadata import CHART_PATH_METADATA, FAILURES_METADATA
 from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import BacktestRunner, PartsDirectory
@@ -139,12 +140,14 @@ def parts(
     outcomes = backtest_runner.validate_parts(_locations(parts_dir, _partition_keys(context)))
     _raise_failures("part(s)", {k: v for k, v in outcomes.items() if isinstance(v, Exception)})
     infos = {k: v for k, v in outcomes.items() if isinstance(v, PartInfo)}
+    metadata = {
+        key: {**part_metadata(info), **raw_source_metadata(parts_dir.path, key)}
+        for key, info in infos.items()
+    }
     if len(infos) == 1:
-        (info,) = infos.values()
-        return MaterializeResult(
-            metadata=part_metadata(info), data_version=DataVersion(info.sha256)
-        )
-    add_partition_metadata(context, {key: part_metadata(info) for key, info in infos.items()})
+        ((key, info),) = infos.items()
+        return MaterializeResult(metadata=metadata[key], data_version=DataVersion(info.sha256))
+    add_partition_metadata(context, metadata)
     return MaterializeResult()
 
 
@@ -183,18 +186,18 @@ def make_backtest_results(code_version: str, op_tags: dict[str, Any] | None = No
             _raise_failures("backtest(s)", staged.failures)
         # The IO manager publishes each result and removes the staging directory.
         results = staged.results
+        metadata = {
+            key: {**result_metadata(result), **raw_source_metadata(parts_dir.path, key)}
+            for key, result in results.items()
+        }
         if len(results) == 1:
-            (result,) = results.values()
+            ((key, result),) = results.items()
             return Output(
-                result,
-                metadata=result_metadata(result),
-                data_version=DataVersion(result.content_hash),
+                result, metadata=metadata[key], data_version=DataVersion(result.content_hash)
             )
         # One run over many partitions: metadata per partition; Dagster's data version covers the
         # whole step, so each partition's content hash is in its metadata.
-        add_partition_metadata(
-            context, {key: result_metadata(result) for key, result in results.items()}
-        )
+        add_partition_metadata(context, metadata)
         return Output(results)
 
     return backtest_results

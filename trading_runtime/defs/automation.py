@@ -1,10 +1,17 @@
 """Declarative automation: a new part runs itself, then the aggregate refreshes.
 
-The flow with the daemon running (``make dev``): ``register_part_files`` adds a partition for a
-new file; on its next tick the automation sensor sees the partition missing and requests
+The flow with the daemon running (``make dev``): a raw file dropped into ``<raw>/<format>/``
+becomes a ``raw_market_data`` partition (``register_raw_files``), which the automation sensor
+requests as missing; its materialization writes parts and registers them as ``parts``
+partitions. ``register_part_files`` adds a partition for a new part file too; on its next tick
+the automation sensor sees the partition missing and requests
 ``parts`` and ``backtest_results`` for it (one run; several new partitions at once make one
 backfill, run as the assets' single-run backfill policy says); once no ``backtest_results``
 partition is in progress, a result newer than the aggregate requests ``aggregate_metrics``.
+
+A changed raw file is re-converted, and the parts that conversion changed backtested again, by
+``register_raw_files``'s run requests (Dagster 1.13 cannot map one raw partition to its parts,
+see defs/lineage.py, so no condition can see it).
 
 Deliberately not automatic: retrying failed partitions (a failing part would run on every tick;
 ``make run`` retries them), and re-running results made stale by a config or strategy edit (the
@@ -82,6 +89,7 @@ def aggregate_condition() -> AutomationCondition[Any]:
 def with_automation(assets: Sequence[AssetsDefinition]) -> list[AssetsDefinition]:
     """The assets with their automation conditions."""
     conditions = {
+        "raw_market_data": new_partition_condition(),
         "parts": new_partition_condition(),
         "backtest_results": new_partition_condition(),
         "aggregate_metrics": aggregate_condition(),
@@ -101,12 +109,15 @@ def automation_sensor() -> AutomationConditionSensorDefinition:
     start, at the interval above."""
     return AutomationConditionSensorDefinition(
         AUTOMATION_SENSOR,
-        target=AssetSelection.assets("parts", "backtest_results", "aggregate_metrics"),
+        target=AssetSelection.assets(
+            "raw_market_data", "parts", "backtest_results", "aggregate_metrics"
+        ),
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=AUTOMATION_INTERVAL_S,
         run_tags={AUTOMATION_TAG: "true"},
         description=(
-            "Backtests new parts and refreshes aggregate_metrics after new results (see each"
-            " asset's automation condition). Off: TRADING_RUNTIME_AUTOMATION=off."
+            "Converts new raw files, backtests new parts and refreshes aggregate_metrics after"
+            " new results (see each asset's automation condition). Off:"
+            " TRADING_RUNTIME_AUTOMATION=off."
         ),
     )

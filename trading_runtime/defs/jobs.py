@@ -20,4 +20,9 @@ def build_jobs(backtest_run_tags: dict[str, Any] | None = None) -> list[Any]:
         selection=AssetSelection.assets("aggregate_metrics"),
         description="Aggregate every stored backtest result into one table.",
     )
-    return [backtest_parts, aggregate]
+    convert_raw = define_asset_job(
+        name="convert_raw",
+        selection=AssetSelection.assets("raw_market_data"),
+        description="Convert a raw group (a feed file, a Tardis symbol-day) into parts.",
+    )
+    return [backtest_parts, aggregate, convert_raw]

@@ -12,14 +12,17 @@ from upath import UPath
 from trading_runtime.backtest.inputs import validate_parts
 from trading_runtime.backtest.staging import StagedBacktests, stage_backtests, staging_base_for
 from trading_runtime.config import BacktestConfig, load_config
+from trading_runtime.data.ingest.run import IngestSpec
+from trading_runtime.data.ingest.window_text import parse_window
 from trading_runtime.data.parts_store import list_part_keys, part_location
+from trading_runtime.data.raw_store import RawListing, scan_raw
 from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.defs.io_managers import BacktestResultsStore, ParquetTableStore
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, RESULTS_DIR
 from trading_runtime.settings import RuntimeSettings
 from trading_runtime.storage import as_upath
 
-__all__ = ["BacktestRunner", "PartsDirectory", "build_resources"]
+__all__ = ["BacktestRunner", "PartsDirectory", "RawDirectory", "build_resources"]
 
 
 class PartsDirectory(ConfigurableResource):
@@ -36,6 +39,27 @@ class PartsDirectory(ConfigurableResource):
 
     def partition_keys(self) -> list[str]:
         return list_part_keys(self.path)
+
+
+class RawDirectory(ConfigurableResource):
+    """Where raw exchange files live (``<path>/<format>/``) and how they become parts: the window
+    (``1h``, ``none``...) and whether a part starts from the previous one's book."""
+
+    path: str
+    window: str = "1h"
+    snapshots: bool = True
+
+    def listing(self) -> RawListing:
+        return scan_raw(self.path)
+
+    def spec(self, raw_format: str, tick_size: float, lot_size: float) -> IngestSpec:
+        return IngestSpec(
+            raw_format,
+            parse_window(self.window),
+            self.snapshots,
+            tick_size if self.snapshots else None,
+            lot_size if self.snapshots else None,
+        )
 
 
 class BacktestRunner(ConfigurableResource):
@@ -77,6 +101,11 @@ def build_resources(settings: RuntimeSettings) -> dict[str, Any]:
     staging = staging_base_for(as_upath(settings.results) / RESULTS_DIR)
     return {
         "parts_dir": PartsDirectory(path=settings.parts_dir),
+        "raw_dir": RawDirectory(
+            path=settings.raw_dir,
+            window=settings.raw_window,
+            snapshots=settings.raw_snapshots == "on",
+        ),
         "backtest_runner": BacktestRunner(
             config_path=settings.config,
             timeout_s=settings.timeout_s,

@@ -77,21 +77,26 @@ def open_instance(home: Path) -> DagsterInstance:
         ) from None
 
 
-def register_parts(instance: DagsterInstance, keys: Sequence[str]) -> list[str]:
-    """Add the keys that are not partitions yet (what the sensor does); the new ones."""
-    new_keys = unregistered_part_keys(instance, keys)
+def register_parts(
+    instance: DagsterInstance, keys: Sequence[str], name: str = PARTS_PARTITIONS
+) -> list[str]:
+    """Add the keys that are not partitions (of ``name``) yet (what the sensor does); the new
+    ones."""
+    new_keys = unregistered_part_keys(instance, keys, name)
     if new_keys:
-        instance.add_dynamic_partitions(PARTS_PARTITIONS, new_keys)
+        instance.add_dynamic_partitions(name, new_keys)
     return new_keys
 
 
-def remove_vanished_parts(instance: DagsterInstance, keys: Sequence[str]) -> list[str]:
+def remove_vanished_parts(
+    instance: DagsterInstance, keys: Sequence[str], name: str = PARTS_PARTITIONS
+) -> list[str]:
     """Delete the partitions that are not among ``keys``, the part files present (what the
     sensor does); the removed ones. Their materializations stay in the event log and their
     stored results stay on storage (the aggregate reports them as orphaned)."""
-    gone = vanished_part_keys(instance, keys)
+    gone = vanished_part_keys(instance, keys, name)
     for key in gone:
-        instance.delete_dynamic_partition(PARTS_PARTITIONS, key)
+        instance.delete_dynamic_partition(name, key)
     return gone
 
 

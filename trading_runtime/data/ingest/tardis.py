@@ -18,13 +18,26 @@ from hftbacktest.data.utils import tardis
 
 from trading_runtime.data.ingest.errors import RawDataError
 
-__all__ = ["TardisPair", "check_tardis_header", "diagnose_tardis", "pair_tardis_files"]
+__all__ = [
+    "TardisPair",
+    "check_tardis_header",
+    "diagnose_tardis",
+    "pair_tardis_files",
+    "tardis_symbol_day",
+]
 
 _NAME = re.compile(
     r"^(?P<exchange>[^_]+)_(?P<kind>trades|incremental_book_L2)_"
     r"(?P<day>\d{4}-\d{2}-\d{2})_(?P<symbol>[A-Za-z0-9._-]+)\.csv(?:\.gz)?$"
 )
 _COLUMNS = {"trades": list(tardis.trade_schema), "incremental_book_L2": list(tardis.depth_schema)}
+
+
+def tardis_symbol_day(name: str) -> str | None:
+    """``<exchange>_<symbol>_<yyyy-mm-dd>`` of a Tardis file name (what its pair shares); None
+    for a name Tardis does not write."""
+    match = _NAME.match(name)
+    return None if match is None else f"{match['exchange']}_{match['symbol']}_{match['day']}"
 
 
 @dataclass(frozen=True)
