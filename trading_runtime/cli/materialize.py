@@ -58,8 +58,6 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     """The main local job: register parts, backtest the partitions that are missing, failed or
     stale (part file, config, strategy source or engine changed), aggregate when a result
     changed."""
-    from dagster import DagsterInstance
-
     from trading_runtime.data.parts_store import scan_parts
     from trading_runtime.defs import build_definitions
     from trading_runtime.defs.metadata import CHART_PATH_METADATA
@@ -69,6 +67,7 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     from trading_runtime.runs.instance import (
         aggregate_is_current,
         dagster_home,
+        open_instance,
         part_hash_cache,
         partition_statuses,
         register_parts,
@@ -92,7 +91,7 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
         config = load_config(settings.config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    instance = DagsterInstance.get()
+    instance = open_instance()  # one process at a time: a fresh home's schema stamped once
     # No daemon watches the runs of this command: a run whose process was killed stays STARTED
     # until the next start-up finds its owner gone.
     for dead in mark_dead_runs_failed(instance):

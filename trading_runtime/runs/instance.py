@@ -1,8 +1,10 @@
-"""The Dagster instance the CLI works on: where it is, the parts registered as partitions, the
-partitions' statuses for the plan, and whether the stored aggregate is current."""
+"""The Dagster instance the CLI works on: where it is, opening it (one process at a time), the
+parts registered as partitions, the partitions' statuses for the plan, and whether the stored
+aggregate is current."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,10 +23,12 @@ from trading_runtime.freshness.plan import PartitionStatuses
 
 __all__ = [
     "AGGREGATE_ASSET",
+    "INSTANCE_LOCK_FILE",
     "PART_HASHES_FILE",
     "RESULTS_ASSET",
     "aggregate_is_current",
     "dagster_home",
+    "open_instance",
     "part_hash_cache",
     "partition_statuses",
     "register_parts",
@@ -35,6 +39,8 @@ RESULTS_ASSET = AssetKey("backtest_results")
 AGGREGATE_ASSET = AssetKey("aggregate_metrics")
 # The part files' sha256 by size and mtime, kept beside the instance (see part_hashes).
 PART_HASHES_FILE = "trading-runtime-part-hashes.json"
+# Held (flock) while a process opens the instance: see open_instance.
+INSTANCE_LOCK_FILE = ".trading-runtime-instance.lock"
 
 
 def dagster_home() -> Path:
@@ -45,6 +51,27 @@ def dagster_home() -> Path:
         os.environ["DAGSTER_HOME"] = home
     Path(home).mkdir(parents=True, exist_ok=True)
     return Path(home)
+
+
+def open_instance() -> DagsterInstance:
+    """The instance in ``DAGSTER_HOME``, opened while holding an exclusive lock on
+    ``$DAGSTER_HOME/.trading-runtime-instance.lock``.
+
+    Opening a SQLite instance creates its databases and stamps their schema version when they
+    are new, with no lock of Dagster's own: two processes opening a fresh home at once can both
+    stamp, leaving ``alembic_version`` with two heads, and every later command fails (or one of
+    them fails on a table the other just created). The lock makes the first opener create and
+    stamp everything; the others wait (a fraction of a second) and find it done. The lock is a
+    kernel ``flock``: a killed holder releases it. Processes that open the instance without it
+    (``dg dev``, ``dagster`` commands) are not covered: start them after a first ``materialize``.
+    """
+    home = dagster_home()
+    with open(home / INSTANCE_LOCK_FILE, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return DagsterInstance.get()  # creates and stamps every SQLite storage it uses
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def register_parts(instance: DagsterInstance, keys: Sequence[str]) -> list[str]:
