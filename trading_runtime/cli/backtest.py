@@ -162,18 +162,24 @@ def backtest(
 def aggregate(results: str | None) -> None:
     """Aggregate stored results into <results>/aggregate_metrics.parquet (the same table as the
     Dagster asset aggregate_metrics), e.g. the last step of an Argo batch."""
+    from trading_runtime.freshness.damage import load_verified
     from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
+    from trading_runtime.results import ResultIntegrityError
     from trading_runtime.results.aggregate import aggregate as aggregate_of
     from trading_runtime.results.aggregate import write_aggregate_chart
-    from trading_runtime.results.store import load_results, partitions_dir
+    from trading_runtime.results.store import partitions_dir
     from trading_runtime.settings import load_settings
     from trading_runtime.storage import StorageError, as_upath, storage_error, write_parquet
 
     base = results or load_settings().results
     try:
-        stored = load_results(base, partitions=partitions_dir(base))
+        # Every result verified (cached by size and mtime beside DAGSTER_HOME when set): a
+        # damaged one fails the aggregate, named, rather than be aggregated or left out.
+        stored = load_verified(base, partitions=partitions_dir(base))
     except OSError as exc:
         raise click.ClickException(str(storage_error(exc, "read"))) from None
+    except ResultIntegrityError as exc:
+        raise click.ClickException(str(exc)) from None
     if not stored:
         raise click.ClickException(
             f"no stored results under {base}/{RESULTS_DIR}/ or {base}/ (<part>/result.json)"

@@ -27,7 +27,8 @@ def _echo_charts(results: Any, aggregate_chart: Any) -> None:
     if aggregate_chart is not None:
         path = as_upath(str(aggregate_chart.value))
         click.echo(f"chart: {path.resolve() if is_local(path) else path}")
-    for result in load_results(results, keys[:CHARTS_LISTED]).values():
+    # A damaged result (its run failed) is left out here: its failure was reported.
+    for result in load_results(results, keys[:CHARTS_LISTED], damaged={}).values():
         if result.chart_path is not None:
             click.echo(f"chart: {result.chart_path}")
     if len(keys) > CHARTS_LISTED:
@@ -62,6 +63,7 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     from trading_runtime.defs import build_definitions
     from trading_runtime.defs.metadata import CHART_PATH_METADATA
     from trading_runtime.defs.partitions import PARTS_PARTITIONS
+    from trading_runtime.freshness.damage import result_hash_cache
     from trading_runtime.freshness.plan import plan_backtests
     from trading_runtime.layout import AGGREGATE_FILE, PART_KEY_RULE, RESULTS_DIR
     from trading_runtime.runs.instance import (
@@ -134,6 +136,7 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
         parts_dir=settings.parts_dir,
         results=settings.results,
         hashes=part_hash_cache(),
+        result_hashes=result_hash_cache(),
         force=force,
     )
     click.echo(
