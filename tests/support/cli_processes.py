@@ -10,23 +10,28 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+TESTS = REPO / "tests"
+# What `make run` writes that matters here: with Dagster's telemetry on, its helper process
+# (in the command's process group) prints its own KeyboardInterrupt on Ctrl-C.
+DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 MATERIALIZE = [sys.executable, "-m", "trading_runtime", "materialize"]
 
 
 def cli_env(tmp_path: Path, parts: list[Path], *, home: Path | None = None) -> dict[str, str]:
     """The environment of a CLI process working in ``tmp_path``: ``parts`` copied into
     ``tmp_path/parts``, results in ``tmp_path/results``, the instance in ``home`` (default
-    ``tmp_path/home``, created with an empty dagster.yaml as `make run` does)."""
+    ``tmp_path/home``, with telemetry off as `make run` writes it). The tests' strategies
+    (``support.strategies_for_tests``) are importable."""
     parts_dir = tmp_path / "parts"
     parts_dir.mkdir(exist_ok=True)
     for part in parts:
         shutil.copy2(part, parts_dir / part.name)
     home = home or tmp_path / "home"
     home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").touch()
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)
     return {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")]),
         "DAGSTER_HOME": str(home),
         "TRADING_RUNTIME_PARTS_DIR": str(parts_dir),
         "TRADING_RUNTIME_RESULTS": str(tmp_path / "results"),

@@ -66,13 +66,15 @@ def engine_started_marker(out_dir: Path) -> Path:
 
 
 def init_worker(parent_pid: int) -> None:
-    """Runs first in every worker: die with the parent, and let SIGALRM end the process."""
+    """Runs first in every worker: die with the parent, let SIGALRM end the process, and leave
+    Ctrl-C (SIGINT to the terminal's process group) to the parent, which stops the workers."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before the line above took effect
         os._exit(1)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
