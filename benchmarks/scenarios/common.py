@@ -18,12 +18,12 @@ DAGSTER_YAML = ""  # what `make run` creates (`touch dagster.yaml`): the default
 
 def fresh_instance(home: Path) -> Any:
     """A new Dagster instance at ``home`` (DAGSTER_HOME set, as the CLI does)."""
-    from dagster import DagsterInstance
+    from trading_runtime.runs.instance import open_instance
 
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
-    return DagsterInstance.get()
+    return open_instance()
 
 
 def run_breakdown(instance: Any, run_id: str) -> dict[str, Any]:

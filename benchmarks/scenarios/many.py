@@ -142,14 +142,13 @@ def child_aggregate(spec: Spec) -> dict[str, Any]:
     """The aggregate job over stored results, in a fresh process; time and RSS high-water."""
     import tracemalloc
 
-    from dagster import DagsterInstance
-
     from trading_runtime.defs import build_definitions
+    from trading_runtime.runs.instance import open_instance
     from trading_runtime.runs.launch import run_aggregate
     from trading_runtime.settings import RuntimeSettings
 
     os.environ["DAGSTER_HOME"] = spec["home"]
-    instance = DagsterInstance.get()
+    instance = open_instance()
     settings = RuntimeSettings(parts_dir=spec["parts_dir"], results=spec["results"])
     defs = build_definitions(settings)
     job = defs.resolve_job_def("aggregate")

@@ -57,7 +57,7 @@ def _watch(base: UPath, partitions: list[str], stop: threading.Event, watch: Wat
                 result = BacktestResult.load(base / partition)
             except FileNotFoundError:
                 continue  # nothing published yet
-            except ValueError as exc:  # a pointer read half-written
+            except (ValueError, ResultIntegrityError) as exc:  # a pointer read half-written
                 watch.problems.append(f"{partition}: {exc}")
                 continue
             try:

@@ -76,8 +76,9 @@ def engine_started_marker(out_dir: Path) -> Path:
 
 
 def init_worker(parent_pid: int, memory_limit_mb: int = 0) -> None:
-    """Runs first in every worker: die with the parent, let SIGALRM end the process, and hold
-    at most ``memory_limit_mb`` MB of data (0: no limit; ``memory``)."""
+    """Runs first in every worker: die with the parent, let SIGALRM end the process, hold at
+    most ``memory_limit_mb`` MB of data (0: no limit; ``memory``), and leave Ctrl-C (SIGINT to
+    the terminal's process group) to the parent, which stops the workers."""
     global _memory_limit_mb
     _memory_limit_mb = memory_limit_mb
     apply_memory_limit(memory_limit_mb)
@@ -87,6 +88,7 @@ def init_worker(parent_pid: int, memory_limit_mb: int = 0) -> None:
     if os.getppid() != parent_pid:  # the parent died before the line above took effect
         os._exit(1)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from trading_runtime.cli.common import echo_error, format_metrics
+from trading_runtime.cli.signals import Interrupted, signals_raise
 from trading_runtime.config import ConfigError, load_config
 
 if TYPE_CHECKING:
@@ -44,6 +45,16 @@ def _parse_overrides(sets: tuple[str, ...], overrides_json: str | None) -> dict[
         except json.JSONDecodeError:
             overrides[key] = text
     return overrides
+
+
+def _stop(exc: Interrupted, out: str) -> None:
+    """Kill the engine workers, remove this process's staging, exit 130 or 143."""
+    from trading_runtime.backtest.staging import staging_base_for
+    from trading_runtime.cli.signals import exit_interrupted, remove_own_staging, stop_workers
+
+    stop_workers(exc)
+    remove_own_staging(staging_base_for(out))
+    exit_interrupted(exc, "the parts already published stay; run it again for the rest")
 
 
 @click.command()
@@ -132,16 +143,19 @@ def backtest(
         raise click.ClickException(f"no part files given and none in {settings.parts_dir}")
     click.echo(f"backtesting {len(locations)} part(s) with {config.id} ({config.adapter})")
     try:
-        outcomes = backtest_and_publish(
-            config,
-            keyed_locations(locations),
-            out,
-            timeout_s=timeout_s or settings.timeout_s,
-            startup_timeout_s=settings.startup_timeout_s,
-            workers=workers or settings.workers,
-        )
+        with signals_raise():  # SIGINT/SIGTERM: workers killed, staging removed, exit 130/143
+            outcomes = backtest_and_publish(
+                config,
+                keyed_locations(locations),
+                out,
+                timeout_s=timeout_s or settings.timeout_s,
+                startup_timeout_s=settings.startup_timeout_s,
+                workers=workers or settings.workers,
+            )
     except (ValueError, StorageError) as exc:
         raise click.ClickException(str(exc)) from None
+    except Interrupted as exc:
+        _stop(exc, out)
     for key, outcome in outcomes.items():
         if isinstance(outcome, BacktestResult):
             click.echo(f"ok     {key}: {format_metrics(outcome.metrics)} -> {outcome.directory}")
@@ -163,18 +177,24 @@ def backtest(
 def aggregate(results: str | None) -> None:
     """Aggregate stored results into <results>/aggregate_metrics.parquet (the same table as the
     Dagster asset aggregate_metrics), e.g. the last step of an Argo batch."""
+    from trading_runtime.freshness.damage import load_verified
     from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
+    from trading_runtime.results import ResultIntegrityError
     from trading_runtime.results.aggregate import aggregate as aggregate_of
     from trading_runtime.results.aggregate import write_aggregate_chart
-    from trading_runtime.results.store import load_results, partitions_dir
+    from trading_runtime.results.store import partitions_dir
     from trading_runtime.settings import load_settings
     from trading_runtime.storage import StorageError, as_upath, storage_error, write_parquet
 
     base = results or load_settings().results
     try:
-        stored = load_results(base, partitions=partitions_dir(base))
+        # Every result verified (cached by size and mtime beside DAGSTER_HOME when set): a
+        # damaged one fails the aggregate, named, rather than be aggregated or left out.
+        stored = load_verified(base, partitions=partitions_dir(base))
     except OSError as exc:
         raise click.ClickException(str(storage_error(exc, "read"))) from None
+    except ResultIntegrityError as exc:
+        raise click.ClickException(str(exc)) from None
     if not stored:
         raise click.ClickException(
             f"no stored results under {base}/{RESULTS_DIR}/ or {base}/ (<part>/result.json)"

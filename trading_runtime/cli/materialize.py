@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from functools import partial
 from typing import Any
 
 import click
 
 from trading_runtime.cli.common import echo_error
+from trading_runtime.cli.signals import Interrupted, run_interruptibly, signals_raise
 from trading_runtime.config import ConfigError, load_config
 
 __all__ = ["materialize"]
@@ -27,7 +29,8 @@ def _echo_charts(results: Any, aggregate_chart: Any) -> None:
     if aggregate_chart is not None:
         path = as_upath(str(aggregate_chart.value))
         click.echo(f"chart: {path.resolve() if is_local(path) else path}")
-    for result in load_results(results, keys[:CHARTS_LISTED]).values():
+    # A damaged result (its run failed) is left out here: its failure was reported.
+    for result in load_results(results, keys[:CHARTS_LISTED], damaged={}).values():
         if result.chart_path is not None:
             click.echo(f"chart: {result.chart_path}")
     if len(keys) > CHARTS_LISTED:
@@ -57,12 +60,45 @@ def _echo_charts(results: Any, aggregate_chart: Any) -> None:
 def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> None:
     """The main local job: register parts, backtest the partitions that are missing, failed or
     stale (part file, config, strategy source or engine changed), aggregate when a result
-    changed."""
+    changed. SIGINT or SIGTERM stops it (exit 130 or 143): the running run is canceled."""
+    with signals_raise():
+        try:
+            _materialize(single_run, selected, force)
+        except Interrupted as exc:
+            _stop(exc)
+
+
+def _stop(exc: Interrupted) -> None:
+    """Cancel this process's running run, kill the engine workers, remove its staging, exit."""
+    from trading_runtime.backtest.staging import staging_base_for
+    from trading_runtime.cli.signals import exit_interrupted, remove_own_staging, stop_workers
+    from trading_runtime.layout import RESULTS_DIR
+    from trading_runtime.runs.instance import open_instance
+    from trading_runtime.runs.owners import mark_canceled, own_unfinished_runs
+    from trading_runtime.settings import load_settings
+    from trading_runtime.storage import as_upath, is_local
+
+    instance = open_instance()
+    running = own_unfinished_runs(instance)
+    stop_workers(exc)  # the running step fails at once; its thread ends
+    canceled = mark_canceled(
+        instance, [*running, *own_unfinished_runs(instance)], f"interrupted by {exc.name}"
+    )
+    partitions = as_upath(load_settings().results) / RESULTS_DIR
+    if is_local(partitions):
+        remove_own_staging(staging_base_for(partitions))
+    exit_interrupted(
+        exc, f"{len(canceled)} run(s) canceled; the next `materialize` resumes where it stopped"
+    )
+
+
+def _materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> None:
     from trading_runtime.cli.convert_raw import convert_raw_files
     from trading_runtime.data.parts_store import scan_parts
     from trading_runtime.defs import build_definitions
     from trading_runtime.defs.metadata import CHART_PATH_METADATA
     from trading_runtime.defs.partitions import PARTS_PARTITIONS
+    from trading_runtime.freshness.damage import result_hash_cache
     from trading_runtime.freshness.plan import plan_backtests
     from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
     from trading_runtime.runs.instance import (
@@ -93,8 +129,8 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
         config = load_config(settings.config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    try:
-        instance = open_instance(home)
+    try:  # one process at a time: a fresh home's schema stamped once
+        instance = open_instance()
     except InstanceConfigError as exc:
         raise click.ClickException(str(exc)) from None
     # No daemon watches the runs of this command: a run whose process was killed stays STARTED
@@ -141,6 +177,7 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
         parts_dir=settings.parts_dir,
         results=settings.results,
         hashes=part_hash_cache(),
+        result_hashes=result_hash_cache(),
         force=force,
     )
     click.echo(
@@ -156,7 +193,7 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
             click.echo(
                 f"backtesting {len(stretch)} partition(s) ({stretch[0]}..{stretch[-1]}) in one run"
             )
-            result = run_partition_range(job, instance, stretch)
+            result = run_interruptibly(partial(run_partition_range, job, instance, stretch))
             if result.success:
                 succeeded += len(stretch)
             else:
@@ -166,7 +203,7 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     else:
         for index, (key, reason) in enumerate(plan.to_run.items(), start=1):
             run_started = time.perf_counter()
-            result = run_partition(job, instance, key)
+            result = run_interruptibly(partial(run_partition, job, instance, key))
             elapsed = time.perf_counter() - run_started
             position = f"[{index}/{len(plan.to_run)}]"
             if result.success:
@@ -182,7 +219,8 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
     # be older than the newest result, which Dagster's event log tells.
     if succeeded or removed or force or not aggregate_is_current(instance, base / AGGREGATE_FILE):
         click.echo("aggregating")
-        aggregate = run_aggregate(defs.resolve_job_def("aggregate"), instance)
+        aggregate_job = defs.resolve_job_def("aggregate")
+        aggregate = run_interruptibly(partial(run_aggregate, aggregate_job, instance))
         if not aggregate.success:
             for message in failure_messages(aggregate):
                 echo_error(f"FAILED {message}")

@@ -21,9 +21,10 @@ from pydantic import Field
 from upath import UPath
 
 from trading_runtime.backtest.publish import publish_result
+from trading_runtime.freshness.damage import damaged_error, damaged_results, load_verified
 from trading_runtime.layout import RESULT_FILE, check_part_key
 from trading_runtime.results import BacktestResult
-from trading_runtime.results.store import load_results, stored_result_keys
+from trading_runtime.results.store import stored_result_keys
 from trading_runtime.storage import read_parquet, storage_error, write_parquet
 
 __all__ = [
@@ -64,7 +65,13 @@ class BacktestResultsIOManager(UPathIOManager):
     def load_from_path(self, context: InputContext, path: UPath) -> BacktestResult:
         if not (path / RESULT_FILE).exists():
             raise FileNotFoundError(f"no stored backtest result at {path}")
-        return BacktestResult.load(path)
+        # A damaged result (a listed file missing or altered, result.json not one) fails the
+        # load with one line naming the file; hashes are cached by size and mtime.
+        result = BacktestResult.load(path)
+        damaged = damaged_results({result.partition: result})
+        if damaged:
+            raise damaged_error(damaged)
+        return result
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if isinstance(obj, dict):
@@ -88,9 +95,10 @@ class BacktestResultsIOManager(UPathIOManager):
             return super().load_input(context)
         # Many partitions (the aggregate): one listing and one result.json read per stored
         # partition. The base class logs a line per partition, and each log line is an event-log
-        # write. Partitions without a result are skipped; the aggregate reports them.
+        # write. Partitions without a result are skipped; the aggregate reports them. Damaged
+        # ones fail the load, named (``load_verified``).
         stored = set(stored_result_keys(self.results_base))
-        return load_results(
+        return load_verified(
             self.results_base,
             [check_part_key(k) for k in context.asset_partition_keys if k in stored],
         )

@@ -7,7 +7,6 @@ version of ``backtest_results`` is computed from too (``code_version.result_code
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +18,15 @@ from trading_runtime.config import LATENCY_DIR, BacktestConfig
 from trading_runtime.data.latency import latency_files_sha256
 from trading_runtime.data.parts_store import part_location
 from trading_runtime.freshness.code_version import current_code_inputs
+from trading_runtime.freshness.damage import cached_sha256
 from trading_runtime.freshness.inputs import recorded_inputs, stale_inputs
 from trading_runtime.freshness.part_hashes import PartHashCache
 from trading_runtime.freshness.staleness import CurrentInputs, stale_reason
-from trading_runtime.layout import RESULT_FILE, RESULTS_DIR
-from trading_runtime.storage import as_upath, is_local, read_whole
+from trading_runtime.layout import RESULTS_DIR
+from trading_runtime.results import BacktestResult, ResultIntegrityError
+from trading_runtime.storage import as_upath, is_local
 
-__all__ = ["BacktestPlan", "PartitionStatuses", "latency_changes", "plan_backtests"]
+__all__ = ["DAMAGED", "BacktestPlan", "PartitionStatuses", "latency_changes", "plan_backtests"]
 
 
 @dataclass(frozen=True)
@@ -44,17 +45,22 @@ class BacktestPlan:
     to_run: dict[str, str]
     up_to_date: list[str]
     hashed: int  # part files read in full (the rest came from the size+mtime cache)
+    verified: int = 0  # result files read in full to verify them (the rest: from the cache)
 
 
-def _stored_provenance(results: str, key: str) -> dict[str, Any] | None:
-    """The provenance in a partition's ``result.json``; None when there is none (or it cannot
-    be read: then the partition runs again and replaces it)."""
+DAMAGED = "damaged"
+
+
+def _stored_result(results: str, key: str) -> BacktestResult | ResultIntegrityError | None:
+    """The partition's stored result (its ``result.json``); None when there is none or it
+    cannot be read (then the partition runs again and replaces it), the error when its
+    ``result.json`` is not one."""
     try:
-        document = json.loads(read_whole(as_upath(results) / RESULTS_DIR / key / RESULT_FILE))
-        provenance = document["provenance"]
-    except (OSError, ValueError, KeyError, TypeError):
+        return BacktestResult.load(as_upath(results) / RESULTS_DIR / key)
+    except ResultIntegrityError as exc:
+        return exc
+    except OSError:
         return None
-    return provenance if isinstance(provenance, dict) else None
 
 
 def plan_backtests(
@@ -65,12 +71,17 @@ def plan_backtests(
     parts_dir: str,
     results: str,
     hashes: PartHashCache,
+    result_hashes: PartHashCache | None = None,
     force: bool = False,
 ) -> BacktestPlan:
-    """Each of ``keys`` that is missing, failed or stale (``staleness.stale_reason``), with its
-    reason; with ``force``, all of them. Dagster says (``statuses``) which partitions it has
-    materialized and whose latest attempt failed; ``result.json`` says what each stored result
-    was made from; ``hashes`` gives the part files' sha256 (and is saved afterwards)."""
+    """Each of ``keys`` that is missing, failed, stale (``staleness.stale_reason``) or damaged,
+    with its reason; with ``force``, all of them. Dagster says (``statuses``) which partitions it
+    has materialized and whose latest attempt failed; ``result.json`` says what each stored result
+    was made from; ``hashes`` gives the part files' sha256 (and is saved afterwards). A result
+    that is otherwise up to date is verified (``BacktestResult.verify``): a listed file missing
+    or altered, or a ``result.json`` that is not one, runs it again as ``damaged: <what>``.
+    ``result_hashes`` caches the result files' sha256 by size and mtime (default: none, every
+    file is read)."""
     if force:
         return BacktestPlan({key: "forced" for key in keys}, [], 0)
     code = current_code_inputs(config)
@@ -82,6 +93,7 @@ def plan_backtests(
             sha256_cache[key] = hashes.sha256(location)
         return sha256_cache[key]
 
+    verified = result_hashes if result_hashes is not None else PartHashCache()
     to_run: dict[str, str] = {}
     current_ones: dict[str, dict[str, Any]] = {}
     for key in keys:
@@ -92,8 +104,17 @@ def plan_backtests(
             last_run_failed=key in statuses.failed,
             recorded=key in statuses.materialized,
         )
-        provenance = _stored_provenance(results, key)
+        stored = _stored_result(results, key)
+        if isinstance(stored, ResultIntegrityError):
+            to_run[key] = f"{DAMAGED}: {stored.what}"
+            continue
+        provenance = stored.provenance if stored is not None else None
         reason = stale_reason(provenance, current)
+        if reason is None and stored is not None:
+            try:
+                stored.verify(cached_sha256(verified))
+            except ResultIntegrityError as exc:
+                reason = f"{DAMAGED}: {exc.what}"
         if reason is None and provenance is not None:
             current_ones[key] = provenance
         elif reason is not None:
@@ -110,8 +131,12 @@ def plan_backtests(
     to_run.update(latency_changes(config, parts_dir, current_ones, set(to_run)))
     up_to_date = [key for key in keys if key not in to_run]
     hashes.save()
+    verified.save()
     return BacktestPlan(
-        {key: to_run[key] for key in keys if key in to_run}, up_to_date, hashes.hashed
+        {key: to_run[key] for key in keys if key in to_run},
+        up_to_date,
+        hashes.hashed,
+        verified.hashed,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,21 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 from trading_runtime.layout import CHART_FILE, CURVE_FILE, RESULT_FILE, VERSIONS_DIR
+from trading_runtime.results.canonical import result_version
 from trading_runtime.storage import read_whole
 
-__all__ = ["BacktestResult", "ResultIntegrityError"]
+__all__ = ["BacktestResult", "ResultIntegrityError", "Sha256Of"]
+
+# A file's sha256, None when it does not exist (``freshness.part_hashes.PartHashCache.sha256``
+# caches it by size and mtime).
+Sha256Of = Callable[[Path | UPath], str | None]
+
+
+def _read_sha256(path: Path | UPath) -> str | None:
+    try:
+        return hashlib.sha256(read_whole(path)).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -60,27 +73,57 @@ class BacktestResult:
         charts = self.provenance.get("charts", {})
         return self.directory / CHART_FILE if CHART_FILE in charts else None
 
+    @property
+    def version(self) -> str | None:
+        """The stored version's name (its directory under ``versions/``), None for a result
+        stored before versions existed or not stored yet."""
+        return self.directory.name if self.directory.parent.name == VERSIONS_DIR else None
+
+    def _relative(self, name: str) -> str:
+        """A file's path within its partition's directory, for short messages."""
+        return f"{VERSIONS_DIR}/{self.version}/{name}" if self.version else name
+
+    def _damaged(self, name: str, actual: str | None, expected: str) -> ResultIntegrityError:
+        path = self.directory / name
+        if actual is None:
+            return ResultIntegrityError(
+                f"result {self.partition}: {path} is missing", f"{self._relative(name)} missing"
+            )
+        return ResultIntegrityError(
+            f"result {self.partition}: {path} has sha256 {actual}, but result.json lists"
+            f" {expected}; the stored result is damaged",
+            f"{self._relative(name)} altered",
+        )
+
     def read_verified(self, name: str) -> bytes:
         """A result file's bytes, checked against the sha256 that ``result.json`` lists."""
         data = read_whole(self.directory / name)
         expected = self.listed_files().get(name)
         actual = hashlib.sha256(data).hexdigest()
         if expected is not None and actual != expected:
-            raise ResultIntegrityError(
-                f"result {self.partition}: {self.directory / name} has sha256 {actual}, but"
-                f" result.json lists {expected}; the stored result is damaged"
-            )
+            raise self._damaged(name, actual, expected)
         return data
 
-    def verify(self) -> None:
-        """Every file ``result.json`` lists (chart included) is present with its sha256."""
-        for name in sorted(self.listed_files()):
-            try:
-                self.read_verified(name)
-            except FileNotFoundError:
-                raise ResultIntegrityError(
-                    f"result {self.partition}: {self.directory / name} is missing"
-                ) from None
+    def verify(self, sha256_of: Sha256Of | None = None) -> None:
+        """Every file ``result.json`` lists (chart included) is present with its sha256, and a
+        version's own ``result.json`` is the one its name was made from; else a
+        ``ResultIntegrityError`` naming the file. ``sha256_of``: how a file is hashed (e.g. a
+        cache by size and mtime); by default each file is read in full."""
+        hash_of = sha256_of or _read_sha256
+        if self.version is not None and not self.directory.is_dir():
+            raise ResultIntegrityError(
+                f"result {self.partition}: version directory {self.directory} is missing",
+                f"{VERSIONS_DIR}/{self.version} missing",
+            )
+        for name, expected in sorted(self.listed_files().items()):
+            actual = hash_of(self.directory / name)
+            if actual != expected:
+                raise self._damaged(name, actual, expected)
+        if self.version is not None:
+            own = hash_of(self.directory / RESULT_FILE)
+            files = dict(self.provenance.get("files", {}))
+            if own is None or result_version({**files, RESULT_FILE: own}) != self.version:
+                raise self._damaged(RESULT_FILE, own, f"the one version {self.version} names")
 
     def local_directory(self) -> Path:
         """The run's local output directory (what gets published to storage)."""
@@ -98,18 +141,42 @@ class BacktestResult:
     @classmethod
     def load(cls, directory: Path | UPath) -> BacktestResult:
         """A stored result from its partition's directory: follows ``result.json`` (the pointer
-        to the current version) and reads nothing else."""
-        document = json.loads(read_whole(directory / RESULT_FILE))
-        version = document.get("version")
+        to the current version) and reads nothing else. A ``result.json`` that is not one
+        (truncated, foreign) is a ``ResultIntegrityError`` naming it; a missing one is
+        ``FileNotFoundError``."""
+        pointer = directory / RESULT_FILE
+        data = read_whole(pointer)
+        try:
+            document = json.loads(data)
+            version = document.get("version")
+            metrics, provenance = document["metrics"], document["provenance"]
+            if not isinstance(metrics, dict) or not isinstance(provenance, dict):
+                raise TypeError("metrics and provenance are not objects")
+            if version is not None and not isinstance(version, str):
+                raise TypeError("version is not a string")
+        except (ValueError, AttributeError, KeyError, TypeError) as exc:
+            why = f"no {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+            raise ResultIntegrityError(
+                f"result {directory.name}: {pointer} is not a result.json ({why});"
+                " the stored result is damaged",
+                f"{RESULT_FILE} unreadable",
+            ) from None
         # Without a version: a result stored before versions existed, files beside result.json.
         files = directory / VERSIONS_DIR / version if version else directory
         return cls(
             partition=directory.name,
             directory=files,
-            metrics=document["metrics"],
-            provenance=document["provenance"],
+            metrics=metrics,
+            provenance=provenance,
         )
 
 
 class ResultIntegrityError(RuntimeError):
-    """A stored result's files do not match the hashes its ``result.json`` lists."""
+    """A stored result is damaged: a file its ``result.json`` lists is missing or has other
+    bytes, or ``result.json`` is not one. The message (one line) names the file; ``what`` says
+    it in a few words relative to the partition's directory (``versions/<v>/curve.parquet
+    altered``), as the plan's reason ``damaged: <what>``."""
+
+    def __init__(self, message: str, what: str | None = None) -> None:
+        super().__init__(message)
+        self.what = what or message

@@ -29,7 +29,7 @@ from trading_runtime.layout import (
     VERSIONS_DIR,
 )
 from trading_runtime.results.canonical import result_version
-from trading_runtime.results.result import BacktestResult
+from trading_runtime.results.result import BacktestResult, ResultIntegrityError
 from trading_runtime.storage import as_upath, is_local, read_whole
 
 __all__ = ["load_results", "partitions_dir", "publish_result_files", "stored_result_keys"]
@@ -248,14 +248,34 @@ def load_results(
     keys: Iterable[str] | None = None,
     *,
     partitions: UPath | None = None,
+    damaged: dict[str, ResultIntegrityError] | None = None,
 ) -> dict[str, BacktestResult]:
     """Stored results (metrics and provenance from ``result.json``; curves stay on storage),
-    from ``<results>/backtest_results``, or from ``partitions`` when given."""
+    from ``<results>/backtest_results``, or from ``partitions`` when given. A ``result.json``
+    that is not one raises ``ResultIntegrityError`` naming it, or, with ``damaged`` given, is
+    put there (by key) and left out."""
     base = partitions if partitions is not None else as_upath(results) / RESULTS_DIR
     wanted = sorted(keys) if keys is not None else _result_keys(base)
+    # Plain paths locally: a tenth of UPath's cost per file.
+    root: Path | UPath = Path(base.path) if is_local(base) else base
+
+    def load(key: str) -> BacktestResult | ResultIntegrityError:
+        try:
+            return BacktestResult.load(root / key)
+        except ResultIntegrityError as exc:
+            if damaged is None:
+                raise
+            return exc
+
     if is_local(base):
-        local = Path(base.path)  # plain paths: a tenth of UPath's cost per file
-        return {key: BacktestResult.load(local / key) for key in wanted}
-    with ThreadPoolExecutor(_REMOTE_READ_THREADS) as pool:
-        loaded = pool.map(lambda key: BacktestResult.load(base / key), wanted)
-        return dict(zip(wanted, loaded, strict=True))
+        loaded = [load(key) for key in wanted]
+    else:
+        with ThreadPoolExecutor(_REMOTE_READ_THREADS) as pool:
+            loaded = list(pool.map(load, wanted))
+    found: dict[str, BacktestResult] = {}
+    for key, outcome in zip(wanted, loaded, strict=True):
+        if isinstance(outcome, BacktestResult):
+            found[key] = outcome
+        elif damaged is not None:
+            damaged[key] = outcome
+    return found

@@ -1,8 +1,10 @@
-"""The Dagster instance the CLI works on: where it is, the parts registered as partitions, the
-partitions' statuses for the plan, and whether the stored aggregate is current."""
+"""The Dagster instance the CLI works on: where it is, opening it (one process at a time), the
+parts registered as partitions, the partitions' statuses for the plan, and whether the stored
+aggregate is current."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +25,7 @@ from trading_runtime.freshness.plan import PartitionStatuses
 
 __all__ = [
     "AGGREGATE_ASSET",
+    "INSTANCE_LOCK_FILE",
     "PART_HASHES_FILE",
     "RESULTS_ASSET",
     "InstanceConfigError",
@@ -39,6 +42,8 @@ RESULTS_ASSET = AssetKey("backtest_results")
 AGGREGATE_ASSET = AssetKey("aggregate_metrics")
 # The part files' sha256 by size and mtime, kept beside the instance (see part_hashes).
 PART_HASHES_FILE = "trading-runtime-part-hashes.json"
+# Held (flock) while a process opens the instance: see open_instance.
+INSTANCE_LOCK_FILE = ".trading-runtime-instance.lock"
 
 
 def dagster_home() -> Path:
@@ -55,12 +60,31 @@ class InstanceConfigError(ValueError):
     """``DAGSTER_HOME/dagster.yaml`` that Dagster cannot load; one line naming the file."""
 
 
-def open_instance(home: Path) -> DagsterInstance:
-    """The Dagster instance of ``home`` (``DAGSTER_HOME``), or ``InstanceConfigError`` naming its
-    ``dagster.yaml`` and the first problem instead of Dagster's pages of traceback."""
-    file = home / "dagster.yaml"
+def open_instance() -> DagsterInstance:
+    """The instance in ``DAGSTER_HOME``, opened while holding an exclusive lock on
+    ``$DAGSTER_HOME/.trading-runtime-instance.lock``; ``InstanceConfigError`` naming its
+    ``dagster.yaml`` and the first problem instead of Dagster's pages of traceback.
+
+    Opening a SQLite instance creates its databases and stamps their schema version when they
+    are new, with no lock of Dagster's own: two processes opening a fresh home at once can both
+    stamp, leaving ``alembic_version`` with two heads, and every later command fails (or one of
+    them fails on a table the other just created). The lock makes the first opener create and
+    stamp everything; the others wait (a fraction of a second) and find it done. The lock is a
+    kernel ``flock``: a killed holder releases it. Processes that open the instance without it
+    (``dg dev``, ``dagster`` commands) are not covered: start them after a first ``materialize``.
+    """
+    home = dagster_home()
+    with open(home / INSTANCE_LOCK_FILE, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _open(home / "dagster.yaml")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _open(file: Path) -> DagsterInstance:
     try:
-        return DagsterInstance.get()
+        return DagsterInstance.get()  # creates and stamps every SQLite storage it uses
     except DagsterInvalidConfigError as exc:
         errors = [e.message for e in exc.errors] or [str(exc).splitlines()[0]]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

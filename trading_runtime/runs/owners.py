@@ -13,7 +13,15 @@ from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from trading_runtime.backtest.processes import ProcessIdentity, current_process, parse_identity
 
-__all__ = ["OWNER_TAG", "DeadRun", "mark_dead_runs_failed", "owner_tags", "run_owner"]
+__all__ = [
+    "OWNER_TAG",
+    "DeadRun",
+    "mark_canceled",
+    "mark_dead_runs_failed",
+    "own_unfinished_runs",
+    "owner_tags",
+    "run_owner",
+]
 
 # The owning process as compact JSON (``ProcessIdentity``'s fields). The start time tells a live
 # owner from a later process that got the same pid; the kernel boot and pid namespace say when a
@@ -65,3 +73,28 @@ def mark_dead_runs_failed(instance: DagsterInstance) -> list[DeadRun]:
         instance.report_run_failed(run, message)
         dead.append(DeadRun(run.run_id, run.job_name, pid, message))
     return dead
+
+
+def own_unfinished_runs(instance: DagsterInstance) -> list[str]:
+    """The ids of the unfinished runs this process started."""
+    me = current_process()
+    return [
+        record.dagster_run.run_id
+        for record in instance.get_run_records(filters=RunsFilter(statuses=_UNFINISHED))
+        if run_owner(record.dagster_run) == me
+    ]
+
+
+def mark_canceled(instance: DagsterInstance, run_ids: list[str], message: str) -> list[str]:
+    """Report as canceled, with ``message``, each of ``run_ids`` that did not succeed (an
+    interrupted run fails as its workers are killed: it was canceled); the ids marked."""
+    marked = []
+    for run_id in run_ids:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status not in (
+            DagsterRunStatus.SUCCESS,
+            DagsterRunStatus.CANCELED,
+        ):
+            instance.report_run_canceled(run, message)
+            marked.append(run_id)
+    return marked
