@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.cli_processes import children, running
 
 from trading_runtime.adapters import EngineStartupError, EngineTimeoutError, StrategyLoadError
 from trading_runtime.backtest.fan_out import BacktestTask, backtest_tasks
@@ -117,26 +118,6 @@ backtest_and_publish(config, keyed_locations([sys.argv[1]]), sys.argv[2], timeou
 """
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie has exited; only its parent's wait is missing
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
 def test_killed_run_leaves_no_engine_running_and_its_staging_is_removed_next_time(
     tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig
@@ -151,14 +132,14 @@ def test_killed_run_leaves_no_engine_running_and_its_staging_is_removed_next_tim
         while not list(out.glob(f"{STAGING_DIR}/{STAGING_PREFIX}*/.*.engine-started")):
             assert run.poll() is None and time.monotonic() < deadline, "the engine never started"
             time.sleep(0.2)
-        workers = _children(run.pid)
+        workers = children(run.pid)
         assert workers, "no engine worker found"
         run.send_signal(signal.SIGKILL)
         run.wait()
         killed_at = time.monotonic()
-        while any(_running(pid) for pid in workers) and time.monotonic() - killed_at < 5:
+        while any(running(pid) for pid in workers) and time.monotonic() - killed_at < 5:
             time.sleep(0.1)
-        assert not any(_running(pid) for pid in workers), "an engine outlived its run by 5 s"
+        assert not any(running(pid) for pid in workers), "an engine outlived its run by 5 s"
     finally:
         if run.poll() is None:
             run.kill()
