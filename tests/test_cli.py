@@ -288,7 +288,7 @@ def test_main_job_runs_only_missing_failed_or_stale_partitions(
     assert "aggregating" in changed
     assert instance.get_runs_count() == runs + 2  # the partition and the aggregate
 
-    config = write_config(tmp_path / "c.json", strategy__order_qty=0.2)
+    config = write_config(tmp_path / "c.json", strategy__order_qty=0.15)
     env["TRADING_RUNTIME_CONFIG"] = str(config)
     edited = materialize()
     assert "0 partition(s) up to date, 3 to backtest (3 config changed)" in edited

@@ -132,7 +132,7 @@ def test_code_version_follows_what_determines_the_result(
 
     same = settings.model_copy(update={"config": str(write_config(tmp_path / "same.json"))})
     changed = settings.model_copy(
-        update={"config": str(write_config(tmp_path / "c.json", strategy__order_qty=0.2))}
+        update={"config": str(write_config(tmp_path / "c.json", strategy__order_qty=0.15))}
     )
     assert version(settings) == version(same)
     assert version(settings) != version(changed)

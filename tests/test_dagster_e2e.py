@@ -128,7 +128,7 @@ def test_the_ui_marks_results_stale_after_a_config_edit(tmp_path: Path, parts_di
         assert fresh["aggregate_metrics"]["staleStatus"] == "FRESH"
 
         # The config edited, the code location reloaded (the UI's "Reload definitions").
-        write_config(config, strategy__order_qty=0.2)
+        write_config(config, strategy__order_qty=0.15)
         DagsterGraphQLClient("127.0.0.1", port_number=server.port).reload_repository_location(
             "trading_runtime.definitions"
         )

@@ -123,12 +123,12 @@ def sweep(
 @click.option(
     "--window",
     type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Walk-forward: parts before each part that choose its variant.",
+    default=None,
+    help="Walk-forward: parts before each part that choose its variant. Default: 3, or one part"
+    " fewer than the sweep has, so at least one part is scored out of sample.",
 )
 def leaderboard(
-    config_path: Path, sweep_path: Path, results: str, metric: str, window: int
+    config_path: Path, sweep_path: Path, results: str, metric: str, window: int | None
 ) -> None:
     """Rank a sweep's variants across parts from stored results (locally or in an object store),
     with how likely the winner is an overfit; writes leaderboard.parquet, leaderboard.json and
@@ -137,6 +137,7 @@ def leaderboard(
     from trading_runtime.sweeps.leaderboard import build_leaderboard
     from trading_runtime.sweeps.report import leaderboard_text, write_leaderboard
     from trading_runtime.sweeps.stored import load_sweep_results, record_trials
+    from trading_runtime.sweeps.walk_forward import DEFAULT_WINDOW
 
     config, variants = _plan(config_path, sweep_path)
     try:
@@ -146,6 +147,8 @@ def leaderboard(
                 f"no stored results of this sweep's variants under {results}/<variant id>/"
             )
         trials = record_trials(results, config.config_hash(), [v.config_hash for v in variants])
+        if window is None:
+            window = max(1, min(DEFAULT_WINDOW, len(stored.parts) - 1))
         board = build_leaderboard(
             stored.keys,
             stored.pnl,
