@@ -126,10 +126,10 @@ def stop_workers(exc: Interrupted) -> None:
 
 
 def exit_interrupted(exc: Interrupted, what: str) -> NoReturn:
-    """One line on stderr, then exit 128 + the signal's number, leaving no thread behind."""
-    import click
-
-    click.secho(f"interrupted by {exc.name}: {what}", fg="red", err=True)
+    """One line on stderr, then exit 128 + the signal's number, leaving no thread behind. The
+    line goes straight to file descriptor 2: a text wrapper's buffer (click wraps stderr when
+    its encoding is not UTF-8) would be lost by ``os._exit``."""
     sys.stdout.flush()
     sys.stderr.flush()
+    os.write(2, f"interrupted by {exc.name}: {what}\n".encode(errors="replace"))
     os._exit(exc.exit_code)
