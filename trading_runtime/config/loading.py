@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from trading_runtime.config.model import STRATEGY_KEYS, BacktestConfig
 from trading_runtime.config.rules import ConfigError
 
-__all__ = ["apply_overrides", "load_config", "parse_config"]
+__all__ = ["JsonFileError", "apply_overrides", "load_config", "parse_config", "read_json_file"]
 
 # Fields holding a choice by ``type``: pydantic puts the chosen type into an error's location
 # (engine.latency.constant.entry_ns); a config's field path has no such step.
@@ -47,6 +47,28 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+class JsonFileError(ValueError):
+    """A local JSON file that cannot be read or parsed: one line naming it (what and path)."""
+
+
+def read_json_file(path: Path, what: str) -> Any:
+    """The JSON document in a local file; ``JsonFileError`` (``<what> <path>: ...``) when it is
+    missing, unreadable or not JSON, with the line and column of a syntax error. Configs and
+    sweep files are read through it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise JsonFileError(f"{what} {path}: file does not exist") from None
+    except OSError as exc:
+        raise JsonFileError(f"{what} {path}: cannot read ({exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JsonFileError(
+            f"{what} {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+
+
 def parse_config(raw: Any, source: str = "<config>") -> BacktestConfig:
     try:
         return BacktestConfig.model_validate(raw)
@@ -58,18 +80,9 @@ def load_config(path: str | Path) -> BacktestConfig:
     """Load and validate a JSON config; every error names the file and the field path."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"backtest config {path}: file does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"backtest config {path}: cannot read ({exc})") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"backtest config {path}: not valid JSON (line {exc.lineno}, column {exc.colno}:"
-            f" {exc.msg})"
-        ) from None
+        raw = read_json_file(path, "backtest config")
+    except JsonFileError as exc:
+        raise ConfigError(str(exc)) from None
     return parse_config(raw, str(path))
 
 

@@ -14,12 +14,12 @@ point against the config and the strategy.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from trading_runtime.config.loading import JsonFileError, read_json_file
 from trading_runtime.sweeps.errors import MAX_SWEEP_POINTS, SweepError
 from trading_runtime.sweeps.grid import expand_grid
 
@@ -79,15 +79,7 @@ def load_sweep_file(path: str | Path) -> SweepFile:
     """A sweep file (either shape, see the module doc); problems are one-line ``SweepError``s."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SweepError(f"sweep {path}: file does not exist") from None
-    except OSError as exc:
-        raise SweepError(f"sweep {path}: cannot read ({exc})") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SweepError(
-            f"sweep {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
+        raw = read_json_file(path, "sweep")
+    except JsonFileError as exc:
+        raise SweepError(str(exc)) from None
     return parse_sweep(raw, str(path))
