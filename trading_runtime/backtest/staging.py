@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,7 +21,12 @@ from upath import UPath
 from trading_runtime.backtest.fan_out import BacktestTask, Outcome, backtest_tasks
 from trading_runtime.backtest.inputs import PartLocation, localize_inputs
 from trading_runtime.backtest.pool import WorkerPool
-from trading_runtime.backtest.processes import read_owner, write_owner
+from trading_runtime.backtest.processes import (
+    ProcessIdentity,
+    current_process,
+    read_owner,
+    write_owner,
+)
 from trading_runtime.config import BacktestConfig
 from trading_runtime.layout import (
     DEFAULT_STARTUP_TIMEOUT_S,
@@ -39,6 +44,8 @@ __all__ = [
     "StagedBacktests",
     "remove_abandoned_staging",
     "remove_if_empty",
+    "remove_own_staging",
+    "remove_staging",
     "stage_backtests",
     "staging_base_for",
 ]
@@ -103,15 +110,30 @@ def _new_staging_directory(base: Path | None, prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
 
 
-def remove_abandoned_staging(base: Path) -> list[Path]:
-    """Remove staging directories under ``base`` whose owning process is gone (a run killed
-    before it could clean up); the removed paths."""
+def remove_staging(base: Path, owned_by: Callable[[ProcessIdentity], bool]) -> list[Path]:
+    """Remove the staging directories under ``base`` whose recorded owner ``owned_by`` accepts
+    (an unreadable owner file: never); the removed paths."""
     removed = []
     for owner_file in sorted(base.glob(f"*/{STAGING_OWNER_FILE}")):
         owner = read_owner(owner_file)
-        if owner is not None and not owner.is_alive():
+        if owner is not None and owned_by(owner):
             shutil.rmtree(owner_file.parent, ignore_errors=True)
             removed.append(owner_file.parent)
+    return removed
+
+
+def remove_abandoned_staging(base: Path) -> list[Path]:
+    """Remove staging directories under ``base`` whose owning process is gone (a run killed
+    before it could clean up); the removed paths."""
+    return remove_staging(base, lambda owner: not owner.is_alive())
+
+
+def remove_own_staging(base: Path) -> list[Path]:
+    """Remove the staging directories under ``base`` that this process owns (it is stopping),
+    then the base once it is empty."""
+    me = current_process()
+    removed = remove_staging(base, lambda owner: owner == me)
+    remove_if_empty(base)
     return removed
 
 

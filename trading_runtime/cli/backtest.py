@@ -49,8 +49,8 @@ def _parse_overrides(sets: tuple[str, ...], overrides_json: str | None) -> dict[
 
 def _stop(exc: Interrupted, out: str) -> None:
     """Kill the engine workers, remove this process's staging, exit 130 or 143."""
-    from trading_runtime.backtest.staging import staging_base_for
-    from trading_runtime.cli.signals import exit_interrupted, remove_own_staging, stop_workers
+    from trading_runtime.backtest.staging import remove_own_staging, staging_base_for
+    from trading_runtime.cli.signals import exit_interrupted, stop_workers
 
     stop_workers(exc)
     remove_own_staging(staging_base_for(out))

@@ -70,8 +70,8 @@ def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> Non
 
 def _stop(exc: Interrupted) -> None:
     """Cancel this process's running run, kill the engine workers, remove its staging, exit."""
-    from trading_runtime.backtest.staging import staging_base_for
-    from trading_runtime.cli.signals import exit_interrupted, remove_own_staging, stop_workers
+    from trading_runtime.backtest.staging import remove_own_staging, staging_base_for
+    from trading_runtime.cli.signals import exit_interrupted, stop_workers
     from trading_runtime.layout import RESULTS_DIR
     from trading_runtime.runs.instance import open_instance
     from trading_runtime.runs.owners import mark_canceled, own_unfinished_runs

@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 __all__ = [
     "Interrupted",
     "exit_interrupted",
-    "remove_own_staging",
     "run_interruptibly",
     "signals_raise",
 ]
@@ -96,22 +93,6 @@ def run_interruptibly(function: Callable[[], T]) -> T:
         raise outcome["error"]
     value: T = outcome["value"]
     return value
-
-
-def remove_own_staging(base: Path) -> list[Path]:
-    """Remove the staging directories under ``base`` that this process owns."""
-    from trading_runtime.backtest.processes import current_process, read_owner
-    from trading_runtime.backtest.staging import remove_if_empty
-    from trading_runtime.layout import STAGING_OWNER_FILE
-
-    me = current_process()
-    removed = []
-    for owner_file in sorted(base.glob(f"*/{STAGING_OWNER_FILE}")):
-        if read_owner(owner_file) == me:
-            shutil.rmtree(owner_file.parent, ignore_errors=True)
-            removed.append(owner_file.parent)
-    remove_if_empty(base)
-    return removed
 
 
 def stop_workers(exc: Interrupted) -> None:

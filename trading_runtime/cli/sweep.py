@@ -133,6 +133,7 @@ def leaderboard(
     """Rank a sweep's variants across parts from stored results (locally or in an object store),
     with how likely the winner is an overfit; writes leaderboard.parquet, leaderboard.json and
     three pictures into RESULTS."""
+    from trading_runtime.results import ResultIntegrityError
     from trading_runtime.storage import StorageError, storage_error
     from trading_runtime.sweeps.leaderboard import build_leaderboard
     from trading_runtime.sweeps.report import leaderboard_text, write_leaderboard
@@ -146,7 +147,13 @@ def leaderboard(
             raise click.ClickException(
                 f"no stored results of this sweep's variants under {results}/<variant id>/"
             )
-        trials = record_trials(results, config.config_hash(), [v.config_hash for v in variants])
+        # The ledger counts variants that ran (a stored result), not every one the file plans.
+        ran = [
+            v.config_hash
+            for v, stored_row in zip(variants, stored.has_result, strict=True)
+            if stored_row
+        ]
+        trials = record_trials(results, config.config_hash(), ran)
         if window is None:
             window = max(1, min(DEFAULT_WINDOW, len(stored.parts) - 1))
         board = build_leaderboard(
@@ -160,7 +167,7 @@ def leaderboard(
         files = write_leaderboard(results, board, stored)
     except OSError as exc:
         raise click.ClickException(str(storage_error(exc, "read"))) from None
-    except (StorageError, ValueError) as exc:
+    except (StorageError, ValueError, ResultIntegrityError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(leaderboard_text(board, stored))
     click.echo(f"table: {files.table}")

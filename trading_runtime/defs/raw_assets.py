@@ -141,11 +141,18 @@ def make_raw_market_data(code_version: str) -> AssetsDefinition:
         except ConfigError as exc:
             raise _fail(key, str(exc)) from None
         spec = raw_dir.spec(group.format, engine.tick_size, engine.lot_size)
-        inputs = {path.name: sha256_file(path) for path in group.files}
         try:
             conversion = convert_group(group, spec, Path(parts_dir.path))
         except RawDataError as exc:
             raise _fail(key, str(exc)) from None
+        # The raw files' hashes as the conversion read them (its lineage): hashed once, and the
+        # data version names exactly the bytes the parts came from.
+        lineage = conversion.parts[0].lineage["inputs"] if conversion.parts else None
+        inputs = (
+            {entry["file"]: entry["sha256"] for entry in lineage}
+            if lineage is not None
+            else {path.name: sha256_file(path) for path in group.files}
+        )
         instance = context.instance
         produced = [part.path.stem for part in conversion.parts]
         new = unregistered_part_keys(instance, produced)

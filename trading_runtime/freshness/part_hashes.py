@@ -35,6 +35,7 @@ class PartHashCache:
         self.file = file
         self.hashed = 0  # files read in full, for the caller's report
         self._entries: dict[str, list[object]] = {}
+        self._changed = False  # nothing to write back when every hash came from the cache
         if file is not None:
             try:
                 loaded = json.loads(file.read_text())
@@ -69,15 +70,18 @@ class PartHashCache:
         self.hashed += 1
         if time.time() - stat.st_mtime_ns / 1e9 > _RACY_S:
             self._entries[key] = [*stamp, digest]
-        else:
-            self._entries.pop(key, None)
+            self._changed = True
+        elif self._entries.pop(key, None) is not None:
+            self._changed = True
         return digest
 
     def save(self) -> None:
-        """Write the cache (atomically: a killed writer leaves the previous one)."""
-        if self.file is None:
+        """Write the cache when an entry changed (atomically: a killed writer leaves the previous
+        one)."""
+        if self.file is None or not self._changed:
             return
         self.file.parent.mkdir(parents=True, exist_ok=True)
         temp = self.file.with_name(f".{self.file.name}.{os.getpid()}")
         temp.write_text(json.dumps(self._entries, sort_keys=True))
         os.replace(temp, self.file)
+        self._changed = False

@@ -33,6 +33,7 @@ __all__ = [
     "MAX_CURVE_POINTS",
     "aggregate_chart_png",
     "markdown_image",
+    "palette_png",
     "part_chart_png",
 ]
 
@@ -71,7 +72,7 @@ def _figure(rows: int, bottom: float) -> tuple[Figure, list[Axes]]:
     return figure, list(axes)
 
 
-def _png(figure: Figure) -> bytes:
+def palette_png(figure: Figure) -> bytes:
     """The figure's pixels as a palette PNG: about a quarter of Agg's RGBA PNG, same look (the
     charts use a few colours and their anti-aliased edges)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -133,7 +134,7 @@ class _PartFigure:
             axes.relim()
             axes.autoscale_view()
         self.pnl_axes.set_title(title)
-        return _png(self.figure)
+        return palette_png(self.figure)
 
 
 _part_figure: _PartFigure | None = None
@@ -211,7 +212,7 @@ def aggregate_chart_png(table: pa.Table) -> bytes:
         grouped = f"; a column holds the extremes of {size}" if size > 1 else ""
         drawdown_axes.set_xlabel(f"{len(parts)} parts, in name order{grouped}")
     pnl_axes.axhline(0.0, color=_MUTED, linewidth=0.6)
-    return _png(figure)
+    return palette_png(figure)
 
 
 def markdown_image(png: bytes, alt: str) -> str:

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from trading_runtime.results.charts import CHART_DPI, CHART_SIZE_IN
-from trading_runtime.results.charts import _png as palette_png
+from trading_runtime.results.charts import CHART_DPI, CHART_SIZE_IN, palette_png
 from trading_runtime.sweeps.walk_forward import WalkForward
 
 if TYPE_CHECKING:

@@ -19,12 +19,12 @@ sweep file, the point (its index and overrides) and the key:
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from trading_runtime.config import BacktestConfig, ConfigError, apply_overrides
 from trading_runtime.config.model import STRATEGY_KEYS
+from trading_runtime.config.rules import non_finite
 from trading_runtime.sweeps.errors import MAX_PARTITIONS, SweepError
 from trading_runtime.sweeps.sweep_file import SweepFile
 from trading_runtime.sweeps.variants import VARIANT_ID_LENGTH, Variant, compact_json
@@ -84,16 +84,6 @@ def strategy_parameter_problem(config: BacktestConfig) -> str | None:
     """Strategy parameters the strategy does not take (a mistyped override would otherwise fail
     only in the engine). Checked for the hftbacktest adapter when the strategy imports here."""
     return _Strategies().problem(config)
-
-
-def _non_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, list):
-        return any(_non_finite(v) for v in value)
-    if isinstance(value, dict):
-        return any(_non_finite(v) for v in value.values())
-    return False
 
 
 def _kind(value: Any) -> str:
@@ -172,7 +162,7 @@ def plan_variants(
         if sweep is not None:
             where = f"sweep {sweep.source} {sweep.unit} {index} {compact_json(dict(overrides))}: "
         for key in sorted(overrides):
-            if _non_finite(overrides[key]):
+            if non_finite(overrides[key], key):
                 raise SweepError(f"{where}{key}: {overrides[key]!r} is not a finite number")
             problem = _type_problem(key, overrides[key], raw, defaults)
             if problem:

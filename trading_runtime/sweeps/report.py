@@ -102,9 +102,7 @@ def write_leaderboard(
             [np.nan if m is None else m for m in metric],
             f"{board.metric} per-part PnL" if board.metric == "mean" else board.metric,
         ),
-        "walk_forward": walk_forward_png(
-            board.walk_forward, [sweep.parts[i] for i in board.walk_forward.parts]
-        ),
+        "walk_forward": walk_forward_png(board.walk_forward, sweep.parts),
     }
     pictures: dict[str, UPath] = {}
     for name in _PICTURES:

@@ -52,6 +52,11 @@ class StoredSweep:
         return [variant.key for variant in self.variants]
 
     @property
+    def has_result(self) -> list[bool]:
+        """Per variant: whether any part has a stored result."""
+        return [bool(row.any()) for row in np.isfinite(self.pnl)]
+
+    @property
     def stored(self) -> int:
         return int(np.isfinite(self.pnl).sum())
 
@@ -89,7 +94,7 @@ def record_trials(
         known = {str(h) for h in document.get("config_hashes", [])}
     except FileNotFoundError:
         pass
-    except (ValueError, AttributeError) as exc:
+    except (ValueError, AttributeError, TypeError) as exc:
         raise ValueError(
             f"trials ledger {ledger}: not a ledger written by the runtime ({exc})"
         ) from None

@@ -10,7 +10,6 @@ so parts stored before stay as they were; the other raw files still convert."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -61,11 +60,6 @@ class IngestedPart:
 class IngestReport:
     parts: list[IngestedPart] = field(default_factory=list)
     errors: list[RawDataError] = field(default_factory=list)
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _with_snapshots(
@@ -120,7 +114,7 @@ def _write_json(path: Path, document: dict[str, Any]) -> None:
 
 def _parts_of(conversion: Conversion, spec: IngestSpec) -> list[tuple[Window, dict[str, Any]]]:
     """The parts of one conversion, checked, with their lineage (nothing written yet)."""
-    inputs = [{"file": p.name, "sha256": _sha256(p)} for p in conversion.unit.files]
+    inputs = [{"file": p.name, "sha256": sha256_file(p)} for p in conversion.unit.files]
     built = []
     for window, source, size in _with_snapshots(
         cut_windows(conversion.events, conversion.symbol, spec.window_ns), spec
