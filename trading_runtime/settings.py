@@ -40,11 +40,19 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from trading_runtime.backtest.memory import worker_memory_limit_mb
 from trading_runtime.config import example_config_path
 from trading_runtime.config.strategy_modules import STRATEGY_MODULES_ENV, allowed_strategy_modules
+from trading_runtime.data.ingest.window_text import parse_window
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S
 
 __all__ = [
@@ -82,11 +90,14 @@ class RuntimeSettings(BaseModel):
     pod_memory: str = "4Gi"
     automation: Literal["on", "off"] | None = None
 
+    @field_validator("raw_window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_window(value)  # "30m", "1h", "1d" or "none": the error names the variable
+        return value
+
     @model_validator(mode="after")
     def _cluster_needs_shared_storage(self) -> RuntimeSettings:
-        from trading_runtime.data.ingest.window_text import parse_window
-
-        parse_window(self.raw_window)  # "30m", "1h", "1d" or "none"
         if self.env == "k8s" and "://" not in self.results:
             raise ValueError(
                 "TRADING_RUNTIME_RESULTS must be an object-store URL (e.g. s3://bucket/results)"

@@ -8,12 +8,10 @@ from __future__ import annotations
 import os
 import stat
 from io import BufferedReader
-from pathlib import Path
 
 __all__ = [
     "NotRegularFileError",
     "file_kind",
-    "is_regular_file",
     "open_regular",
     "regular_file_problem",
 ]
@@ -78,8 +76,3 @@ def open_regular(path: str | os.PathLike[str]) -> BufferedReader:
     except BaseException:
         os.close(descriptor)
         raise
-
-
-def is_regular_file(path: Path) -> bool:
-    """``path`` is a regular file (or a link to one); never opens it."""
-    return regular_file_problem(path) is None

@@ -58,15 +58,18 @@ def latency_provenance(latency_files: Sequence[Path]) -> dict[str, Any]:
     ``latency_sha256`` hashes that list. Empty without latency files."""
     if not latency_files:
         return {}
-    scored = latency_files[-1]
-    recorded: dict[str, Any] = {
-        "latency_file": f"{LATENCY_DIR}/{scored.name}",
-        "latency_sha256": latency_files_sha256(latency_files),
-    }
     used = list(dict.fromkeys(latency_files))
-    if len(used) > 1:
-        recorded["latency_files"] = _listed(used)
-    return recorded
+    if len(used) == 1:
+        return {
+            "latency_file": f"{LATENCY_DIR}/{used[0].name}",
+            "latency_sha256": sha256_file(used[0]),
+        }
+    listed = _listed(used)  # each file hashed once
+    return {
+        "latency_file": f"{LATENCY_DIR}/{latency_files[-1].name}",
+        "latency_sha256": _listed_sha256(listed),
+        "latency_files": listed,
+    }
 
 
 def _listed(files: Sequence[Path]) -> list[dict[str, str]]:
@@ -80,7 +83,11 @@ def latency_files_sha256(latency_files: Sequence[Path]) -> str:
     used = list(dict.fromkeys(latency_files))
     if len(used) == 1:
         return sha256_file(used[0])
-    return hashlib.sha256(json.dumps(_listed(used), sort_keys=True).encode()).hexdigest()
+    return _listed_sha256(_listed(used))
+
+
+def _listed_sha256(listed: list[dict[str, str]]) -> str:
+    return hashlib.sha256(json.dumps(listed, sort_keys=True).encode()).hexdigest()
 
 
 def latency_files_in(config: BacktestConfig, parts_dir: str | Path | None) -> list[Path] | None:

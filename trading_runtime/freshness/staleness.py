@@ -14,15 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trading_runtime.config import BacktestConfig
-from trading_runtime.results import CODE_INPUTS, code_inputs
+from trading_runtime.results import CODE_INPUTS
 
 __all__ = [
     "FAILED",
     "NOT_RECORDED",
     "NO_RESULT",
     "CurrentInputs",
-    "current_code_inputs",
     "stale_reason",
 ]
 
@@ -46,9 +44,9 @@ assert set(_CHANGED) == set(CODE_INPUTS), "a code input without a reason"
 class CurrentInputs:
     """What a backtest of ``part`` would use now.
 
-    ``code``: ``CODE_INPUTS`` as they are now (``current_code_inputs``). ``sha256_of``: the
-    current sha256 of a part file by partition key, None when there is no such file (called
-    only for the inputs a stored result lists, so a caller may hash lazily).
+    ``code``: ``CODE_INPUTS`` as they are now (``code_version.current_code_inputs``).
+    ``sha256_of``: the current sha256 of a part file by partition key, None when there is no
+    such file (called only for the inputs a stored result lists, so a caller may hash lazily).
     ``last_run_failed``: the latest attempt to materialize the partition failed.
     ``recorded``: the Dagster instance has a materialization of the partition.
     """
@@ -58,14 +56,6 @@ class CurrentInputs:
     sha256_of: Callable[[str], str | None]
     last_run_failed: bool = False
     recorded: bool = True
-
-
-def current_code_inputs(config: BacktestConfig) -> dict[str, Any]:
-    """``CODE_INPUTS`` for ``config`` run by its engine, as a backtest started now records them."""
-    from trading_runtime.adapters import get_adapter
-
-    adapter = get_adapter(config.adapter)
-    return code_inputs(config, adapter.name, adapter.version(), adapter.framework_sha())
 
 
 def _input_reason(stored: Mapping[str, Any], current: CurrentInputs) -> str | None:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from hftbacktest import EXCH_EVENT, LOCAL_EVENT
@@ -23,9 +23,8 @@ from trading_runtime.data.ingest.tardis import (
     pair_tardis_files,
 )
 
-__all__ = ["FORMATS", "Conversion", "RawFormat", "RawUnit", "convert_unit", "group_raw_files"]
+__all__ = ["FORMATS", "Conversion", "RawUnit", "convert_unit", "group_raw_files"]
 
-RawFormat = Literal["binancefutures", "tardis", "bybit"]
 FORMATS: tuple[str, ...] = ("binancefutures", "tardis", "bybit")
 # bybit.convert_depth's default: the 50-level order book topic.
 BYBIT_DEPTH_LEVEL = 50
