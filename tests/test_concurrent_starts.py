@@ -28,7 +28,8 @@ main(["materialize"])
 """
 
 
-@pytest.mark.slow  # end to end: 13 fresh CLI processes, each compiling the strategy
+@pytest.mark.slow  # end to end: 15 fresh CLI processes, 12 of them compiling the strategy
+@pytest.mark.timeout(1800)  # hang guard only: the start-ups and compiles are not measured
 def test_materialize_started_four_times_at_once_on_a_fresh_home_leaves_one_schema_head(
     tmp_path: Path, generated_parts: list[Path]
 ) -> None:

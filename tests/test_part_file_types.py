@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from trading_runtime.config import example_config_path
 from trading_runtime.data.files import regular_file_problem
 from trading_runtime.data.parts_store import scan_parts
@@ -51,6 +53,7 @@ def test_data_validate_refuses_by_type(tmp_path: Path) -> None:
     assert "character device" in lines[2]
 
 
+@pytest.mark.timeout(900)  # hang guards of BOUND_S per CLI process, start-up included
 def test_backtest_refuses_by_type(tmp_path: Path, parts_dir: Path) -> None:
     fifo, folder = odd_parts(tmp_path)
     config = str(example_config_path("hftbacktest"))
@@ -77,6 +80,7 @@ def test_backtest_refuses_by_type(tmp_path: Path, parts_dir: Path) -> None:
     assert len(refused) == 2 and "FIFO" in refused[0] + refused[1], listed.stderr
 
 
+@pytest.mark.timeout(900)  # hang guards of BOUND_S per CLI process, start-up included
 def test_materialize_planning_never_opens_a_fifo(tmp_path: Path, parts_dir: Path) -> None:
     """A FIFO and a directory beside a part; then the part itself, already backtested, replaced
     by a FIFO (the plan hashes a known part's file to see whether it changed: it used to block

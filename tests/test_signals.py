@@ -70,9 +70,21 @@ def _assert_stopped(
 ) -> None:
     assert victim.returncode == (143 if how == "SIGTERM" else 130), stderr[-2000:]
     assert elapsed < STOP_S, f"{elapsed:.1f} s from {how} to the exit"
+    time.sleep(1)  # the kernel reaps a killed worker asynchronously
+    assert not [pid for pid in workers if running(pid)], "an engine worker outlived the command"
+
+
+def _assert_one_line(how: str, stderr: str) -> None:
+    """The command's one line, and no traceback but those of Dagster's compute-log watchers.
+
+    Ctrl-C (SIGINT to the group) exits 130 and cancels the run, but in about one try in three
+    here the line is missing from stderr: not understood yet, so that case is an expected
+    failure (checked last, after everything else about the stop)."""
     # Other processes of the group write to the same pipe at the same moment, so our line may
     # follow a fragment of theirs: look for it anywhere in a line, exactly once.
     ours = [line for line in stderr.splitlines() if "interrupted by" in line]
+    if how == "SIGINT" and not ours:
+        pytest.xfail("Ctrl-C: the command's one line is sometimes missing (under study)")
     assert len(ours) == 1 and f"interrupted by {how}: " in ours[0], stderr[-2000:]
     # Ctrl-C reaches the whole process group, Dagster's compute-log watchers too (a helper
     # process per captured stream of the running step): each prints its own KeyboardInterrupt,
@@ -81,19 +93,11 @@ def _assert_stopped(
     assert stderr.count("Traceback") == watchers // 2, stderr[-3000:]
     if how == "SIGTERM":
         assert stderr.strip().splitlines()[-1] == ours[0]
-    time.sleep(1)  # the kernel reaps a killed worker asynchronously
-    assert not [pid for pid in workers if running(pid)], "an engine worker outlived the command"
-
-
-# Ctrl-C (SIGINT to the group) exits 130 and cancels the run, but in about one try in three
-# here the command's own line is missing from stderr: not understood yet, so not asserted.
-CTRL_C_LINE = pytest.mark.xfail(
-    strict=False, reason="Ctrl-C: the command's one line is sometimes missing (under study)"
-)
 
 
 @pytest.mark.slow  # end to end: real processes signalled, the whole CLI twice
-@pytest.mark.parametrize("how", ["SIGTERM", pytest.param("SIGINT", marks=CTRL_C_LINE)])
+@pytest.mark.timeout(900)  # two CLI start-ups, a cold compile and a full run: hang guard only
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
 def test_a_signal_stops_materialize_and_the_next_start_resumes(
     how: str, tmp_path: Path, generated_parts: list[Path]
 ) -> None:
@@ -135,6 +139,7 @@ def test_a_signal_stops_materialize_and_the_next_start_resumes(
     assert again.returncode == 0, again.stderr[-2000:]
     assert stored_result_keys(results) == sorted(p.stem for p in generated_parts)
     assert f"{len(generated_parts)} to backtest" in again.stdout  # the stopped run's part too
+    _assert_one_line(how, stderr)
 
 
 @pytest.mark.slow  # end to end: a real process signalled
@@ -156,4 +161,5 @@ def test_sigterm_stops_the_backtest_command(tmp_path: Path, generated_parts: lis
     )
     elapsed, stderr = _stop(victim, "SIGTERM")
     _assert_stopped(victim, "SIGTERM", elapsed, stderr, workers)
+    _assert_one_line("SIGTERM", stderr)
     assert not list(out.glob(f"{STAGING_DIR}/*")), "staging left behind"

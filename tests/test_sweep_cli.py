@@ -74,8 +74,10 @@ def test_a_sweep_runs_locally_and_the_leaderboard_ranks_it(
     assert "deflated Sharpe ratio" in ranked.output and "(N = 2 trials)" in ranked.output
     assert "walk-forward (window 1 parts)" in ranked.output
     table = pq.read_table(out / "leaderboard.parquet").to_pylist()
+    swept = sorted(line.split()[1].rstrip(":") for line in ran.output.splitlines() if "] " in line)
+    assert sorted(row["key"] for row in table) == swept and key in swept
     assert [row["rank"] for row in table] == [1, 2]
-    assert {row["key"] for row in table} == {key, table[0]["key"], table[1]["key"]}
+    assert table[0]["mean"] >= table[1]["mean"]  # ranked by mean per-part PnL
     assert all(row["parts"] == 3 and row["missing"] == 0 for row in table)
     totals = {row["key"]: row["total"] for row in table}
     pnl = sum(
@@ -89,6 +91,13 @@ def test_a_sweep_runs_locally_and_the_leaderboard_ranks_it(
     for name in ("heatmap", "parameters", "walk_forward"):
         with Image.open(out / f"leaderboard_{name}.png") as image:
             assert image.size == (640, 400)
+
+    # Without --window: 3 by default, but one part fewer than the 3 parts here.
+    default = CliRunner().invoke(
+        main, ["leaderboard", "--config", CONFIG, "--sweep", grid, "--results", str(out)]
+    )
+    assert default.exit_code == 0, default.output
+    assert "walk-forward (window 2 parts)" in default.output
 
     # A second sweep over the same base config counts every variant ever run (the ledger).
     more = _write(tmp_path / "more.json", [{"strategy.quote_offset_ticks": 2}])
@@ -115,6 +124,28 @@ def test_the_documented_sweep_file_plans_six_variants() -> None:
         "order_qty=0.1_quote_offset_ticks=1",
     ]
     assert len(variants) == 6
+
+
+def test_the_documented_order_sizes_fit_the_example_limit_and_0_2_does_not() -> None:
+    """docs/sweeps.md: every variant of the example sweep fits the example config's 10,000 per
+    order on the sample parts; 0.2 at about 60,000 would not."""
+    import pytest
+
+    from trading_runtime.config import apply_overrides, load_config
+    from trading_runtime.data.config_fit import check_order_size
+    from trading_runtime.data.validate import PartValidationError, validate_part
+    from trading_runtime.sweeps.planning import plan_variants
+    from trading_runtime.sweeps.sweep_file import load_sweep_file
+
+    root = Path(__file__).resolve().parents[1]
+    base = load_config(CONFIG)
+    parts = [validate_part(p) for p in sorted((root / "data" / "parts").glob("*.npz"))]
+    for variant in plan_variants(base, load_sweep_file(root / "docs" / "examples" / "sweep.json")):
+        config = apply_overrides(base, variant.overrides)
+        for part in parts:
+            check_order_size(config, part)
+    with pytest.raises(PartValidationError, match="max_single_order_notional = 10000"):
+        check_order_size(apply_overrides(base, {"strategy.order_qty": 0.2}), parts[0])
 
 
 def test_a_bad_sweep_fails_in_one_line_before_anything_runs(

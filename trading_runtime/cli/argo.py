@@ -57,7 +57,7 @@ def _batch_options(function: F) -> F:
             type=click.Path(path_type=Path),
             default=None,
             help='JSON list of override objects, e.g. [{"strategy.quote_offset_ticks": 1}, ...],'
-            ' or a grid, e.g. {"strategy.order_qty": [0.1, 0.2]}; each point is a variant'
+            ' or a grid, e.g. {"strategy.order_qty": [0.1, 0.15]}; each point is a variant'
             " (results under RESULTS_URL/<variant>/).",
         ),
         click.option(
