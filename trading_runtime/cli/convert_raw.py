@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from functools import partial
 from typing import Any
 
 import click
@@ -25,6 +26,7 @@ def convert_raw_files(settings: RuntimeSettings, instance: Any, defs: Any) -> li
     """Register the raw groups as partitions, convert those that need it; the failed keys."""
     from dagster import AssetKey, AssetPartitionStatus
 
+    from trading_runtime.cli.signals import run_interruptibly
     from trading_runtime.data.ingest.window_text import parse_window
     from trading_runtime.data.parts_store import scan_parts
     from trading_runtime.data.raw_store import lineage_by_part
@@ -67,7 +69,8 @@ def convert_raw_files(settings: RuntimeSettings, instance: Any, defs: Any) -> li
     failed = []
     for index, (key, reason) in enumerate(todo.items(), start=1):
         started = time.perf_counter()
-        result = run_partition(job, instance, key)
+        # In a thread of its own, as materialize's runs: a signal reaches the command.
+        result = run_interruptibly(partial(run_partition, job, instance, key))
         elapsed = time.perf_counter() - started
         position = f"[{index}/{len(todo)}]"
         if not result.success:

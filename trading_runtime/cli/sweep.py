@@ -62,6 +62,13 @@ def sweep(
     results base per variant, as the Argo batch stores them; then rank them with `leaderboard`."""
     from trading_runtime.backtest.inputs import keyed_locations
     from trading_runtime.backtest.publish import backtest_and_publish
+    from trading_runtime.backtest.staging import remove_own_staging, staging_base_for
+    from trading_runtime.cli.signals import (
+        Interrupted,
+        exit_interrupted,
+        signals_raise,
+        stop_workers,
+    )
     from trading_runtime.config import apply_overrides
     from trading_runtime.data.parts_store import part_location, scan_parts
     from trading_runtime.results import BacktestResult
@@ -86,25 +93,35 @@ def sweep(
         raise click.ClickException(str(exc)) from None
     click.echo(f"sweeping {len(variants)} variant(s) x {len(keyed)} part(s) into {out}")
     failed = 0
-    for index, variant in enumerate(variants, start=1):
-        config = apply_overrides(base, variant.overrides, str(config_path))
+    # SIGINT/SIGTERM as for `backtest`: workers killed, this process's staging removed, 130/143.
+    with signals_raise():
         try:
-            outcomes = backtest_and_publish(
-                config,
-                keyed,
-                variant_results(out, variant),
-                timeout_s=timeout_s or settings.timeout_s,
-                startup_timeout_s=settings.startup_timeout_s,
-                workers=workers or settings.workers,
-            )
-        except (ValueError, StorageError) as exc:
-            raise click.ClickException(str(exc)) from None
-        done = sum(isinstance(o, BacktestResult) for o in outcomes.values())
-        click.echo(f"[{index}/{len(variants)}] {variant.key}: {done}/{len(outcomes)} part(s)")
-        for key, outcome in outcomes.items():
-            if not isinstance(outcome, BacktestResult):
-                failed += 1
-                echo_error(f"FAILED {variant.key} {key}: {outcome}")
+            for index, variant in enumerate(variants, start=1):
+                config = apply_overrides(base, variant.overrides, str(config_path))
+                try:
+                    outcomes = backtest_and_publish(
+                        config,
+                        keyed,
+                        variant_results(out, variant),
+                        timeout_s=timeout_s or settings.timeout_s,
+                        startup_timeout_s=settings.startup_timeout_s,
+                        workers=workers or settings.workers,
+                    )
+                except (ValueError, StorageError) as exc:
+                    raise click.ClickException(str(exc)) from None
+                done = sum(isinstance(o, BacktestResult) for o in outcomes.values())
+                click.echo(
+                    f"[{index}/{len(variants)}] {variant.key}: {done}/{len(outcomes)} part(s)"
+                )
+                for key, outcome in outcomes.items():
+                    if not isinstance(outcome, BacktestResult):
+                        failed += 1
+                        echo_error(f"FAILED {variant.key} {key}: {outcome}")
+        except Interrupted as exc:
+            stop_workers(exc)
+            for variant in variants:
+                remove_own_staging(staging_base_for(variant_results(out, variant)))
+            exit_interrupted(exc, "the variants already published stay; run it again for the rest")
     sys.exit(1 if failed else 0)
 
 
