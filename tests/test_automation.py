@@ -28,7 +28,7 @@ def instance() -> Iterator[DagsterInstance]:
 def _requested(result: Any) -> dict[str, list[str]]:
     """Requested partitions by asset ('' for an unpartitioned asset)."""
     requested: dict[str, list[str]] = {}
-    for asset in ("parts", "backtest_results", "aggregate_metrics"):
+    for asset in ("parts", "backtest_results", "aggregate_metrics", "sweep_leaderboard"):
         partitions = result.get_requested_partitions(AssetKey(asset))
         if partitions:
             requested[asset] = sorted(key or "" for key in partitions)
@@ -40,23 +40,42 @@ def test_new_partitions_run_once_and_new_results_refresh_the_aggregate(
 ) -> None:
     defs = build_definitions(settings)
     # Registered before automation first looks: runs too (whichever sensor ticks first).
+    instance.add_dynamic_partitions("variants", ["base"])
     instance.add_dynamic_partitions("parts", ["a"])
     result = evaluate_automation_conditions(defs, instance)
-    assert _requested(result) == {"parts": ["a"], "backtest_results": ["a"]}
+    # The part first; its backtests once it is validated (parts and backtest_results are
+    # partitioned differently, so one run cannot hold both).
+    assert _requested(result) == {"parts": ["a"]}
+    instance.report_runless_asset_event(AssetMaterialization("parts", partition="a"))
+    result = evaluate_automation_conditions(defs, instance, cursor=result.cursor)
+    assert _requested(result) == {"backtest_results": ["a|base"]}
     # Requested once: a failed run leaves it missing, and it is not requested again.
     result = evaluate_automation_conditions(defs, instance, cursor=result.cursor)
     assert _requested(result) == {}
 
     instance.add_dynamic_partitions("parts", ["b"])
     result = evaluate_automation_conditions(defs, instance, cursor=result.cursor)
-    assert _requested(result) == {"parts": ["b"], "backtest_results": ["b"]}
-
-    # A new result (a stays without one): the aggregate, once.
-    instance.report_runless_asset_event(AssetMaterialization("backtest_results", partition="b"))
+    assert _requested(result) == {"parts": ["b"]}
+    instance.report_runless_asset_event(AssetMaterialization("parts", partition="b"))
     result = evaluate_automation_conditions(defs, instance, cursor=result.cursor)
-    assert _requested(result) == {"aggregate_metrics": [""]}
+    assert _requested(result) == {"backtest_results": ["b|base"]}
+
+    # A new result (a stays without one): the aggregate and the leaderboard, once.
+    instance.report_runless_asset_event(
+        AssetMaterialization("backtest_results", partition="b|base")
+    )
+    result = evaluate_automation_conditions(defs, instance, cursor=result.cursor)
+    assert _requested(result) == {"aggregate_metrics": [""], "sweep_leaderboard": [""]}
     result = evaluate_automation_conditions(defs, instance, cursor=result.cursor)
     assert _requested(result) == {}
+
+    # A new variant (a sweep file's point, registered by register_sweep_files): every part
+    # runs for it, with no click; the parts themselves are not requested again.
+    instance.add_dynamic_partitions("variants", ["order_qty=0.1-0123456789ab"])
+    result = evaluate_automation_conditions(defs, instance, cursor=result.cursor)
+    assert _requested(result) == {
+        "backtest_results": ["a|order_qty=0.1-0123456789ab", "b|order_qty=0.1-0123456789ab"]
+    }
 
 
 def test_one_setting_turns_automation_off(settings: RuntimeSettings) -> None:

@@ -17,11 +17,13 @@ from dagster import (
     DagsterInstance,
     DefaultSensorStatus,
     DynamicPartitionsDefinition,
+    MultiPartitionsDefinition,
     SensorResult,
     build_sensor_context,
     instance_for_test,
 )
 from hftbacktest.binding import event_dtype
+from support.dagster_runs import run_backtest, run_backtest_range
 from upath import UPath
 
 from trading_runtime.data.parts_store import list_part_keys
@@ -30,13 +32,8 @@ from trading_runtime.defs.dagster_compat import partition_range_tags
 from trading_runtime.defs.resources import PartsDirectory
 from trading_runtime.defs.sensors import register_part_files
 from trading_runtime.results import BacktestResult
-from trading_runtime.runs.instance import remove_vanished_parts
-from trading_runtime.runs.launch import (
-    QUIET_RUN_CONFIG,
-    run_aggregate,
-    run_partition,
-    run_partition_range,
-)
+from trading_runtime.runs.instance import register_parts, remove_vanished_parts
+from trading_runtime.runs.launch import QUIET_RUN_CONFIG, run_aggregate
 from trading_runtime.settings import RuntimeSettings
 
 DATA_VERSION_TAG = "dagster/data_version"
@@ -49,7 +46,7 @@ def instance() -> Any:
 
 
 def _register(instance: DagsterInstance, keys: list[str]) -> None:
-    instance.add_dynamic_partitions("parts", keys)
+    register_parts(instance, keys)  # with the base variant
 
 
 def _materialization(instance: DagsterInstance, asset: str, partition: str | None = None) -> Any:
@@ -73,7 +70,7 @@ def _definitions_with_all_parts(
 
 
 def _run_partition(defs: Any, instance: DagsterInstance, key: str) -> Any:
-    return run_partition(defs.resolve_job_def("backtest_parts"), instance, key)
+    return run_backtest(defs, instance, key)
 
 
 def _failure_text(result: Any) -> str:
@@ -96,6 +93,7 @@ def test_definitions_shape(settings: RuntimeSettings) -> None:
         "parts",
         "backtest_results",
         "aggregate_metrics",
+        "sweep_leaderboard",
     }
     raw = defs.resolve_assets_def("raw_market_data")
     assert isinstance(raw.partitions_def, DynamicPartitionsDefinition)
@@ -103,8 +101,12 @@ def test_definitions_shape(settings: RuntimeSettings) -> None:
     # One raw group makes several parts: no partition mapping says which (lineage metadata does).
     assert graph.get(AssetKey("parts")).parent_keys == set()
     results = defs.resolve_assets_def("backtest_results")
-    assert isinstance(results.partitions_def, DynamicPartitionsDefinition)
-    assert results.partitions_def.name == "parts"
+    assert isinstance(results.partitions_def, MultiPartitionsDefinition)
+    dimensions = {d.name: d.partitions_def for d in results.partitions_def.partitions_defs}
+    assert {name: getattr(p, "name", None) for name, p in dimensions.items()} == {
+        "part": "parts",
+        "variant": "variants",
+    }
     assert (
         results.backfill_policy is not None
         and results.backfill_policy.max_partitions_per_run is None
@@ -113,7 +115,7 @@ def test_definitions_shape(settings: RuntimeSettings) -> None:
         None,
         "invalid-config",
     )
-    for name in ("register_part_files", "register_raw_files"):
+    for name in ("register_part_files", "register_raw_files", "register_sweep_files"):
         assert defs.resolve_sensor_def(name).default_status == DefaultSensorStatus.RUNNING
     # What the code server does on load: every job (sensors' targets included) resolves.
     assert defs.get_repository_def().get_all_jobs()
@@ -238,7 +240,7 @@ def test_partitions_materialize_aggregate_and_rerun_unchanged(
     assert not staging.exists() or not any(staging.iterdir())  # scratch space is cleaned up
     loaded = BacktestResult.load(UPath(stored))  # what the IO manager hands downstream
     assert loaded.read_curve().num_rows == loaded.metrics["records"] > 0
-    result_event = _materialization(instance, "backtest_results", "part-00001")
+    result_event = _materialization(instance, "backtest_results", "part-00001|base")
     metadata = {k: v.value for k, v in result_event.metadata.items()}
     for name in (
         "pnl",
@@ -278,7 +280,7 @@ def test_partitions_materialize_aggregate_and_rerun_unchanged(
     # Unchanged partition re-run: same content hash, and the determinism check compares them.
     rerun = _run_partition(defs, instance, "part-00001")
     assert rerun.success
-    again = _materialization(instance, "backtest_results", "part-00001")
+    again = _materialization(instance, "backtest_results", "part-00001|base")
     assert again.tags[DATA_VERSION_TAG] == result_event.tags[DATA_VERSION_TAG]
     (evaluation,) = [
         e for e in rerun.get_asset_check_evaluations() if e.check_name == "result_is_deterministic"
@@ -392,13 +394,15 @@ def test_single_run_backfill_matches_per_partition_runs(
     defs, keys = _definitions_with_all_parts(instance, settings)
     result = defs.resolve_job_def("backtest_parts").execute_in_process(
         instance=instance,
-        tags=partition_range_tags(keys[0], keys[-1]),
+        tags=partition_range_tags(f"{keys[0]}|base", f"{keys[-1]}|base"),
         run_config=QUIET_RUN_CONFIG,
     )
     assert result.success
-    assert len(result.get_asset_materialization_events()) == 2 * len(keys)
+    assert len(result.get_asset_materialization_events()) == len(keys)
     single_run_hashes = {
-        key: _materialization(instance, "backtest_results", key).metadata["content_hash"].value
+        key: _materialization(instance, "backtest_results", f"{key}|base")
+        .metadata["content_hash"]
+        .value
         for key in keys
     }
     assert len(set(single_run_hashes.values())) == len(keys)
@@ -406,7 +410,7 @@ def test_single_run_backfill_matches_per_partition_runs(
     # content hash lives in the metadata (what result_is_deterministic compares).
     for key in keys:
         assert _run_partition(defs, instance, key).success
-        event = _materialization(instance, "backtest_results", key)
+        event = _materialization(instance, "backtest_results", f"{key}|base")
         assert event.metadata["content_hash"].value == single_run_hashes[key]
 
 
@@ -422,8 +426,8 @@ def test_materialize_api_with_project_resources(
     _register(instance, ["part-00002"])
     assets = [parts, make_backtest_results(code_version="test")]
     result = materialize(
-        assets,
-        partition_key="part-00002",
+        assets[1:],
+        partition_key="part-00002|base",
         instance=instance,
         resources=build_resources(settings),
         run_config=QUIET_RUN_CONFIG,
@@ -475,8 +479,7 @@ def test_deleted_part_is_left_out_of_the_aggregate_and_backfills_still_succeed(
     instance: DagsterInstance, settings: RuntimeSettings
 ) -> None:
     defs, keys = _definitions_with_all_parts(instance, settings)
-    backtest = defs.resolve_job_def("backtest_parts")
-    assert run_partition_range(backtest, instance, keys).success
+    assert run_backtest_range(defs, instance, keys).success
     stored = Path(settings.results) / "backtest_results"
     (Path(settings.parts_dir) / "part-00001.npz").unlink()
 
@@ -502,5 +505,5 @@ def test_deleted_part_is_left_out_of_the_aggregate_and_backfills_still_succeed(
     # Backfills over the parts that are left succeed: one run over all, and one per partition.
     remaining = instance.get_dynamic_partitions("parts")
     assert remaining == ["part-00000", "part-00002"]
-    assert run_partition_range(backtest, instance, remaining).success
+    assert run_backtest_range(defs, instance, remaining).success
     assert all(_run_partition(defs, instance, key).success for key in remaining)

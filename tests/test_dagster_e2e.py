@@ -79,11 +79,16 @@ def test_a_dropped_part_is_backtested_and_aggregated_without_a_click(
     print(f"dropped part aggregated after {waited:.0f} s")
     assert runs and all(run.tags.get(AUTOMATION_TAG) == "true" for run in runs)
     assert {run.status for run in runs} == {DagsterRunStatus.SUCCESS}
-    # One run for the part, one for the aggregate: nothing twice.
+    # One run for the part, one for its backtest (variant base), one for the aggregate and the
+    # leaderboard: nothing twice.
     selections = sorted(
         tuple(sorted(k.to_user_string() for k in run.asset_selection or ())) for run in runs
     )
-    assert selections == [("aggregate_metrics",), ("backtest_results", "parts")]
+    assert selections == [
+        ("aggregate_metrics", "sweep_leaderboard"),
+        ("backtest_results",),
+        ("parts",),
+    ]
 
 
 STALENESS = """
@@ -121,7 +126,7 @@ def test_the_ui_marks_results_stale_after_a_config_edit(tmp_path: Path, parts_di
     env = project_env(home, **settings)
     materialized = CliRunner().invoke(main, ["materialize"], env=env)
     assert materialized.exit_code == 0, materialized.output
-    keys = ["part-00000", "part-00001", "part-00002"]
+    keys = ["part-00000|base", "part-00001|base", "part-00002|base"]
     with webserver({**env, "TRADING_RUNTIME_AUTOMATION": "off"}, tmp_path) as server:
         fresh = _staleness(server, keys)
         assert fresh["backtest_results"]["staleStatusByPartition"] == ["FRESH"] * 3
@@ -144,7 +149,9 @@ def test_the_ui_marks_results_stale_after_a_config_edit(tmp_path: Path, parts_di
         # One result made again (and the aggregate not yet): the aggregate is stale.
         defs = build_definitions(load_settings(env))
         instance = DagsterInstance.from_config(str(home))
-        assert run_partition(defs.resolve_job_def("backtest_parts"), instance, "part-00001").success
+        assert run_partition(
+            defs.resolve_job_def("backtest_parts"), instance, "part-00001|base"
+        ).success
         newer = _staleness(server, keys)
         assert newer["backtest_results"]["staleStatusByPartition"] == ["STALE", "FRESH", "STALE"]
         aggregate = newer["aggregate_metrics"]
@@ -153,7 +160,7 @@ def test_the_ui_marks_results_stale_after_a_config_edit(tmp_path: Path, parts_di
         assert aggregate["staleCauses"] == [
             {
                 "key": {"path": ["backtest_results"]},
-                "partitionKey": "part-00001",
+                "partitionKey": "part-00001|base",
                 "reason": "has a new data version",
                 "category": "DATA",
             }
@@ -217,9 +224,11 @@ def test_a_dropped_raw_file_ends_in_the_aggregate_and_a_changed_one_reruns_its_p
     ]  # fmt: skip
     assert steps == [
         ("raw_market_data", "binancefutures-btcusdt_20240102.gz"),
-        ("backtest_results,parts", hours[0]),
-        ("aggregate_metrics", None),
+        ("parts", hours[0]),
+        ("backtest_results", f"{hours[0]}|base"),
+        ("aggregate_metrics,sweep_leaderboard", None),
         ("convert_raw", "binancefutures-btcusdt_20240102.gz"),
-        ("backtest_parts", hours[1]),
-        ("aggregate_metrics", None),
+        ("validate_parts", hours[1]),
+        ("backtest_parts", f"{hours[1]}|base"),
+        ("aggregate_metrics,sweep_leaderboard", None),
     ], steps

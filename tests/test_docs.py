@@ -65,6 +65,14 @@ ELSEWHERE = [
         test="tests/test_sweep_cli.py::test_a_sweep_runs_locally_and_the_leaderboard_ranks_it",
     ),
     Elsewhere(
+        ".venv/bin/trading-runtime materialize --sweep",
+        test="tests/test_variants.py::test_materialize_sweep_runs_variants_through_dagster_and_ranks_them",
+    ),
+    Elsewhere(
+        ".venv/bin/trading-runtime migrate-instance",
+        test="tests/test_variants.py::test_migrate_instance_keeps_results_made_before_variants_up_to_date",
+    ),
+    Elsewhere(
         ".venv/bin/python scripts/config-reference.py --write",
         test="tests/test_docs.py::test_config_reference_is_current",
     ),

@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow.parquet as pq
 from click.testing import CliRunner
 from dagster import instance_for_test
+from support.dagster_runs import run_backtest_range
 from support.publishing import publish_concurrently
 from upath import UPath
 
@@ -23,7 +24,7 @@ from trading_runtime.defs import build_definitions
 from trading_runtime.layout import part_key
 from trading_runtime.results import BacktestResult
 from trading_runtime.runs.instance import register_parts
-from trading_runtime.runs.launch import run_aggregate, run_partition_range
+from trading_runtime.runs.launch import run_aggregate
 from trading_runtime.settings import RuntimeSettings
 
 RESULT_FILES = ["chart.png", "curve.parquet", "result.json", "stats.npz"]
@@ -41,7 +42,7 @@ def _materialize_all(settings: RuntimeSettings, keys: list[str]) -> Any:
     with instance_for_test() as instance:
         register_parts(instance, keys)
         defs = build_definitions(settings)
-        backfill = run_partition_range(defs.resolve_job_def("backtest_parts"), instance, keys)
+        backfill = run_backtest_range(defs, instance, keys)
         assert backfill.success
         aggregate = run_aggregate(defs.resolve_job_def("aggregate"), instance)
         assert aggregate.success

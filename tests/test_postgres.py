@@ -106,7 +106,7 @@ def _assert_stored_results_match(
     assert sorted(stored) == sorted(keys)
     for key, result in stored.items():
         assert result.read_curve().num_rows == result.metrics["records"] > 0, key
-        hashes = {value for (_, partition), value in recorded.items() if partition == key}
+        hashes = {value for (_, partition), value in recorded.items() if partition == f"{key}|base"}
         assert hashes == {result.content_hash}, key
 
 
@@ -133,20 +133,32 @@ def test_main_job_on_postgres(postgres_home: Path, settings: RuntimeSettings) ->
         assert register_parts(instance, keys) == keys
         assert register_parts(instance, keys) == []
         defs = build_definitions(settings)
+        validate = defs.resolve_job_def("validate_parts")
         backtest = defs.resolve_job_def("backtest_parts")
+        validated = run_partition_range(validate, instance, keys)
+        assert validated.success, failure_messages(validated)
         # First, so both engine workers start (and compile) at once.
-        backfill = run_partition_range(backtest, instance, keys)
+        backfill = run_partition_range(backtest, instance, [f"{k}|base" for k in keys])
         assert backfill.success, failure_messages(backfill)
-        partition_run_ids = []
+        partition_run_ids, validate_run_ids = [], []
         for key in keys:
-            result = run_partition(backtest, instance, key)
+            check = run_partition(validate, instance, key)
+            assert check.success, failure_messages(check)
+            validate_run_ids.append(check.run_id)
+            result = run_partition(backtest, instance, f"{key}|base")
             assert result.success, failure_messages(result)
             partition_run_ids.append(result.run_id)
         aggregate = run_aggregate(defs.resolve_job_def("aggregate"), instance)
         assert aggregate.success, failure_messages(aggregate)
     finally:
         instance.dispose()
-    run_ids = [backfill.run_id, *partition_run_ids, aggregate.run_id]
+    run_ids = [
+        validated.run_id,
+        backfill.run_id,
+        *validate_run_ids,
+        *partition_run_ids,
+        aggregate.run_id,
+    ]
 
     # A new instance: new connections, nothing cached from the runs above.
     instance = DagsterInstance.from_config(str(postgres_home))
@@ -154,10 +166,13 @@ def test_main_job_on_postgres(postgres_home: Path, settings: RuntimeSettings) ->
         assert instance.get_dynamic_partitions(PARTS) == keys
         assert sorted(run.run_id for run in instance.get_runs()) == sorted(run_ids)
         _assert_each_run_recorded_once(instance, run_ids)
-        for asset in ("parts", "backtest_results"):
+        for asset, partitions in (
+            ("parts", keys),
+            ("backtest_results", [f"{k}|base" for k in keys]),
+        ):
             records = _materializations(instance, asset)
             # One per partition from the backfill, one more from the per-partition runs.
-            assert Counter(r.partition_key for r in records) == dict.fromkeys(keys, 2), asset
+            assert Counter(r.partition_key for r in records) == dict.fromkeys(partitions, 2)
             assert len({r.storage_id for r in records}) == len(records)
         recorded = _content_hashes_by_run(_materializations(instance, "backtest_results"))
         _assert_stored_results_match(settings.results, keys, recorded)
@@ -240,18 +255,23 @@ def test_concurrent_processes_record_every_run_once(
         # The concurrent registrations of the same key left one partition.
         assert sorted(instance.get_dynamic_partitions(PARTS)) == sorted(different)
         runs = instance.get_runs()
+        validate_runs = [run for run in runs if run.job_name == "validate_parts"]
         backtest_runs = [run for run in runs if run.job_name == "backtest_parts"]
         aggregate_runs = [run for run in runs if run.job_name == "aggregate"]
-        assert len(runs) == len(backtest_runs) + len(aggregate_runs) == 2 * len(processes)
-        assert sorted(run.tags["dagster/partition"] for run in backtest_runs) == sorted(
+        assert len(runs) == len(validate_runs) + len(backtest_runs) + len(aggregate_runs)
+        assert len(runs) == 3 * len(processes)
+        assert sorted(run.tags["dagster/partition"] for run in validate_runs) == sorted(
             expected_keys
         )
+        assert sorted(run.tags["dagster/partition"] for run in backtest_runs) == sorted(
+            f"{key}|base" for key in expected_keys
+        )
         _assert_each_run_recorded_once(instance, [run.run_id for run in runs])
-        for asset in ("parts", "backtest_results"):
+        for asset, asset_runs in (("parts", validate_runs), ("backtest_results", backtest_runs)):
             records = _materializations(instance, asset)
             # Exactly one materialization per (run, partition), from the runs that exist.
             assert Counter((r.run_id, r.partition_key) for r in records) == {
-                (run.run_id, run.tags["dagster/partition"]): 1 for run in backtest_runs
+                (run.run_id, run.tags["dagster/partition"]): 1 for run in asset_runs
             }, asset
         aggregates = _materializations(instance, "aggregate_metrics")
         assert sorted(r.run_id for r in aggregates) == sorted(run.run_id for run in aggregate_runs)

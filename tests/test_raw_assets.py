@@ -18,6 +18,7 @@ from dagster import (
     evaluate_automation_conditions,
     instance_for_test,
 )
+from support.dagster_runs import run_backtest
 from support.raw_files import binance_lines, write_gzip_lines, write_tardis
 
 from trading_runtime.data.raw_store import scan_raw
@@ -122,9 +123,9 @@ def test_materialize_raw_partition_records_conversion_and_registers_parts(
     assert parts == [*HOURS, "part-00000", "part-00001", "part-00002"]  # hand-dropped ones stay
 
     part = HOURS[1]
-    assert run_partition(defs.resolve_job_def("backtest_parts"), instance, part).success
-    for asset in ("parts", "backtest_results"):
-        source = _metadata(instance, asset, part)["raw_source"]
+    assert run_backtest(defs, instance, part).success
+    for asset, key in (("parts", part), ("backtest_results", f"{part}|base")):
+        source = _metadata(instance, asset, key)["raw_source"]
         assert source["raw_partition"] == RAW_KEY
         assert source["snapshot_from_part"] == HOURS[0]
         assert source["files"][0]["sha256"] == metadata["raw_files"][0]["sha256"]
@@ -139,9 +140,8 @@ def test_changed_raw_file_reconverts_and_reruns_only_its_changed_parts(
     cursor = _tick(instance, raw_settings, None).cursor
     convert = defs.resolve_job_def("convert_raw")
     assert run_partition(convert, instance, RAW_KEY).success
-    backtest = defs.resolve_job_def("backtest_parts")
     for part in HOURS:
-        assert run_partition(backtest, instance, part).success
+        assert run_backtest(defs, instance, part).success
     result = _tick(instance, raw_settings, cursor)
     assert _requests(result) == []  # nothing changed
     # The recording is 90 minutes now: hour 0 is the same, hour 1 shorter, hour 2 gone.
@@ -155,7 +155,10 @@ def test_changed_raw_file_reconverts_and_reruns_only_its_changed_parts(
     assert HOURS[2] not in instance.get_dynamic_partitions("parts")
     assert not (Path(raw_settings.parts_dir) / f"{HOURS[2]}.npz").exists()
     result = _tick(instance, raw_settings, result.cursor)
-    assert _requests(result) == [(HOURS[1], "backtest_parts")]
+    assert _requests(result) == [
+        (HOURS[1], "validate_parts"),
+        (f"{HOURS[1]}|base", "backtest_parts"),
+    ]
 
 
 def test_a_name_taken_by_a_hand_dropped_part_fails_the_raw_partition_alone(

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, instance_for_test
 from hftbacktest.types import record_dtype
+from support.dagster_runs import run_backtest
 from upath import UPath
 
 from trading_runtime.adapters.hftbacktest import bind_strategy
@@ -47,7 +48,7 @@ from trading_runtime.layout import CURVE_FILE, STATS_FILE
 from trading_runtime.results import BacktestResult
 from trading_runtime.results.metrics import compute_metrics
 from trading_runtime.runs.instance import register_parts
-from trading_runtime.runs.launch import failure_messages, run_partition
+from trading_runtime.runs.launch import failure_messages
 from trading_runtime.settings import RuntimeSettings
 
 CALIBRATED = "trading_runtime.strategies.calibrated_market_maker:calibrated_market_maker"
@@ -431,14 +432,13 @@ def test_a_dagster_partition_runs_with_its_warmup(
         keys = list_part_keys(settings.parts_dir)
         register_parts(instance, keys)
         defs = build_definitions(settings)
-        job = defs.resolve_job_def("backtest_parts")
-        assert run_partition(job, instance, "part-00002").success
-        failed = run_partition(job, instance, "part-00001")
+        assert run_backtest(defs, instance, "part-00002").success
+        failed = run_backtest(defs, instance, "part-00001")
         assert not failed.success
         assert "warmup.parts = 2 needs 2 earlier part(s)" in " ".join(failure_messages(failed))
         records = instance.fetch_materializations(
             AssetRecordsFilter(
-                asset_key=AssetKey("backtest_results"), asset_partitions=["part-00002"]
+                asset_key=AssetKey("backtest_results"), asset_partitions=["part-00002|base"]
             ),
             limit=1,
         ).records

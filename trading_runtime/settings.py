@@ -8,6 +8,8 @@ Environment variables (all optional on a laptop):
   TRADING_RUNTIME_RAW_WINDOW window raw files are cut on: 30m, 1h, 1d or none (default: 1h)
   TRADING_RUNTIME_RAW_SNAPSHOTS  on | off: each part after a day's first starts from the
                              previous part's book, by the config's tick and lot size (default: on)
+  TRADING_RUNTIME_SWEEPS_DIR sweep files (*.json): each one's variants are partitions of
+                             backtest_results (default: sweeps beside the parts directory)
   TRADING_RUNTIME_RESULTS    results base: a directory or any UPath URL such as s3://bucket/prefix
                              (default: results; required to be a URL in k8s)
   TRADING_RUNTIME_CONFIG     backtest config JSON     (default: the packaged hftbacktest example)
@@ -78,6 +80,8 @@ class RuntimeSettings(BaseModel):
     env: Literal["local", "k8s"] = "local"
     parts_dir: str = "data/parts"
     raw_dir: str = "data/raw"
+    # None: ``sweeps`` beside the parts directory (data/parts -> data/sweeps).
+    sweeps_dir: str | None = None
     raw_window: str = "1h"
     raw_snapshots: Literal["on", "off"] = "on"
     results: str = "results"
@@ -110,6 +114,15 @@ class RuntimeSettings(BaseModel):
     @property
     def is_local(self) -> bool:
         return self.env == "local"
+
+    @property
+    def sweeps(self) -> str:
+        """Where sweep files live: the setting, else ``sweeps`` beside the parts directory."""
+        if self.sweeps_dir:
+            return self.sweeps_dir
+        parts = self.parts_dir.rstrip("/")
+        parent = parts.rsplit("/", 1)[0] if "/" in parts else "."
+        return f"{parent}/sweeps"
 
     @property
     def automation_enabled(self) -> bool:

@@ -13,6 +13,7 @@ from trading_runtime.cli.argo import argo
 from trading_runtime.cli.backtest import aggregate, backtest
 from trading_runtime.cli.data import data
 from trading_runtime.cli.materialize import materialize
+from trading_runtime.cli.migrate import migrate_instance
 from trading_runtime.cli.sweep import leaderboard, sweep
 from trading_runtime.config import example_config_path
 
@@ -63,5 +64,5 @@ def info() -> None:
     click.echo(f"framework: {framework_status()}")
 
 
-for command in (data, backtest, aggregate, sweep, leaderboard, materialize, argo):
+for command in (data, backtest, aggregate, sweep, leaderboard, materialize, migrate_instance, argo):
     main.add_command(command)

@@ -5,36 +5,16 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from functools import partial
+from pathlib import Path
 from typing import Any
 
 import click
 
 from trading_runtime.cli.common import echo_error
-from trading_runtime.cli.signals import Interrupted, run_interruptibly, signals_raise
+from trading_runtime.cli.signals import Interrupted, signals_raise
 from trading_runtime.config import ConfigError, load_config
 
 __all__ = ["materialize"]
-
-# Parts whose chart path is printed (each result has one; result.json names its version).
-CHARTS_LISTED = 10
-
-
-def _echo_charts(results: Any, aggregate_chart: Any) -> None:
-    """Where the charts are: the aggregate's and the first parts' (stored results)."""
-    from trading_runtime.results.store import load_results, stored_result_keys
-    from trading_runtime.storage import as_upath, is_local
-
-    keys = stored_result_keys(results)
-    if aggregate_chart is not None:
-        path = as_upath(str(aggregate_chart.value))
-        click.echo(f"chart: {path.resolve() if is_local(path) else path}")
-    # A damaged result (its run failed) is left out here: its failure was reported.
-    for result in load_results(results, keys[:CHARTS_LISTED], damaged={}).values():
-        if result.chart_path is not None:
-            click.echo(f"chart: {result.chart_path}")
-    if len(keys) > CHARTS_LISTED:
-        click.echo(f"       ... and {len(keys) - CHARTS_LISTED} more part charts")
 
 
 @click.command()
@@ -57,13 +37,25 @@ def _echo_charts(results: Any, aggregate_chart: Any) -> None:
     is_flag=True,
     help="Backtest every partition (or every --partition) even when its result is up to date.",
 )
-def materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> None:
-    """The main local job: register parts, backtest the partitions that are missing, failed or
-    stale (part file, config, strategy source or engine changed), aggregate when a result
-    changed. SIGINT or SIGTERM stops it (exit 130 or 143): the running run is canceled."""
+@click.option(
+    "--sweep",
+    "sweep_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A sweep file (grid or list of overrides): registered among the sweep files (copied"
+    " into the sweeps directory) and only its variants backtested, then ranked by"
+    " sweep_leaderboard. Default: the config itself and every sweep file's variants.",
+)
+def materialize(
+    single_run: bool, selected: tuple[str, ...], force: bool, sweep_path: Path | None
+) -> None:
+    """The main local job: register parts and variants (the config and the sweep files'
+    points), backtest the partitions (part x variant) that are missing, failed or stale (part
+    file, config, strategy source or engine changed), aggregate and rank when a result changed.
+    SIGINT or SIGTERM stops it (exit 130 or 143): the running run is canceled."""
     with signals_raise():
         try:
-            _materialize(single_run, selected, force)
+            _materialize(single_run, selected, force, sweep_path)
         except Interrupted as exc:
             _stop(exc)
 
@@ -92,35 +84,33 @@ def _stop(exc: Interrupted) -> None:
     )
 
 
-def _materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> None:
+def _materialize(
+    single_run: bool, selected: tuple[str, ...], force: bool, sweep_path: Path | None
+) -> None:
     from trading_runtime.cli.convert_raw import convert_raw_files
+    from trading_runtime.cli.materialize_runs import (
+        aggregate_and_rank,
+        backtest_partitions,
+        validate_parts,
+    )
     from trading_runtime.data.parts_store import scan_parts
     from trading_runtime.defs import build_definitions
-    from trading_runtime.defs.metadata import CHART_PATH_METADATA
-    from trading_runtime.defs.partitions import PARTS_PARTITIONS
-    from trading_runtime.freshness.damage import result_hash_cache
-    from trading_runtime.freshness.plan import plan_backtests
+    from trading_runtime.defs.partitions import PARTS_PARTITIONS, VARIANTS_PARTITIONS
     from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
     from trading_runtime.runs.instance import (
         InstanceConfigError,
         aggregate_is_current,
         dagster_home,
         open_instance,
-        part_hash_cache,
-        partition_statuses,
         register_parts,
         remove_vanished_parts,
     )
-    from trading_runtime.runs.launch import (
-        contiguous_stretches,
-        failure_messages,
-        run_aggregate,
-        run_partition,
-        run_partition_range,
-    )
     from trading_runtime.runs.owners import mark_dead_runs_failed
+    from trading_runtime.runs.variants import plan_variant_runs, register_variants, scoped_configs
     from trading_runtime.settings import load_settings
     from trading_runtime.storage import as_upath, is_local
+    from trading_runtime.sweeps import SweepError, check_partition_budget
+    from trading_runtime.sweeps.registry import current_variants
 
     started = time.perf_counter()
     settings = load_settings()
@@ -129,6 +119,7 @@ def _materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> No
         config = load_config(settings.config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    only = _register_sweep(config, settings, sweep_path) if sweep_path is not None else None
     try:  # one process at a time: a fresh home's schema stamped once
         instance = open_instance()
     except InstanceConfigError as exc:
@@ -163,79 +154,65 @@ def _materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> No
             f"no part file in {settings.parts_dir} for partition(s) {', '.join(unknown)}"
         )
     new_keys = register_parts(instance, keys)
+    # The variants: base and the sweep files' points (a file that does not plan is left out).
+    current = current_variants(config, settings.config, settings.sweeps)
+    for name, problem in current.problems.items():
+        echo_error(f"SWEEP FILE LEFT OUT {name}: {problem}")
+    try:
+        check_partition_budget(len(current.keys), len(keys))
+    except SweepError as exc:
+        raise click.ClickException(str(exc)) from None
+    new_variants, _ = register_variants(instance, current)
+    configs = scoped_configs(config, settings.config, current, only)
     click.echo(
         f"{len(keys)} part(s) in {settings.parts_dir} ({len(new_keys)} newly registered);"
-        f" config {settings.config}; Dagster instance {home}"
+        f" {len(configs)} variant(s)"
+        + (f" ({len(new_variants)} newly registered)" if len(current.keys) > 1 else "")
+        + f"; config {settings.config}; Dagster instance {home}"
     )
     # Registration order: a single run covers a range of partitions in that order.
     registered = list(instance.get_dynamic_partitions(PARTS_PARTITIONS))
     candidates = [key for key in registered if key in selected] if selected else registered
-    plan = plan_backtests(
+    plans = plan_variant_runs(
+        instance,
+        configs,
         candidates,
-        statuses=partition_statuses(instance, candidates),
-        config=config,
         parts_dir=settings.parts_dir,
         results=settings.results,
-        hashes=part_hash_cache(),
-        result_hashes=result_hash_cache(),
         force=force,
     )
-    click.echo(
-        f"{len(plan.up_to_date)} partition(s) up to date, {len(plan.to_run)} to backtest"
-        + (f" ({_reasons(plan.to_run)})" if plan.to_run else "")
-        + ("" if force else f"; {plan.hashed} part file(s) hashed")
+    for variant, plan in plans.items():
+        # The hash cache is shared: the count is how many part files were read in full in all.
+        hashed = (
+            "" if force or variant != list(plans)[-1] else f"; {plan.hashed} part file(s) hashed"
+        )
+        click.echo(
+            (f"variant {variant}: " if len(plans) > 1 else "")
+            + f"{len(plan.up_to_date)} partition(s) up to date, {len(plan.to_run)} to backtest"
+            + (f" ({_reasons(plan.to_run)})" if plan.to_run else "")
+            + hashed
+        )
+    needed = {part for plan in plans.values() for part in plan.to_run}
+    invalid = validate_parts(
+        defs, instance, [p for p in registered if p in needed], registered, single_run
     )
-    job = defs.resolve_job_def("backtest_parts")
-    failed: list[str] = []
-    succeeded = 0
-    if single_run:
-        for stretch in contiguous_stretches(registered, list(plan.to_run)):
-            click.echo(
-                f"backtesting {len(stretch)} partition(s) ({stretch[0]}..{stretch[-1]}) in one run"
-            )
-            result = run_interruptibly(partial(run_partition_range, job, instance, stretch))
-            if result.success:
-                succeeded += len(stretch)
-            else:
-                failed.extend(stretch)
-                for message in failure_messages(result):
-                    echo_error(f"FAILED {message}")
-    else:
-        for index, (key, reason) in enumerate(plan.to_run.items(), start=1):
-            run_started = time.perf_counter()
-            result = run_interruptibly(partial(run_partition, job, instance, key))
-            elapsed = time.perf_counter() - run_started
-            position = f"[{index}/{len(plan.to_run)}]"
-            if result.success:
-                succeeded += 1
-                click.echo(f"{position} ok     {key} ({elapsed:.1f} s; {reason})")
-            else:
-                failed.append(key)
-                for message in failure_messages(result):
-                    echo_error(f"{position} FAILED {key}: {message}")
+    for part, message in invalid.items():
+        echo_error(f"FAILED {part}: {message}")
+    for plan in plans.values():
+        for part in invalid:
+            plan.to_run.pop(part, None)
+    variant_order = list(instance.get_dynamic_partitions(VARIANTS_PARTITIONS))
+    succeeded, failed = backtest_partitions(
+        defs, instance, plans, registered, variant_order, single_run
+    )
+    failed = [*invalid, *failed]
     base = as_upath(settings.results)
     results = base.resolve() if is_local(base) else base
     # The aggregate changes only with a result (or a removed part); after a killed run it may
     # be older than the newest result, which Dagster's event log tells.
     if succeeded or removed or force or not aggregate_is_current(instance, base / AGGREGATE_FILE):
         click.echo("aggregating")
-        aggregate_job = defs.resolve_job_def("aggregate")
-        aggregate = run_interruptibly(partial(run_aggregate, aggregate_job, instance))
-        if not aggregate.success:
-            for message in failure_messages(aggregate):
-                echo_error(f"FAILED {message}")
-            sys.exit(1)
-        metadata = aggregate.asset_materializations_for_node("aggregate_metrics")[0].metadata
-        click.echo(str(metadata["table"].value))
-        orphaned = metadata.get("orphaned_results")
-        if orphaned is not None and orphaned.value:
-            listed = metadata["first_orphaned_results"].value
-            assert isinstance(listed, list)
-            echo_error(
-                f"{orphaned.value} stored result(s) without a part file, not aggregated"
-                f" (orphaned): {', '.join(map(str, listed))}"
-            )
-        _echo_charts(results, metadata.get(CHART_PATH_METADATA))
+        aggregate_and_rank(defs, instance, results)
     else:
         click.echo(f"aggregate up to date: {results}/{AGGREGATE_FILE}")
     click.echo(
@@ -248,8 +225,34 @@ def _materialize(single_run: bool, selected: tuple[str, ...], force: bool) -> No
         echo_error(f"{len(raw_failed)} raw group(s) failed: {', '.join(raw_failed)}")
     if failed:
         echo_error(f"{len(failed)} partition(s) failed: {', '.join(failed)}")
-    if failed or listing.refused or raw_failed:
+    if failed or listing.refused or raw_failed or current.problems:
         sys.exit(1)
+
+
+def _register_sweep(config: Any, settings: Any, sweep_path: Path) -> list[str]:
+    """``--sweep FILE``: plan it (nothing runs when a point is bad), put it among the sweep
+    files (a copy, unless it is one), and return its variants' keys."""
+    from trading_runtime.storage import as_upath, write_file
+    from trading_runtime.sweeps import SweepError, load_sweep_file, plan_variants
+    from trading_runtime.sweeps.registry import SWEEP_FILE_SUFFIX
+
+    try:
+        variants = plan_variants(config, load_sweep_file(sweep_path), settings.config)
+    except SweepError as exc:
+        raise click.ClickException(str(exc)) from None
+    sweeps = Path(settings.sweeps)
+    target = sweeps / (sweep_path.stem + SWEEP_FILE_SUFFIX)
+    data = sweep_path.read_bytes()
+    if target.resolve() != sweep_path.resolve():
+        if target.exists() and target.read_bytes() != data:
+            raise click.ClickException(
+                f"{target} exists and differs from {sweep_path}: rename one of them"
+            )
+        if not target.exists():
+            sweeps.mkdir(parents=True, exist_ok=True)
+            write_file(data, as_upath(target))
+            click.echo(f"sweep {sweep_path} registered as {target}")
+    return [variant.key for variant in variants]
 
 
 def _reasons(to_run: dict[str, str]) -> str:

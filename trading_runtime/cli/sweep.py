@@ -152,41 +152,27 @@ def leaderboard(
     three pictures into RESULTS."""
     from trading_runtime.results import ResultIntegrityError
     from trading_runtime.storage import StorageError, storage_error
-    from trading_runtime.sweeps.leaderboard import build_leaderboard
-    from trading_runtime.sweeps.report import leaderboard_text, write_leaderboard
-    from trading_runtime.sweeps.stored import load_sweep_results, record_trials
-    from trading_runtime.sweeps.walk_forward import DEFAULT_WINDOW
+    from trading_runtime.sweeps.ranking import rank_variants
 
     config, variants = _plan(config_path, sweep_path)
     try:
-        stored = load_sweep_results(results, variants)
-        if not stored.stored:
-            raise click.ClickException(
-                f"no stored results of this sweep's variants under {results}/<variant id>/"
-            )
-        # The ledger counts variants that ran (a stored result), not every one the file plans.
-        ran = [
-            v.config_hash
-            for v, stored_row in zip(variants, stored.has_result, strict=True)
-            if stored_row
-        ]
-        trials = record_trials(results, config.config_hash(), ran)
-        if window is None:
-            window = max(1, min(DEFAULT_WINDOW, len(stored.parts) - 1))
-        board = build_leaderboard(
-            stored.keys,
-            stored.pnl,
-            part_drawdowns=stored.drawdowns,
+        ranked = rank_variants(
+            results,
+            config,
+            variants,
             metric="sharpe" if metric == "sharpe" else "mean",
-            trials=trials,
             window=window,
         )
-        files = write_leaderboard(results, board, stored)
     except OSError as exc:
         raise click.ClickException(str(storage_error(exc, "read"))) from None
     except (StorageError, ValueError, ResultIntegrityError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(leaderboard_text(board, stored))
+    if ranked is None:
+        raise click.ClickException(
+            f"no stored results of this sweep's variants under {results}/<variant id>/"
+        )
+    click.echo(ranked.text)
+    files = ranked.files
     click.echo(f"table: {files.table}")
     for path in files.pictures.values():
         click.echo(f"chart: {path}")

@@ -7,13 +7,15 @@ from typing import Any
 from dagster import Definitions, ExecutorDefinition, in_process_executor
 
 from trading_runtime.config import ConfigError, load_config
-from trading_runtime.defs.assets import aggregate_metrics, make_backtest_results, parts
+from trading_runtime.defs.assets import make_backtest_results, parts
 from trading_runtime.defs.automation import automation_sensor, with_automation
 from trading_runtime.defs.checks import make_result_determinism_check, part_file_is_valid
 from trading_runtime.defs.jobs import build_jobs
 from trading_runtime.defs.raw_assets import make_raw_market_data, raw_code_version
 from trading_runtime.defs.resources import build_resources
 from trading_runtime.defs.sensors import make_register_raw_files, register_part_files
+from trading_runtime.defs.summary_assets import aggregate_metrics, sweep_leaderboard
+from trading_runtime.defs.sweep_sensors import register_sweep_files
 from trading_runtime.freshness.code_version import result_code_version
 from trading_runtime.settings import RuntimeSettings, load_settings
 
@@ -35,11 +37,12 @@ def build_definitions(settings: RuntimeSettings | None = None) -> Definitions:
     pod_tags = backtest_pod_tags(settings)
     backtest_results = make_backtest_results(code_version, op_tags=pod_tags)
     raw_market_data = make_raw_market_data(raw_version)
-    assets = [raw_market_data, parts, backtest_results, aggregate_metrics]
+    assets = [raw_market_data, parts, backtest_results, aggregate_metrics, sweep_leaderboard]
     # With step pods the run pod only coordinates: the default run pod resources suffice.
     jobs = build_jobs(backtest_run_tags=pod_tags if settings.executor == "in_process" else None)
     sensors: list[Any] = [
         register_part_files,
+        register_sweep_files,
         make_register_raw_files(rerun_changed=settings.automation_enabled, jobs=jobs),
     ]
     if settings.automation_enabled:

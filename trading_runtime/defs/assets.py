@@ -1,13 +1,11 @@
-"""The three assets: parts -> backtest_results -> aggregate_metrics."""
+"""The per-partition assets: parts -> backtest_results (part x variant); what summarises
+them is in summary_assets.py."""
 
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
-import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
-    AssetIn,
     BackfillPolicy,
     BetaWarning,
     DataVersion,
@@ -19,27 +17,29 @@ from dagster import (
 )
 
 import trading_runtime
+from trading_runtime.backtest.staging import StagedBacktests
 from trading_runtime.config import ConfigError
-from trading_runtime.data.parts_store import scan_parts
 from trading_runtime.data.validate import PartInfo
 from trading_runtime.defs.dagster_compat import add_partition_metadata
-from trading_runtime.defs.io_managers import BacktestResultsIOManager
 from trading_runtime.defs.lineage import raw_source_metadata
-from trading_runtime.defs.metadata import CHART_PATH_METADATA, FAILURES_METADATA
-from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
+from trading_runtime.defs.metadata import FAILURES_METADATA
+from trading_runtime.defs.partitions import (
+    part_partitions,
+    result_key,
+    result_partitions,
+    split_result_key,
+)
 from trading_runtime.defs.resources import BacktestRunner, PartsDirectory
 from trading_runtime.layout import PartNameError
 from trading_runtime.results import RESULT_INPUTS, BacktestResult
-from trading_runtime.results.aggregate import aggregate, write_aggregate_chart
-from trading_runtime.results.charts import aggregate_chart_png, markdown_image
-from trading_runtime.results.store import stored_result_keys
-from trading_runtime.storage import StorageError, storage_error
+from trading_runtime.results.charts import markdown_image
+from trading_runtime.storage import storage_error
 
 # BackfillPolicy and Output(data_version=...) are marked beta; they are the documented way to get
 # single-run backfills and content-hash data versions.
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*(backfill_policy|data_version)")
 
-__all__ = ["aggregate_metrics", "make_backtest_results", "parts"]
+__all__ = ["GROUP", "chart_metadata", "make_backtest_results", "parts", "readable"]
 
 GROUP = "backtests"
 PARTS_CODE_VERSION = f"parts-validation-{trading_runtime.__version__}"
@@ -156,17 +156,18 @@ def make_backtest_results(code_version: str, op_tags: dict[str, Any] | None = No
     Kubernetes, the pod resources its step needs)."""
 
     @asset(
-        partitions_def=part_partitions,
+        partitions_def=result_partitions,
         group_name=GROUP,
-        deps=[parts],
+        deps=[parts],  # each part x variant partition depends on its part
         code_version=code_version,
         io_manager_key="results_io_manager",
         backfill_policy=BackfillPolicy.single_run(),
         op_tags=op_tags or None,
         kinds={"hftbacktest", "parquet"},
         description=(
-            "The configured backtest run on one part: equity/position curve (parquet), stats"
-            " (hftbacktest record .npz), metrics and provenance."
+            "A variant of the configured backtest (the config itself, `base`, or a sweep file's"
+            " point) run on one part: equity/position curve (parquet), stats (hftbacktest record"
+            " .npz), metrics and provenance."
         ),
     )
     def backtest_results(
@@ -176,18 +177,43 @@ def make_backtest_results(code_version: str, op_tags: dict[str, Any] | None = No
             config = backtest_runner.load_config()
         except ConfigError as exc:
             raise Failure(description=str(exc), allow_retries=False) from None
-        keys = _partition_keys(context)
-        try:
-            staged = backtest_runner.stage(config, _locations(parts_dir, keys), context.run.run_id)
-        except OSError as exc:  # the staging area on a read-only or full disk
-            raise Failure(description=str(storage_error(exc)), allow_retries=False) from None
-        if staged.failures:
-            staged.discard()  # a failed step stores nothing
-            _raise_failures("backtest(s)", staged.failures)
+        by_variant: dict[str, list[str]] = {}
+        for key in _partition_keys(context):
+            part, variant = split_result_key(key)
+            by_variant.setdefault(variant, []).append(part)
+        configs = backtest_runner.variant_configs(config, list(by_variant))
+        failures: dict[str, Exception] = {}
+        results: dict[str, BacktestResult] = {}
+        staged_runs: list[StagedBacktests] = []
+        for variant, variant_parts in by_variant.items():
+            effective = configs[variant]
+            if isinstance(effective, str):
+                failures.update(
+                    {result_key(p, variant): ValueError(effective) for p in variant_parts}
+                )
+                continue
+            try:
+                staged = backtest_runner.stage(
+                    effective, _locations(parts_dir, variant_parts), context.run.run_id
+                )
+            except OSError as exc:  # the staging area on a read-only or full disk
+                for earlier in staged_runs:
+                    earlier.discard()
+                raise Failure(description=str(storage_error(exc)), allow_retries=False) from None
+            staged_runs.append(staged)
+            failures.update({result_key(p, variant): e for p, e in staged.failures.items()})
+            results.update({result_key(p, variant): r for p, r in staged.results.items()})
+        if failures:
+            for staged in staged_runs:
+                staged.discard()  # a failed step stores nothing
+            _raise_failures("backtest(s)", failures)
         # The IO manager publishes each result and removes the staging directory.
-        results = staged.results
         metadata = {
-            key: {**result_metadata(result), **raw_source_metadata(parts_dir.path, key)}
+            key: {
+                **result_metadata(result),
+                **raw_source_metadata(parts_dir.path, result.partition),
+                "variant": split_result_key(key)[1],
+            }
             for key, result in results.items()
         }
         if len(results) == 1:
@@ -201,88 +227,3 @@ def make_backtest_results(code_version: str, op_tags: dict[str, Any] | None = No
         return Output(results)
 
     return backtest_results
-
-
-def _orphaned_results(
-    context: AssetExecutionContext, stored: dict[str, BacktestResult], known: Sequence[str]
-) -> list[str]:
-    """Stored results whose part is gone: no partition any more (the sensor or the CLI removed
-    it), or a partition whose file was deleted since. Their results are dropped from ``stored``;
-    stored data is never deleted."""
-    listing = scan_parts(context.resources.parts_dir.path)
-    # An unreachable parts directory says nothing about which parts were deleted.
-    gone = set(known) - set(listing.keys) if listing.found else set()
-    dropped = gone & set(stored)
-    for key in dropped:
-        del stored[key]
-    io_manager = context.resources.results_io_manager
-    if not isinstance(io_manager, BacktestResultsIOManager):  # results stored elsewhere
-        return sorted(dropped)
-    on_storage = set(stored_result_keys(io_manager.results_base))
-    return sorted(on_storage - (set(known) - gone))
-
-
-def _aggregate_chart(context: AssetExecutionContext, table: pa.Table) -> dict[str, Any]:
-    """The aggregate's chart as metadata, stored beside the results
-    (``<results>/aggregate_metrics.png``) when they are in the project's results store."""
-    alt = "aggregate_metrics: PnL and max drawdown per part"
-    io_manager = context.resources.results_io_manager
-    if not isinstance(io_manager, BacktestResultsIOManager):  # results stored elsewhere
-        return chart_metadata(aggregate_chart_png(table), alt)
-    try:
-        png, path = write_aggregate_chart(table, io_manager.results_base)
-    except StorageError as exc:
-        raise Failure(description=str(exc), allow_retries=False) from None
-    return {**chart_metadata(png, alt), CHART_PATH_METADATA: MetadataValue.path(str(path))}
-
-
-@asset(
-    group_name=GROUP,
-    ins={"backtest_results": AssetIn(metadata={"allow_missing_partitions": True})},
-    io_manager_key="table_io_manager",
-    required_resource_keys={"parts_dir", "results_io_manager"},
-    kinds={"parquet"},
-    description=(
-        "One row per backtested part plus a TOTAL row. Results of parts whose file is gone are"
-        " left out and reported as orphaned_results."
-    ),
-)
-def aggregate_metrics(context: AssetExecutionContext, backtest_results: Any) -> Output[pa.Table]:
-    stored: dict[str, BacktestResult]
-    if isinstance(backtest_results, BacktestResult):  # exactly one partition exists
-        stored = {backtest_results.partition: backtest_results}
-    else:
-        stored = dict(backtest_results or {})
-    known = context.instance.get_dynamic_partitions(PARTS_PARTITIONS)
-    orphaned = _orphaned_results(context, stored, known)
-    if orphaned:
-        context.log.warning(
-            f"{len(orphaned)} stored result(s) without a part file, not aggregated (orphaned):"
-            f" {', '.join(orphaned[:10])}{' ...' if len(orphaned) > 10 else ''}"
-        )
-    summary = aggregate(stored)
-    table, total, mixed = summary.table, summary.total, summary.mixed
-    chart = _aggregate_chart(context, table)  # metadata: the chart and where it is stored
-    missing = sorted(set(known) - set(stored) - set(orphaned))
-    if mixed:
-        context.log.warning(
-            f"parts come from different {', '.join(mixed)}: re-materialize backtest_results for"
-            " every part after a config, strategy or engine change"
-        )
-    return Output(
-        table,
-        metadata={
-            **chart,
-            "parts": len(stored),
-            "parts_without_result": len(missing),
-            "first_parts_without_result": MetadataValue.json(missing[:100]),
-            "orphaned_results": len(orphaned),
-            "first_orphaned_results": MetadataValue.json(orphaned[:100]),
-            "mixed_provenance": MetadataValue.json(mixed),
-            "config_hash": total["config_hash"],
-            "total_pnl": readable(total["pnl"]),
-            "total_trades": total["trades"],
-            "worst_max_drawdown": readable(total["max_drawdown"]),
-            "table": MetadataValue.md(summary.markdown),
-        },
-    )

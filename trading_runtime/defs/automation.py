@@ -93,6 +93,7 @@ def with_automation(assets: Sequence[AssetsDefinition]) -> list[AssetsDefinition
         "parts": new_partition_condition(),
         "backtest_results": new_partition_condition(),
         "aggregate_metrics": aggregate_condition(),
+        "sweep_leaderboard": aggregate_condition(),
     }
     return [
         asset.map_asset_specs(
@@ -110,14 +111,14 @@ def automation_sensor() -> AutomationConditionSensorDefinition:
     return AutomationConditionSensorDefinition(
         AUTOMATION_SENSOR,
         target=AssetSelection.assets(
-            "raw_market_data", "parts", "backtest_results", "aggregate_metrics"
+            "raw_market_data", "parts", "backtest_results", "aggregate_metrics", "sweep_leaderboard"
         ),
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=AUTOMATION_INTERVAL_S,
         run_tags={AUTOMATION_TAG: "true"},
         description=(
-            "Converts new raw files, backtests new parts and refreshes aggregate_metrics after"
-            " new results (see each asset's automation condition). Off:"
-            " TRADING_RUNTIME_AUTOMATION=off."
+            "Converts new raw files, backtests new parts and new sweep variants, and refreshes"
+            " aggregate_metrics and sweep_leaderboard after new results (see each asset's"
+            " automation condition). Off: TRADING_RUNTIME_AUTOMATION=off."
         ),
     )

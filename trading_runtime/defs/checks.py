@@ -13,13 +13,14 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     DagsterInstance,
+    PartitionsDefinition,
     asset_check,
 )
 
 from trading_runtime.data.parts_store import localize
 from trading_runtime.data.validate import sha256_file
 from trading_runtime.defs.assets import parts
-from trading_runtime.defs.partitions import PARTS_PARTITIONS
+from trading_runtime.defs.partitions import part_partitions, result_partitions
 from trading_runtime.defs.resources import PartsDirectory
 from trading_runtime.results import RESULT_INPUTS
 
@@ -29,11 +30,13 @@ __all__ = ["make_result_determinism_check", "part_file_is_valid"]
 _HASH_THREADS = 4
 
 
-def _checked_partitions(context: AssetCheckExecutionContext) -> list[str]:
-    """The run's partitions; every registered part when the check runs on its own."""
+def _checked_partitions(
+    context: AssetCheckExecutionContext, partitions: PartitionsDefinition[Any] = part_partitions
+) -> list[str]:
+    """The run's partitions; every registered one when the check runs on its own."""
     if context.has_partition_key or context.op_execution_context.has_partition_key_range:
-        return list(context.op_execution_context.partition_keys)
-    return list(context.instance.get_dynamic_partitions(PARTS_PARTITIONS))
+        return [str(key) for key in context.op_execution_context.partition_keys]
+    return list(partitions.get_partition_keys(dynamic_partitions_store=context.instance))
 
 
 def _recent_metadata(
@@ -111,7 +114,7 @@ def make_result_determinism_check(backtest_results: Any) -> Any:
     def result_is_deterministic(context: AssetCheckExecutionContext) -> AssetCheckResult:
         problems: list[str] = []
         compared = 0
-        for key in _checked_partitions(context):
+        for key in _checked_partitions(context, result_partitions):
             history = _recent_metadata(context.instance, backtest_results.key, key, limit=2)
             compared += len(history) >= 2
             problems.extend(_determinism_problems(history, key))

@@ -1,6 +1,7 @@
 """Result storage on any UPath (a local directory now, an object store URL on a cluster).
 
-Each ``backtest_results`` partition is a directory ``<base>/backtest_results/<part>/`` with
+Each ``backtest_results`` partition is a directory ``<base>/backtest_results/<part>/`` (a sweep
+variant's under ``<base>/<variant id>/``) with
 ``curve.parquet``, ``stats.npz`` (hftbacktest's record format), the framework's ``events.jsonl``
 when there is one, and ``result.json`` (metrics + provenance), written last.
 """
@@ -21,11 +22,13 @@ from pydantic import Field
 from upath import UPath
 
 from trading_runtime.backtest.publish import publish_result
+from trading_runtime.defs.partitions import result_key, split_result_key
 from trading_runtime.freshness.damage import damaged_error, damaged_results, load_verified
 from trading_runtime.layout import RESULT_FILE, check_part_key
 from trading_runtime.results import BacktestResult
 from trading_runtime.results.store import stored_result_keys
 from trading_runtime.storage import read_parquet, storage_error, write_parquet
+from trading_runtime.sweeps.registry import variant_partitions_dir
 
 __all__ = [
     "ArrowParquetIOManager",
@@ -39,7 +42,10 @@ class BacktestResultsIOManager(UPathIOManager):
     """Stores ``BacktestResult`` directories; loads them back as metrics + provenance (the curve
     stays on storage until ``read_curve()``).
 
-    Supports single-run backfills: an output covering several partitions is a
+    A partition is ``<part>|<variant>``; its directory is ``<variant's results base>/
+    backtest_results/<part>/`` (``sweeps.registry.variant_results_base``: the base config's
+    results where they always were, a sweep variant's under ``<results>/<id>/``). Supports
+    single-run backfills: an output covering several partitions is a
     ``dict[partition_key, BacktestResult]``, stored partition by partition.
     """
 
@@ -49,12 +55,11 @@ class BacktestResultsIOManager(UPathIOManager):
         super().__init__(base_path=base_path)
         self.results_base = base_path  # the base class keeps it private
 
-    def get_path_for_partition(
-        self, context: InputContext | OutputContext, path: UPath, partition: str
-    ) -> UPath:
-        # The key becomes a directory name under backtest_results/: only a valid part name,
-        # never one that resolves to the directory itself or outside it (PartNameError).
-        return super().get_path_for_partition(context, path, check_part_key(partition))
+    def result_path(self, key: str) -> UPath:
+        """A partition's directory. The part becomes a directory name: only a valid part name,
+        never one that resolves to the directory itself or outside it (PartNameError)."""
+        part, variant = split_result_key(key)
+        return variant_partitions_dir(self.results_base, variant) / check_part_key(part)
 
     def dump_to_path(self, context: OutputContext, obj: BacktestResult, path: UPath) -> None:
         try:
@@ -74,34 +79,40 @@ class BacktestResultsIOManager(UPathIOManager):
         return result
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        if isinstance(obj, dict):
-            # The base class stores one partition per output; a single-run step has many.
-            asset_path = self.results_base / self.get_asset_relative_path(context)
-            paths = {
-                key: self.get_path_for_partition(context, asset_path, key)
-                for key in context.asset_partition_keys
-            }
-            missing = sorted(set(paths) - set(obj))
-            if missing:
-                raise ValueError(f"no result for partitions {missing}")
-            for key in sorted(obj):
-                self.make_directory(paths[key].parent)
-                self.dump_to_path(context, obj[key], paths[key])
-            return
-        super().handle_output(context, obj)
+        keys = list(context.asset_partition_keys)
+        outputs = obj if isinstance(obj, dict) else {keys[0]: obj}
+        missing = sorted(set(keys) - set(outputs))
+        if missing:
+            raise ValueError(f"no result for partitions {missing}")
+        for key in sorted(outputs):
+            path = self.result_path(key)
+            self.make_directory(path.parent)
+            self.dump_to_path(context, outputs[key], path)
 
     def load_input(self, context: InputContext) -> Any:
-        if not context.has_asset_partitions or len(context.asset_partition_keys) == 1:
-            return super().load_input(context)
-        # Many partitions (the aggregate): one listing and one result.json read per stored
-        # partition. The base class logs a line per partition, and each log line is an event-log
-        # write. Partitions without a result are skipped; the aggregate reports them. Damaged
-        # ones fail the load, named (``load_verified``).
-        stored = set(stored_result_keys(self.results_base))
-        return load_verified(
-            self.results_base,
-            [check_part_key(k) for k in context.asset_partition_keys if k in stored],
-        )
+        keys = list(context.asset_partition_keys)
+        if len(keys) == 1:
+            return self.load_from_path(context, self.result_path(keys[0]))
+        return self.load_many(keys)
+
+    def load_many(self, keys: list[str]) -> dict[str, BacktestResult]:
+        """Many partitions (a downstream asset over all of them): one listing per variant and
+        one result.json read per stored partition, logged once (the base class logs a line per
+        partition, each an event-log write). Partitions without a result are skipped; damaged
+        ones fail the load, named (``load_verified``)."""
+        by_variant: dict[str, list[str]] = {}
+        for key in keys:
+            part, variant = split_result_key(key)
+            by_variant.setdefault(variant, []).append(check_part_key(part))
+        loaded: dict[str, BacktestResult] = {}
+        for variant, parts in by_variant.items():
+            directory = variant_partitions_dir(self.results_base, variant)
+            stored = set(stored_result_keys(self.results_base, partitions=directory))
+            found = load_verified(
+                self.results_base, [p for p in parts if p in stored], partitions=directory
+            )
+            loaded.update({result_key(part, variant): r for part, r in found.items()})
+        return loaded
 
     def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:
         return {"storage": MetadataValue.text(str(self.results_base))}

@@ -1,17 +1,34 @@
 """Partitions: one per part file, registered when the file appears and removed when it goes
-(see sensors.py; the CLI's main job does the same at its start)."""
+(see sensors.py; the CLI's main job does the same at its start); and for ``backtest_results``,
+part x variant, a variant being the base config or one point of a sweep file
+(``sweeps.registry``)."""
 
 from collections.abc import Iterable
 
-from dagster import DagsterInstance, DynamicPartitionsDefinition
+from dagster import (
+    DagsterInstance,
+    DynamicPartitionsDefinition,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+)
+
+from trading_runtime.sweeps.variants import BASE_VARIANT_KEY
 
 __all__ = [
+    "BASE_VARIANT_KEY",
     "PARTS_PARTITIONS",
+    "PART_DIMENSION",
     "RAW_PARTITIONS",
+    "VARIANTS_PARTITIONS",
+    "VARIANT_DIMENSION",
     "part_partitions",
     "raw_partitions",
+    "result_key",
+    "result_partitions",
+    "split_result_key",
     "unregistered_part_keys",
     "vanished_part_keys",
+    "variant_partitions",
 ]
 
 # Dynamic so a part dropped into the parts directory becomes a partition with no code change.
@@ -20,6 +37,31 @@ part_partitions = DynamicPartitionsDefinition(name=PARTS_PARTITIONS)
 # One per raw group (a feed file, a Tardis symbol-day): ``raw_store.raw_group_key``.
 RAW_PARTITIONS = "raw_market_data"
 raw_partitions = DynamicPartitionsDefinition(name=RAW_PARTITIONS)
+# One per variant: ``base`` (the configured backtest) and every sweep file's points.
+VARIANTS_PARTITIONS = "variants"
+variant_partitions = DynamicPartitionsDefinition(name=VARIANTS_PARTITIONS)
+# Dagster orders dimensions by name: a key reads "<part>|<variant>", e.g. "part-00000|base".
+PART_DIMENSION = "part"
+VARIANT_DIMENSION = "variant"
+result_partitions = MultiPartitionsDefinition(
+    {PART_DIMENSION: part_partitions, VARIANT_DIMENSION: variant_partitions}
+)
+
+
+def result_key(part: str, variant: str) -> str:
+    """The ``backtest_results`` partition key of a part and a variant."""
+    return str(MultiPartitionKey({PART_DIMENSION: part, VARIANT_DIMENSION: variant}))
+
+
+def split_result_key(key: str) -> tuple[str, str]:
+    """(part, variant) of a ``backtest_results`` partition key."""
+    if isinstance(key, MultiPartitionKey):
+        by_dimension = key.keys_by_dimension
+        return by_dimension[PART_DIMENSION], by_dimension[VARIANT_DIMENSION]
+    part, separator, variant = key.partition("|")
+    if not separator or not part or not variant:
+        raise ValueError(f"backtest_results partition {key!r} is not '<part>|<variant>'")
+    return part, variant
 
 
 def unregistered_part_keys(

@@ -21,6 +21,8 @@ from trading_runtime.defs.io_managers import BacktestResultsStore, ParquetTableS
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, RESULTS_DIR
 from trading_runtime.settings import RuntimeSettings
 from trading_runtime.storage import as_upath
+from trading_runtime.sweeps.registry import CurrentVariants, current_variants, variant_config
+from trading_runtime.sweeps.variants import BASE_VARIANT_KEY
 
 __all__ = ["BacktestRunner", "PartsDirectory", "RawDirectory", "build_resources"]
 
@@ -71,9 +73,34 @@ class BacktestRunner(ConfigurableResource):
     workers: int
     startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S
     staging_dir: str | None = None
+    sweeps_dir: str | None = None  # None: no sweep files, the base variant only
 
     def load_config(self) -> BacktestConfig:
         return load_config(self.config_path)
+
+    def current_variants(self, config: BacktestConfig) -> CurrentVariants:
+        """The sweep files' variants over ``config`` (``sweeps.registry``)."""
+        if self.sweeps_dir is None:
+            return CurrentVariants()
+        return current_variants(config, self.config_path, self.sweeps_dir)
+
+    def variant_configs(
+        self, config: BacktestConfig, variant_keys: Sequence[str]
+    ) -> dict[str, BacktestConfig | str]:
+        """Each variant's effective config, or why it has none (no sweep file holds it now)."""
+        known = self.current_variants(config) if set(variant_keys) - {BASE_VARIANT_KEY} else None
+        found: dict[str, BacktestConfig | str] = {}
+        for key in variant_keys:
+            if key == BASE_VARIANT_KEY:
+                found[key] = config
+            elif known is not None and key in known.variants:
+                found[key] = variant_config(config, self.config_path, known.variants[key])
+            else:
+                found[key] = (
+                    f"variant {key}: no sweep file in {self.sweeps_dir} gives it over config"
+                    f" {self.config_path} as it is now (a sweep file or the config changed)"
+                )
+        return found
 
     def validate_parts(
         self, parts: Mapping[str, UPath]
@@ -112,6 +139,7 @@ def build_resources(settings: RuntimeSettings) -> dict[str, Any]:
             startup_timeout_s=settings.startup_timeout_s,
             workers=settings.workers,
             staging_dir=str(staging),
+            sweeps_dir=settings.sweeps,
         ),
         "results_io_manager": BacktestResultsStore(base_url=settings.results),
         "table_io_manager": ParquetTableStore(base_url=settings.results),

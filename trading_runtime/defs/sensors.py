@@ -25,10 +25,13 @@ from upath import UPath
 from trading_runtime.data.ingest.window_text import parse_window
 from trading_runtime.data.parts_store import scan_parts
 from trading_runtime.data.raw_store import lineage_by_part
+from trading_runtime.defs.jobs import BACKTEST_JOB, CONVERT_JOB, VALIDATE_JOB
 from trading_runtime.defs.partitions import (
     RAW_PARTITIONS,
+    VARIANTS_PARTITIONS,
     part_partitions,
     raw_partitions,
+    result_key,
     unregistered_part_keys,
     vanished_part_keys,
 )
@@ -39,8 +42,6 @@ from trading_runtime.layout import PART_KEY_RULE
 
 __all__ = ["RAW_HASHES_FILE", "make_register_raw_files", "register_part_files"]
 
-CONVERT_JOB = "convert_raw"
-BACKTEST_JOB = "backtest_parts"
 # The raw files' sha256 by size and mtime, beside the instance (see freshness/part_hashes.py).
 RAW_HASHES_FILE = "trading-runtime-raw-hashes.json"
 
@@ -166,20 +167,29 @@ def _rerun_requests(
                 RunRequest(run_key=f"{key}:{digest[:16]}", partition_key=key, job_name=CONVERT_JOB)
             )
     shas = {part: str(lineage.get("part_sha256")) for part, lineage in lineages.items()}
+    variants = context.instance.get_dynamic_partitions(VARIANTS_PARTITIONS)
     for part, sha in shas.items():
         before = cursor["parts"].get(part)
         if before is not None and before != sha and _validated_sha256(context, part) != sha:
-            context.log.info(f"part {part} re-converted: backtesting it again")
-            requests.append(
-                RunRequest(run_key=f"{part}:{sha[:16]}", partition_key=part, job_name=BACKTEST_JOB)
+            context.log.info(f"part {part} re-converted: validating and backtesting it again")
+            # Two jobs: parts and backtest_results are partitioned differently.
+            run_key = f"{part}:{sha[:16]}"
+            requests.append(RunRequest(run_key=run_key, partition_key=part, job_name=VALIDATE_JOB))
+            requests.extend(
+                RunRequest(
+                    run_key=f"{run_key}:{variant}",
+                    partition_key=result_key(part, variant),
+                    job_name=BACKTEST_JOB,
+                )
+                for variant in variants
             )
     return requests, {"raw": plan.digests, "parts": shas}
 
 
 def make_register_raw_files(rerun_changed: bool, jobs: Sequence[Any]) -> SensorDefinition:
     """The raw files' sensor; ``rerun_changed`` (declarative automation on): also request what a
-    changed raw file makes stale, through ``jobs`` (``convert_raw`` and ``backtest_parts``: one
-    sensor target cannot span assets with different partitions)."""
+    changed raw file makes stale, through ``jobs`` (``convert_raw``, ``validate_parts`` and
+    ``backtest_parts``: one sensor target cannot span assets with different partitions)."""
 
     @sensor(
         name="register_raw_files",
@@ -192,7 +202,7 @@ def make_register_raw_files(rerun_changed: bool, jobs: Sequence[Any]) -> SensorD
         ),
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=15,
-        jobs=[job for job in jobs if job.name in (CONVERT_JOB, BACKTEST_JOB)],
+        jobs=[job for job in jobs if job.name in (CONVERT_JOB, VALIDATE_JOB, BACKTEST_JOB)],
     )
     def register_raw_files(
         context: SensorEvaluationContext, raw_dir: RawDirectory, parts_dir: PartsDirectory

@@ -15,8 +15,12 @@ from dagster._core.errors import DagsterInvalidConfigError
 from upath import UPath
 
 from trading_runtime.defs.partitions import (
+    BASE_VARIANT_KEY,
     PARTS_PARTITIONS,
-    part_partitions,
+    VARIANTS_PARTITIONS,
+    result_key,
+    result_partitions,
+    split_result_key,
     unregistered_part_keys,
     vanished_part_keys,
 )
@@ -104,11 +108,16 @@ def _open(file: Path) -> DagsterInstance:
 def register_parts(
     instance: DagsterInstance, keys: Sequence[str], name: str = PARTS_PARTITIONS
 ) -> list[str]:
-    """Add the keys that are not partitions (of ``name``) yet (what the sensor does); the new
-    ones."""
+    """Add the keys that are not partitions (of ``name``) yet (what the sensors do); the new
+    ones. Parts come with the ``base`` variant (the configured backtest), so that every part
+    registered has a ``backtest_results`` partition (part x variant) to run."""
     new_keys = unregistered_part_keys(instance, keys, name)
     if new_keys:
         instance.add_dynamic_partitions(name, new_keys)
+    if name == PARTS_PARTITIONS and not instance.has_dynamic_partition(
+        VARIANTS_PARTITIONS, BASE_VARIANT_KEY
+    ):
+        instance.add_dynamic_partitions(VARIANTS_PARTITIONS, [BASE_VARIANT_KEY])
     return new_keys
 
 
@@ -124,14 +133,19 @@ def remove_vanished_parts(
     return gone
 
 
-def partition_statuses(instance: DagsterInstance, keys: Sequence[str]) -> PartitionStatuses:
-    """Which of ``keys`` Dagster has materialized, and whose latest attempt failed."""
-    statuses = instance.get_status_by_partition(RESULTS_ASSET, list(keys), part_partitions) or {}
+def partition_statuses(
+    instance: DagsterInstance, parts: Sequence[str], variant: str = BASE_VARIANT_KEY
+) -> PartitionStatuses:
+    """Which of ``parts`` Dagster has materialized for ``variant``, and whose latest attempt
+    failed (by part)."""
+    keys = [result_key(part, variant) for part in parts]
+    statuses = instance.get_status_by_partition(RESULTS_ASSET, keys, result_partitions) or {}
+    by_part = {split_result_key(str(key))[0]: status for key, status in statuses.items()}
     return PartitionStatuses(
         materialized=frozenset(
-            k for k, s in statuses.items() if s == AssetPartitionStatus.MATERIALIZED
+            k for k, s in by_part.items() if s == AssetPartitionStatus.MATERIALIZED
         ),
-        failed=frozenset(k for k, s in statuses.items() if s == AssetPartitionStatus.FAILED),
+        failed=frozenset(k for k, s in by_part.items() if s == AssetPartitionStatus.FAILED),
     )
 
 

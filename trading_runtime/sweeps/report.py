@@ -40,6 +40,7 @@ class LeaderboardFiles:
     table: UPath
     summary: UPath
     pictures: dict[str, UPath]
+    pngs: dict[str, bytes]  # the pictures' bytes, for the UI
 
 
 def _finite(value: float | None) -> float | None:
@@ -108,7 +109,9 @@ def write_leaderboard(
     for name in _PICTURES:
         pictures[name] = base / f"leaderboard_{name}.png"
         write_file(pngs[name], pictures[name])
-    return LeaderboardFiles(base / LEADERBOARD_FILE, base / LEADERBOARD_SUMMARY_FILE, pictures)
+    return LeaderboardFiles(
+        base / LEADERBOARD_FILE, base / LEADERBOARD_SUMMARY_FILE, pictures, pngs
+    )
 
 
 def _cell(value: Any) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "BASE_VARIANT_KEY",
     "BASE_VARIANT_NAME",
     "FORBIDDEN_KEY_CHARACTERS",
     "MAX_VARIANT_KEY_LENGTH",
@@ -31,6 +32,7 @@ __all__ = [
     "VARIANT_KEY_CHARACTERS",
     "Variant",
     "compact_json",
+    "variant_id_of",
     "variant_key",
     "variant_key_problem",
     "variant_name",
@@ -39,6 +41,10 @@ __all__ = [
 VARIANT_ID_LENGTH = 12
 MAX_VARIANT_KEY_LENGTH = 100
 BASE_VARIANT_NAME = "base"
+# The configured backtest itself in Dagster's variant dimension: a key without a hash, so that
+# editing the config makes its results stale (the code version) rather than a new variant, and
+# its results stay where they always were (<results>/backtest_results/<part>/).
+BASE_VARIANT_KEY = "base"
 VARIANT_KEY_CHARACTERS = frozenset(string.ascii_letters + string.digits + "._-=")
 # What Dagster's multi-partition keys cannot hold (it joins dimensions with "|" and drops keys
 # with these silently); refused by name in ``variant_key_problem``.
@@ -97,6 +103,20 @@ def variant_key_problem(key: str) -> str | None:
     if len(key) > MAX_VARIANT_KEY_LENGTH:
         return f"longer than {MAX_VARIANT_KEY_LENGTH} characters"
     return None
+
+
+def variant_id_of(key: str) -> str | None:
+    """The id (config hash prefix) a variant key ends with; None for ``BASE_VARIANT_KEY``."""
+    if key == BASE_VARIANT_KEY:
+        return None
+    name, _, variant_id = key.rpartition("-")
+    if not name or len(variant_id) != VARIANT_ID_LENGTH or _not_hex(variant_id):
+        raise ValueError(f"variant {key!r}: not '<name>-<{VARIANT_ID_LENGTH} hex digits>'")
+    return variant_id
+
+
+def _not_hex(variant_id: str) -> bool:
+    return any(c not in string.hexdigits.lower() for c in variant_id)
 
 
 @dataclass(frozen=True)
