@@ -43,8 +43,8 @@ def _backfill_rows(v: ReportData) -> list[Row]:
             rows.append(
                 (
                     f"2. single-run backfill, W={workers}, {label}",
-                    "execute_in_process of backtest_parts over the range (parts, checks,"
-                    " backtest_results)"
+                    "execute_in_process of validate_parts, then of backtest_parts, over the"
+                    " range (parts and their check; backtest_results, variant base, and its check)"
                     + ("; first run in the process" if label == "cold" else "; warm pool"),
                     v.seconds("backfill", workers, label),
                     "s",

@@ -286,7 +286,8 @@ def test_main_job_runs_only_missing_failed_or_stale_partitions(
     assert "2 partition(s) up to date, 1 to backtest (1 part changed)" in changed
     assert "backtesting 1 partition(s) (part-00000..part-00000) in one run" in changed
     assert "aggregating" in changed
-    assert instance.get_runs_count() == runs + 2  # the partition and the aggregate
+    # The part validated, its backtest (part-00000|base), the aggregate.
+    assert instance.get_runs_count() == runs + 3
 
     config = write_config(tmp_path / "c.json", strategy__order_qty=0.15)
     env["TRADING_RUNTIME_CONFIG"] = str(config)

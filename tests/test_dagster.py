@@ -161,12 +161,15 @@ def _requested(result: SensorResult) -> dict[str, list[str]]:
     return {
         type(r).__name__.removesuffix("DynamicPartitionsRequest").lower(): list(r.partition_keys)
         for r in result.dynamic_partitions_requests
+        if r.partitions_def_name == "parts"
     }
 
 
 def test_sensor_registers_new_part_files(instance: DagsterInstance, parts_dir: Path) -> None:
     result = _tick(instance, parts_dir)
     assert _requested(result) == {"add": ["part-00000", "part-00001", "part-00002"]}
+    # With the configured backtest's variant: each part has a backtest_results partition.
+    assert instance.get_dynamic_partitions("variants") == ["base"]
 
     shutil.copy2(parts_dir / "part-00000.npz", parts_dir / "part-00099.npz")
     result = _tick(instance, parts_dir, result.cursor)

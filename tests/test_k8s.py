@@ -62,7 +62,7 @@ K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 REPOSITORY = "ghcr.io/trading-engineering/trading-runtime"
 RUNTIME_SHA = "0123456789abcdef0123456789abcdef01234567"
 IMAGE = f"{REPOSITORY}:{RUNTIME_SHA}"
-PARTITION = "part-00000"
+PARTITION = "part-00000|base"  # a backtest_results partition: part x variant
 SHA_TAG = re.compile(r"^[0-9a-f]{40}$")
 # What the webserver/daemon pods of the plain setup have in their environment.
 PLAIN_ENV = {
@@ -628,6 +628,8 @@ def test_k8s_job_executor_puts_backtest_results_in_its_own_sized_pod(
     assert container(manifest)["args"] == ["dagster", "api", "execute_step"]
     assert container(manifest)["resources"] == expected
     assert env_of(manifest)["TRADING_RUNTIME_ENV"] == "k8s"
-    # The other steps (parts, checks) carry no pod size of their own.
+    # The parts' job (validation and its check) carries no pod size of its own.
+    validate = build_definitions(settings).resolve_job_def("validate_parts")
+    parts_plan = create_execution_plan(validate, tags={"dagster/partition": "part-00000"})
     for key in ("parts", "parts_part_file_is_valid"):
-        assert USER_DEFINED_K8S_CONFIG_KEY not in plan.get_step_by_key(key).tags
+        assert USER_DEFINED_K8S_CONFIG_KEY not in parts_plan.get_step_by_key(key).tags

@@ -64,11 +64,17 @@ def test_no_path_is_built_from_an_unchecked_key(tmp_path: Path) -> None:
             part_location(tmp_path, key)
     manager = BacktestResultsIOManager(base_path=UPath(tmp_path))
     context: Any = None  # not consulted before the key is checked
-    for key in ("", ".", "..", "a/../.."):
+    for key in ("|base", ".|base", "..|base", "a/../..|base"):
         with pytest.raises(PartNameError):
             manager.get_path_for_partition(context, UPath(tmp_path / "backtest_results"), key)
-    path = manager.get_path_for_partition(context, UPath(tmp_path / "backtest_results"), "p1")
-    assert path.name == "p1"
+    # A variant is a directory name too: only "base" or "<name>-<12 hex digits>".
+    for key in ("p1|..", "p1|../x-0123456789ab", "p1|x-0123", "p1"):
+        with pytest.raises(ValueError):
+            manager.result_path(key)
+    path = manager.get_path_for_partition(context, UPath(tmp_path / "backtest_results"), "p1|base")
+    assert path == UPath(tmp_path / "backtest_results" / "p1")
+    swept = manager.result_path("p1|order_qty=0.1-0123456789ab")
+    assert swept == UPath(tmp_path / "0123456789ab" / "backtest_results" / "p1")
 
 
 def test_scan_lists_valid_parts_and_refused_files(tmp_path: Path) -> None:

@@ -42,7 +42,8 @@ pytestmark = pytest.mark.slow  # a webserver and a browser (`make test-quick` le
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ENV = "TRADING_RUNTIME_TEST_CHROMIUM"
 ARTIFACTS_ENV = "TRADING_RUNTIME_UI_ARTIFACTS"
-PARTITION = "part-00000"
+PART, VARIANT = "part-00000", "base"
+PARTITION = f"{PART}|{VARIANT}"  # backtest_results is partitioned part x variant
 # Bounds: the webserver's start-up (imports, the code server), one UI step (a page, a dialog),
 # and the launched run (a run process, a worker that compiles the strategy, the backtest).
 STARTUP_TIMEOUT_S = 180
@@ -230,8 +231,10 @@ def test_launch_a_partition_from_the_ui_and_see_its_metrics_and_chart(
             screenshot("asset-graph")
             page.get_by_role("link", name="View in Asset Catalog").click()
             page.get_by_role("tab", name="Partitions").click()
-            page.get_by_text(PARTITION, exact=True).first.click()
-            expect(page).to_have_url(re.compile(f"partition={PARTITION}"))
+            # Two dimensions: the part in the first column, then its variant in the second.
+            page.get_by_text(PART, exact=True).first.click()
+            page.get_by_text(VARIANT, exact=True).first.click()
+            expect(page).to_have_url(re.compile(f"partition={PART}(%7C|\\|){VARIANT}"))
             screenshot("partitions")
 
             # Materialize the selected partition: the launch dialog has it selected already.
@@ -243,7 +246,10 @@ def test_launch_a_partition_from_the_ui_and_see_its_metrics_and_chart(
                 confirm.click()
             dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
             expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
-            expect(dialog.get_by_text(PARTITION, exact=True).first).to_be_visible()
+            # One dimension each: the part, and the variant.
+            for dimension, key in (("part", PART), ("variant", VARIANT)):
+                expect(dialog.get_by_text(dimension, exact=True).first).to_be_visible()
+                expect(dialog.get_by_text(key, exact=True).first).to_be_visible()
             screenshot("launch-dialog")
             launch.click()
             expect(dialog).to_be_hidden()
@@ -256,7 +262,7 @@ def test_launch_a_partition_from_the_ui_and_see_its_metrics_and_chart(
             assert outcome.inner_text() == "Materialized (1)", _tail(webserver.log)
 
             # The partition's metadata: metrics as the stored result has them, and the chart.
-            stored = BacktestResult.load(webserver.results / "backtest_results" / PARTITION)
+            stored = BacktestResult.load(webserver.results / "backtest_results" / PART)
             page.reload()
             expect(page.get_by_role("cell", name="pnl", exact=True)).to_be_visible()
             assert int(_metric(page, "trades")) == stored.metrics["trades"]
@@ -267,9 +273,7 @@ def test_launch_a_partition_from_the_ui_and_see_its_metrics_and_chart(
                 has=page.get_by_role("cell", name="chart", exact=True)
             )
             chart_row.get_by_text("[Show Markdown]").click()
-            image = page.get_by_role("dialog").get_by_role(
-                "img", name=f"{PARTITION}: PnL and position"
-            )
+            image = page.get_by_role("dialog").get_by_role("img", name=f"{PART}: PnL and position")
             expect(image).to_be_visible()
             decoded = image.evaluate("img => img.complete && img.naturalWidth")
             assert decoded == 640, "the chart image did not decode in the browser"

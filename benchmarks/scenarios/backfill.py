@@ -52,12 +52,12 @@ def _backfill_once(spec: Spec, label: str, aggregate: bool) -> dict[str, Any]:
     )
     started = time.perf_counter()
     defs = build_definitions(settings)
-    job = defs.resolve_job_def("backtest_parts")
+    jobs = (defs.resolve_job_def("validate_parts"), defs.resolve_job_def("backtest_parts"))
     defs_s = time.perf_counter() - started
     started = time.perf_counter()
     register_parts(instance, keys)
     register_s = time.perf_counter() - started
-    elapsed, details = _timed_backfill(job, instance, keys, label, bool(spec.get("profile_this")))
+    elapsed, details = _timed_backfill(jobs, instance, keys, label, bool(spec.get("profile_this")))
     record: dict[str, Any] = {
         "label": label,
         "seconds": elapsed,
@@ -73,15 +73,22 @@ def _backfill_once(spec: Spec, label: str, aggregate: bool) -> dict[str, Any]:
 
 
 def _timed_backfill(
-    job: Any, instance: Any, keys: list[str], label: str, profile: bool
+    jobs: tuple[Any, Any], instance: Any, keys: list[str], label: str, profile: bool
 ) -> tuple[float, dict[str, Any]]:
-    """Run the backfill (under cProfile if ``profile``), check it stored every partition; its
-    wall time and what the event log and the materializations say."""
+    """Run the backfill as `materialize --single-run` does (one run validating the parts, one
+    backtesting them for the base variant; under cProfile if ``profile``), check it stored
+    every partition; its wall time and what the event log and the materializations say (of
+    the backtest run)."""
 
     from trading_runtime.runs.launch import run_partition_range
 
+    validate, backtest = jobs
+
     def backfill() -> Any:
-        return run_partition_range(job, instance, keys)
+        validated = run_partition_range(validate, instance, keys)
+        if not validated.success:
+            return validated
+        return run_partition_range(backtest, instance, [f"{keys[0]}|base", f"{keys[-1]}|base"])
 
     profile_text: dict[str, Any] | None = None
     started = time.perf_counter()

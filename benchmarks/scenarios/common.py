@@ -65,7 +65,8 @@ def materialization_walls(result: Any) -> dict[str, float]:
         if value is not None:
             startup = materialization.metadata.get("startup_s")
             extra = float(startup.value) if startup is not None else 0.0
-            walls[str(materialization.partition)] = float(value.value) + extra
+            # By part: "<part>|base" is the configured backtest's partition.
+            walls[str(materialization.partition).split("|")[0]] = float(value.value) + extra
     return walls
 
 

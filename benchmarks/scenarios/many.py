@@ -131,7 +131,7 @@ def _register_many(home: Path, keys: list[str], document: dict[str, Any]) -> dic
     }
     for key in keys:
         instance.report_runless_asset_event(
-            AssetMaterialization("backtest_results", partition=key, metadata=metadata)
+            AssetMaterialization("backtest_results", partition=f"{key}|base", metadata=metadata)
         )
     timings["materialization_events_s"] = time.perf_counter() - started
     instance.dispose()

@@ -37,10 +37,14 @@ def child_perpart(spec: Spec) -> dict[str, Any]:
     )
     defs = build_definitions(settings)
     register_parts(instance, keys)
-    job = defs.resolve_job_def("backtest_parts")
+    validate, job = defs.resolve_job_def("validate_parts"), defs.resolve_job_def("backtest_parts")
 
     def one(key: str) -> Any:
-        return run_partition(job, instance, key)
+        # As `materialize` does per partition: the part validated, then its backtest (base).
+        validated = run_partition(validate, instance, key)
+        if not validated.success:
+            return validated
+        return run_partition(job, instance, f"{key}|base")
 
     runs = [_timed_partition_run(one, instance, key) for key in keys]
     profile_text: dict[str, Any] | None = None
@@ -93,7 +97,7 @@ def _launch_cli_runs(spec: Spec, work: Path, home: Path) -> list[dict[str, Any]]
     launches = []
     for key in spec["sample_keys"]:
         command = [dagster, "asset", "materialize", "--select", "backtest_results"]
-        command += ["--partition", key, "-m", "trading_runtime.definitions"]
+        command += ["--partition", f"{key}|base", "-m", "trading_runtime.definitions"]
         launched = time.time()
         elapsed = run_logged(
             command, env=env, cwd=work, timeout=spec["timeout_s"], log_path=work / "cli.log"
@@ -108,7 +112,7 @@ def _cli_run_record(instance: Any, launch: dict[str, Any]) -> dict[str, Any]:
 
     records = instance.fetch_materializations(
         AssetRecordsFilter(
-            asset_key=AssetKey("backtest_results"), asset_partitions=[launch["key"]]
+            asset_key=AssetKey("backtest_results"), asset_partitions=[f"{launch['key']}|base"]
         ),
         limit=1,
     ).records

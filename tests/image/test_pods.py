@@ -35,6 +35,7 @@ from dagster_k8s.container_context import K8sContainerContext
 from dagster_k8s.job import construct_dagster_k8s_job, get_k8s_job_name, get_user_defined_k8s_config
 from moto.server import ThreadedMotoServer
 from sqlalchemy.engine import make_url
+from support.dagster_runs import run_backtest_range
 from support.pods import (
     Pod,
     PodFailed,
@@ -63,11 +64,10 @@ from trading_runtime.defs.dagster_compat import (
     create_execution_plan,
     partition_range_tags,
 )
-from trading_runtime.defs.partitions import PARTS_PARTITIONS
 from trading_runtime.pins import framework_pin
 from trading_runtime.results import BacktestResult
 from trading_runtime.runs.instance import register_parts
-from trading_runtime.runs.launch import run_aggregate, run_partition_range
+from trading_runtime.runs.launch import run_aggregate
 from trading_runtime.settings import RuntimeSettings, load_settings
 
 pytestmark = pytest.mark.slow  # the built image, servers on loopback
@@ -75,6 +75,9 @@ pytestmark = pytest.mark.slow  # the built image, servers on loopback
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_ENV = "TRADING_RUNTIME_TEST_IMAGE"
 SAMPLE_PARTS = ["part-00000", "part-00001"]
+# Their backtest_results partitions for the configured backtest (variant base), and the range.
+BASE_KEYS = [f"{part}|base" for part in SAMPLE_PARTS]
+BASE_RANGE = (BASE_KEYS[0], BASE_KEYS[-1])
 PG_SECRET = "dagster-postgresql-secret"
 OBJECT_STORE_SECRET = "trading-runtime-object-store"
 INSTANCE_CONFIG_MAP = "dagster-instance"
@@ -182,9 +185,7 @@ def local_reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
         with instance_for_test() as instance:
             defs = build_definitions(settings)
             register_parts(instance, SAMPLE_PARTS)
-            run = run_partition_range(
-                defs.resolve_job_def("backtest_parts"), instance, SAMPLE_PARTS
-            )
+            run = run_backtest_range(defs, instance, SAMPLE_PARTS)
             assert run.success
             assert run_aggregate(defs.resolve_job_def("aggregate"), instance).success
         bases[variant.config_hash()] = results
@@ -313,14 +314,14 @@ def test_run_launcher_pods_backtest_two_partitions_and_aggregate(
     launcher, batch_api = make_launcher(plain_launcher_config(), kubeconfig, instance)
     settings = load_settings(_launcher_env_vars())
     defs = build_definitions(settings)
-    instance.add_dynamic_partitions(PARTS_PARTITIONS, SAMPLE_PARTS)  # what the sensor does
+    register_parts(instance, SAMPLE_PARTS)  # what the sensors do: the parts and variant base
 
     backtest = defs.resolve_job_def("backtest_parts")
     aggregate = defs.resolve_job_def("aggregate")
     runs = [
         instance.create_run_for_job(
             job_def=backtest,
-            tags={**backtest.run_tags, **partition_range_tags(SAMPLE_PARTS[0], SAMPLE_PARTS[-1])},
+            tags={**backtest.run_tags, **partition_range_tags(*BASE_RANGE)},
             job_code_origin=_origin(cluster.image),
         ),
         instance.create_run_for_job(
@@ -351,7 +352,7 @@ def test_run_launcher_pods_backtest_two_partitions_and_aggregate(
         assert DagsterEventType.RUN_SUCCESS in events
         assert DagsterEventType.RUN_FAILURE not in events
 
-    assert _materialized_partitions(instance, runs[0].run_id, "backtest_results") == SAMPLE_PARTS
+    assert _materialized_partitions(instance, runs[0].run_id, "backtest_results") == BASE_KEYS
     assert _materialized_partitions(instance, runs[1].run_id, "aggregate_metrics") == ["None"]
     assert_same_results(settings.results, local_reference[_base_hash()])
 
@@ -457,12 +458,12 @@ def test_step_pods_of_the_k8s_job_executor(
     launcher, _ = make_launcher(config, kubeconfig, instance)
     settings = load_settings(env_vars)
     defs = build_definitions(settings)
-    instance.add_dynamic_partitions(PARTS_PARTITIONS, SAMPLE_PARTS)
+    register_parts(instance, SAMPLE_PARTS)
 
     backtest = defs.resolve_job_def("backtest_parts")
-    tags = {**backtest.run_tags, **partition_range_tags(SAMPLE_PARTS[0], SAMPLE_PARTS[-1])}
+    tags = {**backtest.run_tags, **partition_range_tags(*BASE_RANGE)}
     run_id = _run_step_pods(cluster, instance, instance_yaml, launcher, backtest, tags, tmp_path)
-    assert _materialized_partitions(instance, run_id, "backtest_results") == SAMPLE_PARTS
+    assert _materialized_partitions(instance, run_id, "backtest_results") == BASE_KEYS
 
     aggregate = defs.resolve_job_def("aggregate")
     run_id = _run_step_pods(

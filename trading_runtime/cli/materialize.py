@@ -197,7 +197,7 @@ def _materialize(
         defs, instance, [p for p in registered if p in needed], registered, single_run
     )
     for part, message in invalid.items():
-        echo_error(f"FAILED {part}: {message}")
+        echo_error(f"[parts] FAILED {part}: {message}")
     for plan in plans.values():
         for part in invalid:
             plan.to_run.pop(part, None)

@@ -1,13 +1,17 @@
-"""Declarative automation: a new part runs itself, then the aggregate refreshes.
+"""Declarative automation: a new part or variant runs itself, then the summaries refresh.
 
 The flow with the daemon running (``make dev``): a raw file dropped into ``<raw>/<format>/``
 becomes a ``raw_market_data`` partition (``register_raw_files``), which the automation sensor
 requests as missing; its materialization writes parts and registers them as ``parts``
-partitions. ``register_part_files`` adds a partition for a new part file too; on its next tick
-the automation sensor sees the partition missing and requests
-``parts`` and ``backtest_results`` for it (one run; several new partitions at once make one
-backfill, run as the assets' single-run backfill policy says); once no ``backtest_results``
-partition is in progress, a result newer than the aggregate requests ``aggregate_metrics``.
+partitions. ``register_part_files`` adds a partition for a new part file too, and
+``register_sweep_files`` a variant for each point of a new sweep file; on its next tick the
+automation sensor sees ``parts`` missing and requests it, and once the part is validated requests
+``backtest_results`` for it, for every variant (one run, or one backfill for several partitions,
+run as the asset's single-run backfill policy says; a new variant is requested on every part the
+same way); once no ``backtest_results`` partition is in progress, a result newer than them
+requests ``aggregate_metrics`` and ``sweep_leaderboard``. (``parts`` and ``backtest_results`` are
+partitioned differently, so one run cannot hold both: the backtest waits for its part's
+validation.)
 
 A changed raw file is re-converted, and the parts that conversion changed backtested again, by
 ``register_raw_files``'s run requests (Dagster 1.13 cannot map one raw partition to its parts,

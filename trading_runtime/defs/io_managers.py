@@ -61,6 +61,12 @@ class BacktestResultsIOManager(UPathIOManager):
         part, variant = split_result_key(key)
         return variant_partitions_dir(self.results_base, variant) / check_part_key(part)
 
+    def get_path_for_partition(
+        self, context: InputContext | OutputContext, path: UPath, partition: str
+    ) -> UPath:
+        # Wherever the base class builds a partition's path, it is ``result_path``'s.
+        return self.result_path(partition)
+
     def dump_to_path(self, context: OutputContext, obj: BacktestResult, path: UPath) -> None:
         try:
             publish_result(obj, path)

@@ -3,7 +3,7 @@
 part x variant, a variant being the base config or one point of a sweep file
 (``sweeps.registry``)."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from dagster import (
     DagsterInstance,
@@ -21,6 +21,7 @@ __all__ = [
     "RAW_PARTITIONS",
     "VARIANTS_PARTITIONS",
     "VARIANT_DIMENSION",
+    "add_part_partitions",
     "part_partitions",
     "raw_partitions",
     "result_key",
@@ -59,9 +60,19 @@ def split_result_key(key: str) -> tuple[str, str]:
         by_dimension = key.keys_by_dimension
         return by_dimension[PART_DIMENSION], by_dimension[VARIANT_DIMENSION]
     part, separator, variant = key.partition("|")
-    if not separator or not part or not variant:
+    # An empty part is left to the part-name check, which names the problem.
+    if not separator or not variant:
         raise ValueError(f"backtest_results partition {key!r} is not '<part>|<variant>'")
     return part, variant
+
+
+def add_part_partitions(instance: DagsterInstance, keys: Sequence[str]) -> None:
+    """Add ``keys`` as parts, with the ``base`` variant: every registered part then has a
+    ``backtest_results`` partition (part x variant) to run."""
+    if keys:
+        instance.add_dynamic_partitions(PARTS_PARTITIONS, list(keys))
+    if not instance.has_dynamic_partition(VARIANTS_PARTITIONS, BASE_VARIANT_KEY):
+        instance.add_dynamic_partitions(VARIANTS_PARTITIONS, [BASE_VARIANT_KEY])
 
 
 def unregistered_part_keys(

@@ -30,6 +30,7 @@ from trading_runtime.defs.metadata import FAILURES_METADATA
 from trading_runtime.defs.partitions import (
     PARTS_PARTITIONS,
     RAW_PARTITIONS,
+    add_part_partitions,
     raw_partitions,
     unregistered_part_keys,
 )
@@ -157,7 +158,7 @@ def make_raw_market_data(code_version: str) -> AssetsDefinition:
         produced = [part.path.stem for part in conversion.parts]
         new = unregistered_part_keys(instance, produced)
         if new:
-            instance.add_dynamic_partitions(PARTS_PARTITIONS, new)
+            add_part_partitions(instance, new)  # with the base variant
         known = set(instance.get_dynamic_partitions(PARTS_PARTITIONS))
         for name in conversion.removed:
             if name in known:

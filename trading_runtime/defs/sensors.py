@@ -27,6 +27,7 @@ from trading_runtime.data.parts_store import scan_parts
 from trading_runtime.data.raw_store import lineage_by_part
 from trading_runtime.defs.jobs import BACKTEST_JOB, CONVERT_JOB, VALIDATE_JOB
 from trading_runtime.defs.partitions import (
+    BASE_VARIANT_KEY,
     RAW_PARTITIONS,
     VARIANTS_PARTITIONS,
     part_partitions,
@@ -34,6 +35,7 @@ from trading_runtime.defs.partitions import (
     result_key,
     unregistered_part_keys,
     vanished_part_keys,
+    variant_partitions,
 )
 from trading_runtime.defs.resources import PartsDirectory, RawDirectory
 from trading_runtime.freshness.part_hashes import PartHashCache
@@ -100,6 +102,9 @@ def register_part_files(
     if new_keys:
         context.log.info(f"registering {len(new_keys)} new part(s): {_listed(new_keys)}")
         requests.append(part_partitions.build_add_request(new_keys))
+        if not context.instance.has_dynamic_partition(VARIANTS_PARTITIONS, BASE_VARIANT_KEY):
+            # Every part has a backtest_results partition for the config itself.
+            requests.append(variant_partitions.build_add_request([BASE_VARIANT_KEY]))
     if gone_keys:
         context.log.warning(
             f"removing {len(gone_keys)} partition(s) with no part file of that name:"

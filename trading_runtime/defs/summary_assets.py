@@ -29,7 +29,7 @@ from trading_runtime.results import BacktestResult, ResultIntegrityError
 from trading_runtime.results.aggregate import aggregate, write_aggregate_chart
 from trading_runtime.results.charts import markdown_image
 from trading_runtime.results.store import stored_result_keys
-from trading_runtime.storage import StorageError
+from trading_runtime.storage import StorageError, storage_error
 
 __all__ = ["aggregate_metrics", "sweep_leaderboard"]
 
@@ -80,6 +80,8 @@ def _aggregate_chart(store: BacktestResultsIOManager, table: pa.Table) -> dict[s
         png, path = write_aggregate_chart(table, store.results_base)
     except StorageError as exc:
         raise Failure(description=str(exc), allow_retries=False) from None
+    except OSError as exc:  # a read-only or full disk: one line naming the file
+        raise Failure(description=str(storage_error(exc)), allow_retries=False) from None
     return {**chart_metadata(png, alt), CHART_PATH_METADATA: MetadataValue.path(str(path))}
 
 

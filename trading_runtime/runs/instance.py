@@ -17,7 +17,7 @@ from upath import UPath
 from trading_runtime.defs.partitions import (
     BASE_VARIANT_KEY,
     PARTS_PARTITIONS,
-    VARIANTS_PARTITIONS,
+    add_part_partitions,
     result_key,
     result_partitions,
     split_result_key,
@@ -112,12 +112,10 @@ def register_parts(
     ones. Parts come with the ``base`` variant (the configured backtest), so that every part
     registered has a ``backtest_results`` partition (part x variant) to run."""
     new_keys = unregistered_part_keys(instance, keys, name)
-    if new_keys:
+    if name == PARTS_PARTITIONS:
+        add_part_partitions(instance, new_keys)
+    elif new_keys:
         instance.add_dynamic_partitions(name, new_keys)
-    if name == PARTS_PARTITIONS and not instance.has_dynamic_partition(
-        VARIANTS_PARTITIONS, BASE_VARIANT_KEY
-    ):
-        instance.add_dynamic_partitions(VARIANTS_PARTITIONS, [BASE_VARIANT_KEY])
     return new_keys
 
 

@@ -109,6 +109,9 @@ def variant_id_of(key: str) -> str | None:
     """The id (config hash prefix) a variant key ends with; None for ``BASE_VARIANT_KEY``."""
     if key == BASE_VARIANT_KEY:
         return None
+    problem = variant_key_problem(key)
+    if problem:
+        raise ValueError(f"variant {key!r}: {problem}")
     name, _, variant_id = key.rpartition("-")
     if not name or len(variant_id) != VARIANT_ID_LENGTH or _not_hex(variant_id):
         raise ValueError(f"variant {key!r}: not '<name>-<{VARIANT_ID_LENGTH} hex digits>'")
