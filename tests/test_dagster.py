@@ -96,6 +96,7 @@ def test_definitions_shape(settings: RuntimeSettings) -> None:
         "parts",
         "backtest_results",
         "aggregate_metrics",
+        "order_latency",
     }
     raw = defs.resolve_assets_def("raw_market_data")
     assert isinstance(raw.partitions_def, DynamicPartitionsDefinition)
