@@ -94,6 +94,7 @@ def test_definitions_shape(settings: RuntimeSettings) -> None:
         "backtest_results",
         "aggregate_metrics",
         "sweep_leaderboard",
+        "order_latency",
     }
     raw = defs.resolve_assets_def("raw_market_data")
     assert isinstance(raw.partitions_def, DynamicPartitionsDefinition)

@@ -116,7 +116,11 @@ HELP = (
     "trading-runtime materialize --help",
 )
 EXAMPLE_CONFIG = "trading-runtime example-config"
-DATA = ("trading-runtime data generate", "trading-runtime data validate")
+DATA = (
+    "trading-runtime data generate",
+    "trading-runtime data validate",
+    "trading-runtime data latency",
+)
 OWN_STRATEGY = ("PYTHONPATH=docs/examples", ".venv/bin/trading-runtime aggregate")
 CONFIG_CHECK = ".venv/bin/python scripts/config-reference.py --check"
 RUN_HERE = {
@@ -269,11 +273,11 @@ def test_example_config_commands(sandbox: Path) -> None:
 
 
 def test_data_commands(sandbox: Path) -> None:
-    generate, validate = (matching(prefix) for prefix in DATA)
-    assert generate and validate
-    # Generate first: validate reads what it wrote. A command documented in two places runs once
-    # (generate refuses to overwrite what it wrote the first time).
-    for command in dict.fromkeys([*generate, *validate]):
+    generate, validate, latency = (matching(prefix) for prefix in DATA)
+    assert generate and validate and latency
+    # Generate first: validate and latency read what it wrote. A command documented in two places
+    # runs once (generate refuses to overwrite what it wrote the first time).
+    for command in dict.fromkeys([*generate, *validate, *latency]):
         run(command, sandbox)
 
 

@@ -8,6 +8,9 @@ Environment variables (all optional on a laptop):
   TRADING_RUNTIME_RAW_WINDOW window raw files are cut on: 30m, 1h, 1d or none (default: 1h)
   TRADING_RUNTIME_RAW_SNAPSHOTS  on | off: each part after a day's first starts from the
                              previous part's book, by the config's tick and lot size (default: on)
+  TRADING_RUNTIME_RAW_LATENCY  on | off: the conversion also writes each part's order latency
+                             from its feed into <parts>/latency/, named as the config's
+                             intp_order_latency file (data.ingest.feed_latency; default: off)
   TRADING_RUNTIME_SWEEPS_DIR sweep files (*.json): each one's variants are partitions of
                              backtest_results (default: sweeps beside the parts directory)
   TRADING_RUNTIME_RESULTS    results base: a directory or any UPath URL such as s3://bucket/prefix
@@ -84,6 +87,7 @@ class RuntimeSettings(BaseModel):
     sweeps_dir: str | None = None
     raw_window: str = "1h"
     raw_snapshots: Literal["on", "off"] = "on"
+    raw_latency: Literal["on", "off"] = "off"
     results: str = "results"
     config: str = Field(default_factory=lambda: str(example_config_path("hftbacktest")))
     timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)

@@ -1,4 +1,5 @@
-"""`trading-runtime data`: generate, validate and ingest part files."""
+"""`trading-runtime data`: generate, validate and ingest part files, and derive their order
+latency from the feed."""
 
 from __future__ import annotations
 
@@ -103,6 +104,12 @@ def _window_ns(text: str | None) -> int | None:
 )
 @click.option("--tick-size", type=float, default=None)
 @click.option("--lot-size", type=float, default=None)
+@click.option(
+    "--latency/--no-latency",
+    default=None,
+    help="Also write each part's order latency from its feed into <out>/latency/ (default:"
+    " TRADING_RUNTIME_RAW_LATENCY, off).",
+)
 def data_ingest(
     raw: tuple[Path, ...],
     raw_format: str,
@@ -111,13 +118,21 @@ def data_ingest(
     snapshots: bool,
     tick_size: float | None,
     lot_size: float | None,
+    latency: bool | None,
 ) -> None:
     """Convert raw exchange files into parts with hftbacktest's converters; exit 1 if any raw
     file failed (the others still convert)."""
     from trading_runtime.data.ingest.run import IngestSpec, ingest_raw
+    from trading_runtime.settings import load_settings
 
+    settings = load_settings()
+    if latency is None:
+        latency = settings.raw_latency == "on"
+    latency_file = _latency_name(Path(settings.config)) if latency else None
     try:
-        spec = IngestSpec(raw_format, _window_ns(window), snapshots, tick_size, lot_size)
+        spec = IngestSpec(
+            raw_format, _window_ns(window), snapshots, tick_size, lot_size, latency_file
+        )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -129,3 +144,98 @@ def data_ingest(
     for error in report.errors:
         echo_error(f"FAILED {error}")
     sys.exit(1 if report.errors else 0)
+
+
+def _latency_name(config_path: Path) -> str:
+    """The per-part latency file name the config reads (``{part}.npz`` when it reads none)."""
+    from trading_runtime.config import ConfigError, load_config
+    from trading_runtime.data.latency import per_part_latency_name
+
+    try:
+        return per_part_latency_name(load_config(config_path).engine)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@data.command("latency")
+@click.option(
+    "--parts",
+    "parts_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Directory of part files (default: TRADING_RUNTIME_PARTS_DIR, data/parts).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where the files go (default: latency/ in the parts directory, where configs read them).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Name the files as this config's engine.latency file (default: TRADING_RUNTIME_CONFIG;"
+    " {part}.npz when it reads no per-part file).",
+)
+@click.option("--interval-ms", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--entry-multiplier", type=click.FloatRange(min=0), default=4.0, show_default=True)
+@click.option("--response-multiplier", type=click.FloatRange(min=0), default=3.0, show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite latency files already there.")
+def data_latency(
+    parts_dir: Path | None,
+    out_dir: Path | None,
+    config_path: Path | None,
+    interval_ms: int,
+    entry_multiplier: float,
+    response_multiplier: float,
+    force: bool,
+) -> None:
+    """Write each part's order latency, derived from its feed latency (hftbacktest's "Order
+    Latency Data" method: feed latency sampled each interval, times the multipliers), as the
+    file engine.latency intp_order_latency reads. Exit 1 if any part gave none."""
+    from trading_runtime.config.engine import LATENCY_DIR
+    from trading_runtime.data.ingest.feed_latency import (
+        ExistingLatencyFilesError,
+        LatencyMethod,
+        latency_percentiles,
+        write_order_latency,
+    )
+    from trading_runtime.data.parts_store import scan_parts
+    from trading_runtime.layout import part_file_name
+    from trading_runtime.settings import load_settings
+
+    settings = load_settings()
+    parts_dir = parts_dir or Path(settings.parts_dir)
+    listing = scan_parts(parts_dir)
+    if not listing.found:
+        raise click.ClickException(f"no parts directory {parts_dir}")
+    for name in listing.refused:
+        echo_error(f"REFUSED {parts_dir / name}: {listing.reason(name)}")
+    method = LatencyMethod(
+        interval_ns=interval_ms * 1_000_000,
+        entry_multiplier=entry_multiplier,
+        response_multiplier=response_multiplier,
+    )
+    try:
+        report = write_order_latency(
+            [parts_dir / part_file_name(key) for key in listing.keys],
+            out_dir or parts_dir / LATENCY_DIR,
+            _latency_name(Path(config_path or settings.config)),
+            method=method,
+            force=force,
+        )
+    except ExistingLatencyFilesError as exc:
+        raise click.ClickException(str(exc)) from None
+    for written in report.written:
+        stats = latency_percentiles(written.rows)
+        click.echo(
+            f"ok {written.path}: {len(written.rows)} rows, entry p50"
+            f" {stats['entry_p50_ns'] / 1e6:g} ms, response p50"
+            f" {stats['response_p50_ns'] / 1e6:g} ms"
+        )
+    for error in report.errors:
+        echo_error(f"FAILED {error}")
+    sys.exit(1 if report.errors or listing.refused else 0)

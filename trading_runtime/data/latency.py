@@ -29,7 +29,10 @@ __all__ = [
     "latency_files_in",
     "latency_files_sha256",
     "latency_provenance",
+    "per_part_latency_name",
 ]
+
+DEFAULT_PER_PART_LATENCY_NAME = f"{PART_PLACEHOLDER}.npz"
 
 
 def latency_file_path(engine: EngineSection, part: PartInfo) -> Path | None:
@@ -104,3 +107,12 @@ def latency_files_in(config: BacktestConfig, parts_dir: str | Path | None) -> li
         re.escape(latency.file).replace(re.escape(PART_PLACEHOLDER), r"[A-Za-z0-9_.-]+")
     )
     return sorted(p for p in directory.iterdir() if p.is_file() and pattern.fullmatch(p.name))
+
+
+def per_part_latency_name(engine: EngineSection) -> str:
+    """The name a part's own latency file gets where the config will find it: the config's
+    ``engine.latency.file`` when it is per part (has ``{part}``), else ``{part}.npz``."""
+    latency = engine.latency
+    if isinstance(latency, InterpolatedLatency) and PART_PLACEHOLDER in latency.file:
+        return latency.file
+    return DEFAULT_PER_PART_LATENCY_NAME

@@ -11,6 +11,7 @@ from trading_runtime.defs.assets import make_backtest_results, parts
 from trading_runtime.defs.automation import automation_sensor, with_automation
 from trading_runtime.defs.checks import make_result_determinism_check, part_file_is_valid
 from trading_runtime.defs.jobs import build_jobs
+from trading_runtime.defs.latency_assets import make_order_latency
 from trading_runtime.defs.raw_assets import make_raw_market_data, raw_code_version
 from trading_runtime.defs.resources import build_resources
 from trading_runtime.defs.sensors import make_register_raw_files, register_part_files
@@ -49,7 +50,7 @@ def build_definitions(settings: RuntimeSettings | None = None) -> Definitions:
         assets = with_automation(assets)
         sensors.append(automation_sensor())
     return Definitions(
-        assets=assets,
+        assets=[*assets, make_order_latency()],  # optional: outside automation
         asset_checks=[part_file_is_valid, make_result_determinism_check(backtest_results)],
         jobs=jobs,
         sensors=sensors,

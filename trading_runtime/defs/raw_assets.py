@@ -141,7 +141,7 @@ def make_raw_market_data(code_version: str) -> AssetsDefinition:
             engine = backtest_runner.load_config().engine
         except ConfigError as exc:
             raise _fail(key, str(exc)) from None
-        spec = raw_dir.spec(group.format, engine.tick_size, engine.lot_size)
+        spec = raw_dir.spec(group.format, engine)
         try:
             conversion = convert_group(group, spec, Path(parts_dir.path))
         except RawDataError as exc:

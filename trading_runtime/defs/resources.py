@@ -11,9 +11,10 @@ from upath import UPath
 
 from trading_runtime.backtest.inputs import validate_parts
 from trading_runtime.backtest.staging import StagedBacktests, stage_backtests, staging_base_for
-from trading_runtime.config import BacktestConfig, load_config
+from trading_runtime.config import BacktestConfig, EngineSection, load_config
 from trading_runtime.data.ingest.run import IngestSpec
 from trading_runtime.data.ingest.window_text import parse_window
+from trading_runtime.data.latency import per_part_latency_name
 from trading_runtime.data.parts_store import list_part_keys, part_location
 from trading_runtime.data.raw_store import RawListing, scan_raw
 from trading_runtime.data.validate import PartInfo, PartValidationError
@@ -45,22 +46,27 @@ class PartsDirectory(ConfigurableResource):
 
 class RawDirectory(ConfigurableResource):
     """Where raw exchange files live (``<path>/<format>/``) and how they become parts: the window
-    (``1h``, ``none``...) and whether a part starts from the previous one's book."""
+    (``1h``, ``none``...), whether a part starts from the previous one's book and whether each
+    part's order latency from its feed is written too."""
 
     path: str
     window: str = "1h"
     snapshots: bool = True
+    latency: bool = False
 
     def listing(self) -> RawListing:
         return scan_raw(self.path)
 
-    def spec(self, raw_format: str, tick_size: float, lot_size: float) -> IngestSpec:
+    def spec(self, raw_format: str, engine: EngineSection) -> IngestSpec:
+        """How a group converts under the config's engine: its tick and lot size for the
+        snapshots, its latency file's name for the order-latency files."""
         return IngestSpec(
             raw_format,
             parse_window(self.window),
             self.snapshots,
-            tick_size if self.snapshots else None,
-            lot_size if self.snapshots else None,
+            engine.tick_size if self.snapshots else None,
+            engine.lot_size if self.snapshots else None,
+            per_part_latency_name(engine) if self.latency else None,
         )
 
 
@@ -132,6 +138,7 @@ def build_resources(settings: RuntimeSettings) -> dict[str, Any]:
             path=settings.raw_dir,
             window=settings.raw_window,
             snapshots=settings.raw_snapshots == "on",
+            latency=settings.raw_latency == "on",
         ),
         "backtest_runner": BacktestRunner(
             config_path=settings.config,

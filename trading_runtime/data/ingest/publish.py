@@ -1,6 +1,7 @@
 """One raw group into the parts directory, as a unit: converted into a hidden staging directory
 beside the parts (``run.ingest_raw``), checked against the parts already there, then moved in by
-rename, each part before its lineage sidecar.
+rename, each part before its lineage sidecar and after its order-latency file, when the spec
+asks for them (``IngestSpec.latency_file``).
 
 Only this group's parts change: a produced part whose name is taken by a hand-dropped part or by
 another raw group's part fails the group and writes nothing. Parts this group made before and no
@@ -15,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from trading_runtime.config.engine import LATENCY_DIR, PART_PLACEHOLDER
 from trading_runtime.data.ingest.errors import RawDataError
 from trading_runtime.data.ingest.run import LINEAGE_DIR, IngestedPart, IngestSpec, ingest_raw
 from trading_runtime.data.raw_store import RawGroup, lineage_by_part, lineage_raw_key
@@ -63,6 +65,10 @@ def convert_group(group: RawGroup, spec: IngestSpec, parts_dir: Path) -> GroupCo
         moved = []
         for part in report.parts:
             name = part.path.stem
+            if spec.latency_file is not None:  # before its part: a backtest may start on it
+                latency = spec.latency_file.replace(PART_PLACEHOLDER, name)
+                (parts_dir / LATENCY_DIR).mkdir(exist_ok=True)
+                os.replace(staging / LATENCY_DIR / latency, parts_dir / LATENCY_DIR / latency)
             os.replace(part.path, parts_dir / part_file_name(name))
             os.replace(
                 staging / LINEAGE_DIR / f"{name}.json", parts_dir / LINEAGE_DIR / f"{name}.json"
@@ -72,6 +78,9 @@ def convert_group(group: RawGroup, spec: IngestSpec, parts_dir: Path) -> GroupCo
         for name in removed:
             (parts_dir / part_file_name(name)).unlink(missing_ok=True)
             (parts_dir / LINEAGE_DIR / f"{name}.json").unlink(missing_ok=True)
+            if spec.latency_file is not None:  # derived from the part, gone with it
+                latency = spec.latency_file.replace(PART_PLACEHOLDER, name)
+                (parts_dir / LATENCY_DIR / latency).unlink(missing_ok=True)
         return GroupConversion(moved, removed)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -3,9 +3,10 @@
 A part is ``<out>/<name>.npz``, exactly hftbacktest's event array (``data``), written with stable
 bytes (``data.npz.write_npz_deterministic``: fixed zip timestamps) by temp file and rename. Its
 lineage is a sidecar, ``<out>/lineage/<name>.json``: the raw inputs' sha256, the converter and
-hftbacktest's version, the window, the snapshot's source and what the converter corrected. A raw
-file that fails writes nothing: every part of a conversion is built and checked in memory first,
-so parts stored before stay as they were; the other raw files still convert."""
+hftbacktest's version, the window, the snapshot's source and what the converter corrected. With
+``IngestSpec.latency_file``, each part's order latency from its feed is ``<out>/latency/<file>``.
+A raw file that fails writes nothing: every part of a conversion is built and checked in memory
+first, so parts stored before stay as they were; the other raw files still convert."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from trading_runtime.config.engine import LATENCY_DIR, PART_PLACEHOLDER
 from trading_runtime.data.ingest.convert import Conversion, convert_unit, group_raw_files
 from trading_runtime.data.ingest.errors import RawDataError
+from trading_runtime.data.ingest.feed_latency import FeedLatencyError, order_latency_from_events
 from trading_runtime.data.ingest.windows import Window, cut_windows, same_day, snapshot_prefix
 from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.validate import PartValidationError, check_events, sha256_file
@@ -42,6 +45,9 @@ class IngestSpec:
     snapshots: bool = False
     tick_size: float | None = None
     lot_size: float | None = None
+    # Also each part's order latency from its feed (``feed_latency``): the file's name in
+    # ``<out>/latency/``, ``{part}`` standing for the part's name; None: no latency files.
+    latency_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.snapshots and (self.tick_size is None or self.lot_size is None):
@@ -112,8 +118,20 @@ def _write_json(path: Path, document: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _parts_of(conversion: Conversion, spec: IngestSpec) -> list[tuple[Window, dict[str, Any]]]:
-    """The parts of one conversion, checked, with their lineage (nothing written yet)."""
+def _latency_of(conversion: Conversion, window: Window, spec: IngestSpec) -> np.ndarray | None:
+    if spec.latency_file is None:
+        return None
+    try:
+        return order_latency_from_events(window.events)
+    except FeedLatencyError as exc:
+        raise RawDataError(conversion.unit.files[-1], f"part {window.name}: {exc}") from None
+
+
+def _parts_of(
+    conversion: Conversion, spec: IngestSpec
+) -> list[tuple[Window, dict[str, Any], np.ndarray | None]]:
+    """The parts of one conversion, checked, with their lineage and order latency (nothing
+    written yet)."""
     inputs = [{"file": p.name, "sha256": sha256_file(p)} for p in conversion.unit.files]
     built = []
     for window, source, size in _with_snapshots(
@@ -123,7 +141,8 @@ def _parts_of(conversion: Conversion, spec: IngestSpec) -> list[tuple[Window, di
             check_events(Path(part_file_name(window.name)), window.events)
         except PartValidationError as exc:
             raise RawDataError(conversion.unit.files[-1], f"would make a bad {exc}") from None
-        built.append((window, _lineage(conversion, window, spec, source, size, inputs)))
+        lineage = _lineage(conversion, window, spec, source, size, inputs)
+        built.append((window, lineage, _latency_of(conversion, window, spec)))
     return built
 
 
@@ -137,7 +156,7 @@ def ingest_raw(paths: Sequence[Path], spec: IngestSpec, out_dir: Path) -> Ingest
     for unit in units:
         try:
             parts = _parts_of(convert_unit(unit), spec)
-            for window, _ in parts:
+            for window, _, _ in parts:
                 if window.name in written:
                     raise RawDataError(
                         unit.files[-1],
@@ -147,9 +166,14 @@ def ingest_raw(paths: Sequence[Path], spec: IngestSpec, out_dir: Path) -> Ingest
             report.errors.append(exc)
             continue
         (out_dir / LINEAGE_DIR).mkdir(parents=True, exist_ok=True)
-        for window, lineage in parts:
+        for window, lineage, latency in parts:
             path = out_dir / part_file_name(window.name)
             write_npz_deterministic(path, {"data": window.events})
+            if latency is not None:
+                assert spec.latency_file is not None
+                (out_dir / LATENCY_DIR).mkdir(exist_ok=True)
+                name = spec.latency_file.replace(PART_PLACEHOLDER, window.name)
+                write_npz_deterministic(out_dir / LATENCY_DIR / name, {"data": latency})
             lineage = {"part": window.name, "part_sha256": sha256_file(path), **lineage}
             _write_json(out_dir / LINEAGE_DIR / f"{window.name}.json", lineage)
             written[window.name] = unit.files[-1]
