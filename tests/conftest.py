@@ -41,12 +41,13 @@ pytest_plugins = [
     "pytester",
     "support.framework",
     "support.postgres_server",
+    "support.postgres_outage",
     "support.s3_server",
 ]
 
 # Fixtures that need a server: a test using one (directly or through another fixture) is end to
 # end, marked slow like the modules that start Dagster's servers, the browser or the image.
-SERVER_FIXTURES = frozenset({"s3_endpoint", "server_url"})
+SERVER_FIXTURES = frozenset({"outage_server", "s3_endpoint", "server_url"})
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects

@@ -31,6 +31,9 @@ Environment variables (all optional on a laptop):
                              daemon: `make dev`). Default: on locally, off on k8s, where every
                              automated run starts pods in a shared cluster (size the run queue
                              first; see defs/automation.py).
+  TRADING_RUNTIME_STORAGE_RETRY_S  seconds a command waits, retrying with backoff, for an
+                             unreachable instance storage (PostgreSQL restarting, SQLite locked)
+                             before failing with one line; 0: no retry (default: 30)
   TRADING_RUNTIME_STRATEGY_MODULES
                              comma-separated module prefixes a config's strategy.class_path may
                              name (default: trading_runtime.strategies). Not a RuntimeSettings
@@ -70,6 +73,10 @@ __all__ = [
 ]
 
 ENV_PREFIX = "TRADING_RUNTIME_"
+# How long a command retries an unreachable instance storage (runs/storage_retry.py): a
+# PostgreSQL restart or failover takes seconds; longer than an hour is an outage to page about.
+DEFAULT_STORAGE_RETRY_S = 30.0
+MAX_STORAGE_RETRY_S = 3600.0
 
 
 class SettingsError(ValueError):
@@ -97,6 +104,9 @@ class RuntimeSettings(BaseModel):
     pod_cpu: str | None = None
     pod_memory: str = "4Gi"
     automation: Literal["on", "off"] | None = None
+    storage_retry_s: float = Field(
+        default=DEFAULT_STORAGE_RETRY_S, ge=0, le=MAX_STORAGE_RETRY_S, allow_inf_nan=False
+    )
 
     @field_validator("raw_window")
     @classmethod

@@ -22,7 +22,8 @@ __all__ = ["main"]
 
 class _Main(click.Group):
     """The command group: a bad ``TRADING_RUNTIME_*`` setting, whichever command reads it, ends
-    the command with one line naming the variable (``settings.SettingsError``)."""
+    the command with one line naming the variable (``settings.SettingsError``); an instance
+    storage that stays unreachable, with one line naming its host and port."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from trading_runtime.settings import SettingsError
@@ -31,6 +32,31 @@ class _Main(click.Group):
             return super().invoke(ctx)
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            message = _storage_outage(exc)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
+
+
+def _storage_outage(exc: Exception) -> str | None:
+    """One line for an instance storage outage: past the retry window at start-up, or in the
+    middle of a command once Dagster's own retries gave up; None for any other error."""
+    from trading_runtime.runs.storage_retry import (
+        StorageUnreachableError,
+        storage_location,
+        transient_reason,
+        unreachable_message,
+    )
+
+    if isinstance(exc, StorageUnreachableError):
+        return str(exc)
+    reason = transient_reason(exc)
+    if reason is None:
+        return None
+    from trading_runtime.runs.instance import dagster_home
+
+    return unreachable_message(storage_location(dagster_home() / "dagster.yaml"), reason)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})

@@ -26,6 +26,12 @@ from trading_runtime.defs.partitions import (
 )
 from trading_runtime.freshness.part_hashes import PartHashCache
 from trading_runtime.freshness.plan import PartitionStatuses
+from trading_runtime.runs.storage_retry import (
+    postgres_url,
+    retry_storage,
+    storage_location,
+    transient_reason,
+)
 
 __all__ = [
     "AGGREGATE_ASSET",
@@ -48,6 +54,8 @@ AGGREGATE_ASSET = AssetKey("aggregate_metrics")
 PART_HASHES_FILE = "trading-runtime-part-hashes.json"
 # Held (flock) while a process opens the instance: see open_instance.
 INSTANCE_LOCK_FILE = ".trading-runtime-instance.lock"
+# Bound on one probe of the PostgreSQL server (a host that drops packets rather than refusing).
+PROBE_TIMEOUT_S = 5
 
 
 def dagster_home() -> Path:
@@ -64,7 +72,7 @@ class InstanceConfigError(ValueError):
     """``DAGSTER_HOME/dagster.yaml`` that Dagster cannot load; one line naming the file."""
 
 
-def open_instance() -> DagsterInstance:
+def open_instance(storage_retry_s: float | None = None) -> DagsterInstance:
     """The instance in ``DAGSTER_HOME``, opened while holding an exclusive lock on
     ``$DAGSTER_HOME/.trading-runtime-instance.lock``; ``InstanceConfigError`` naming its
     ``dagster.yaml`` and the first problem instead of Dagster's pages of traceback.
@@ -76,14 +84,46 @@ def open_instance() -> DagsterInstance:
     stamp everything; the others wait (a fraction of a second) and find it done. The lock is a
     kernel ``flock``: a killed holder releases it. Processes that open the instance without it
     (``dg dev``, ``dagster`` commands) are not covered: start them after a first ``materialize``.
+
+    A storage outage (PostgreSQL down or restarting, SQLite locked) is retried with bounded
+    backoff over ``storage_retry_s`` (default: ``TRADING_RUNTIME_STORAGE_RETRY_S``), a line per
+    retry on stderr, then ``StorageUnreachableError`` (one line: host and port, the last error).
     """
+    if storage_retry_s is None:
+        from trading_runtime.settings import load_settings
+
+        storage_retry_s = load_settings().storage_retry_s
     home = dagster_home()
-    with open(home / INSTANCE_LOCK_FILE, "a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return _open(home / "dagster.yaml")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    file = home / "dagster.yaml"
+    url = postgres_url(file)
+
+    def attempt() -> DagsterInstance:
+        if url is not None:
+            _probe(url)
+        with open(home / INSTANCE_LOCK_FILE, "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return _open(file)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    return retry_storage(attempt, storage_location(file), storage_retry_s)
+
+
+def _probe(url: str) -> None:
+    """One bounded connection to the server: an outage shows here at once, where Dagster's
+    storages would first retry it for about 11 s and log each try. Other errors are left to
+    opening the instance, which reports them as before."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    try:
+        # libpq takes postgresql:// URLs, not SQLAlchemy's postgresql+psycopg2://.
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        psycopg2.connect(dsn, connect_timeout=PROBE_TIMEOUT_S).close()
+    except Exception as exc:
+        if transient_reason(exc) is not None:
+            raise
 
 
 def _open(file: Path) -> DagsterInstance:
