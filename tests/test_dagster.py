@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import write_config
 from dagster import (
-    AddDynamicPartitionsRequest,
     AssetKey,
     AssetRecordsFilter,
     DagsterInstance,
@@ -24,6 +23,7 @@ from dagster import (
 )
 from hftbacktest.binding import event_dtype
 from support.dagster_runs import run_backtest, run_backtest_range
+from support.sensor_ticks import apply_partition_requests
 from upath import UPath
 
 from trading_runtime.data.parts_store import list_part_keys
@@ -147,15 +147,7 @@ def _tick(instance: DagsterInstance, parts_dir: Path, cursor: str | None = None)
     """One sensor tick, its partition requests applied as the daemon would."""
     resources = {"parts_dir": PartsDirectory(path=str(parts_dir))}
     context = build_sensor_context(instance=instance, resources=resources, cursor=cursor)
-    result = register_part_files(context)
-    assert isinstance(result, SensorResult)
-    for request in result.dynamic_partitions_requests:
-        if isinstance(request, AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
-        else:
-            for key in request.partition_keys:
-                instance.delete_dynamic_partition(request.partitions_def_name, key)
-    return result
+    return apply_partition_requests(instance, register_part_files(context))
 
 
 def _requested(result: SensorResult) -> dict[str, list[str]]:

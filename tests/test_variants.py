@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from dagster import (
-    AddDynamicPartitionsRequest,
     AssetKey,
     AssetMaterialization,
     AssetPartitionStatus,
@@ -22,6 +21,7 @@ from dagster import (
     build_sensor_context,
     instance_for_test,
 )
+from support.sensor_ticks import apply_partition_requests
 
 from trading_runtime.cli import main
 from trading_runtime.config import example_config_path
@@ -140,15 +140,7 @@ def _tick(instance: DagsterInstance, runner: BacktestRunner, cursor: str | None)
     context = build_sensor_context(
         instance=instance, resources={"backtest_runner": runner}, cursor=cursor
     )
-    result = register_sweep_files(context)
-    assert isinstance(result, SensorResult)
-    for request in result.dynamic_partitions_requests:
-        if isinstance(request, AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
-        else:
-            for key in request.partition_keys:
-                instance.delete_dynamic_partition(request.partitions_def_name, key)
-    return result
+    return apply_partition_requests(instance, register_sweep_files(context))
 
 
 def test_the_sweep_sensor_registers_variants_and_reports_a_bad_file_once(

@@ -5,7 +5,9 @@ PUT on an object store; errors are one line naming the path (``StorageError``).
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,6 +16,7 @@ from upath import UPath
 
 __all__ = [
     "StorageError",
+    "already_there",
     "as_upath",
     "is_local",
     "read_parquet",
@@ -24,6 +27,17 @@ __all__ = [
 ]
 
 _LOCAL_PROTOCOLS = ("", "file", "local")
+_LISTED = 5
+
+
+def already_there(paths: Sequence[Path], directory: object, what: str = "file(s)") -> str | None:
+    """What a command that never replaces files without ``--force`` says when some of ``paths``
+    exist: ``"N <what> already in <directory>: a, b ... and k more"``; None when none does."""
+    existing = [path.name for path in paths if os.path.lexists(path)]
+    if not existing:
+        return None
+    more = f" and {len(existing) - _LISTED} more" if len(existing) > _LISTED else ""
+    return f"{len(existing)} {what} already in {directory}: {', '.join(existing[:_LISTED])}{more}"
 
 
 class StorageError(RuntimeError):

@@ -11,7 +11,6 @@ after part ``i`` ends, so consecutive parts are contiguous in time.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from hftbacktest.binding import event_dtype
 
 from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.layout import PART_KEY_RULE, PART_SUFFIX, part_key_problem
+from trading_runtime.storage import already_there
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -186,14 +186,11 @@ def generate_parts(
     there are never replaced unless ``force`` (``ExistingPartsError``, nothing written)."""
     spec.validate()
     paths = generated_paths(spec, out_dir, prefix)
-    existing = [path.name for path in paths if os.path.lexists(path)]
+    existing = already_there(paths, out_dir)
     if existing and not force:
-        listed = ", ".join(existing[:5]) + (
-            f" and {len(existing) - 5} more" if len(existing) > 5 else ""
-        )
         raise ExistingPartsError(
-            f"{len(existing)} file(s) already in {out_dir}: {listed}; pass --force to overwrite"
-            " them or --prefix to name the new parts differently"
+            f"{existing}; pass --force to overwrite them or --prefix to name the new parts"
+            " differently"
         )
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(spec.seed)

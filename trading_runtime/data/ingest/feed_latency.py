@@ -22,7 +22,6 @@ and rename."""
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 from trading_runtime.config.engine import PART_PLACEHOLDER
 from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.validate import PartValidationError, validate_part_events
+from trading_runtime.storage import already_there
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -187,15 +187,9 @@ def write_order_latency(
     that gives no latency (invalid, no feed latency) is an error in the report and writes
     nothing; the others are still written."""
     targets = [latency_target(part, out_dir, name_pattern) for part in parts]
-    existing = [path.name for path in targets if os.path.lexists(path)]
+    existing = already_there(targets, out_dir, "latency file(s)")
     if existing and not force:
-        listed = ", ".join(existing[:5]) + (
-            f" and {len(existing) - 5} more" if len(existing) > 5 else ""
-        )
-        raise ExistingLatencyFilesError(
-            f"{len(existing)} latency file(s) already in {out_dir}: {listed}; pass --force to"
-            " overwrite"
-        )
+        raise ExistingLatencyFilesError(f"{existing}; pass --force to overwrite")
     report = LatencyReport()
     for part, target in zip(parts, targets, strict=True):
         try:
