@@ -23,7 +23,7 @@ import numpy.typing as npt
 from upath import UPath
 
 from trading_runtime.layout import RESULTS_DIR
-from trading_runtime.results.store import load_results
+from trading_runtime.results.store import load_results, stored_result_keys
 from trading_runtime.storage import as_upath, read_whole, write_file
 from trading_runtime.sweeps.variants import Variant
 
@@ -65,19 +65,35 @@ def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) else float("nan")
 
 
+# Results read at a time: the matrix keeps two numbers per cell, never every result at once, so
+# memory stays flat in the number of parts (benchmarks/sweep_scale.py measures it).
+_CHUNK = 256
+
+
+def _cells(results: str | Path | UPath, variant: Variant) -> dict[str, tuple[float, float]]:
+    """A variant's (PnL, max drawdown) by part, read ``_CHUNK`` results at a time."""
+    partitions = variant_results(results, variant)
+    keys = stored_result_keys(results, partitions=partitions)
+    cells: dict[str, tuple[float, float]] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = load_results(results, keys[start : start + _CHUNK], partitions=partitions)
+        for key, result in chunk.items():
+            metrics = result.metrics
+            cells[key] = (_number(metrics.get("pnl")), _number(metrics.get("max_drawdown")))
+    return cells
+
+
 def load_sweep_results(results: str | Path | UPath, variants: Sequence[Variant]) -> StoredSweep:
     """Every variant's stored results under ``results`` as a variants x parts matrix."""
-    loaded = [
-        load_results(results, partitions=variant_results(results, variant)) for variant in variants
-    ]
-    parts = sorted({key for stored in loaded for key in stored})
+    loaded = [_cells(results, variant) for variant in variants]
+    parts = sorted({key for cells in loaded for key in cells})
     pnl = np.full((len(variants), len(parts)), np.nan)
     drawdowns = np.full_like(pnl, np.nan)
     column = {key: index for index, key in enumerate(parts)}
-    for row, stored in enumerate(loaded):
-        for key, result in stored.items():
-            pnl[row, column[key]] = _number(result.metrics.get("pnl"))
-            drawdowns[row, column[key]] = _number(result.metrics.get("max_drawdown"))
+    for row, cells in enumerate(loaded):
+        for key, (part_pnl, drawdown) in cells.items():
+            pnl[row, column[key]] = part_pnl
+            drawdowns[row, column[key]] = drawdown
     return StoredSweep(tuple(variants), tuple(parts), pnl, drawdowns)
 
 
