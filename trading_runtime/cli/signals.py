@@ -53,15 +53,25 @@ def _raise(signum: int, _frame: Any) -> None:
     raise Interrupted(signum)
 
 
+# The terminal's stderr as it was when the command started. While a step runs, Dagster's compute
+# log capture points file descriptor 2 at a pipe to a watcher process; Ctrl-C reaches the whole
+# process group, the watcher dies with it, and a line written to descriptor 2 then was lost.
+_terminal_stderr: int | None = None
+
+
 @contextlib.contextmanager
 def signals_raise() -> Iterator[None]:
     """Within the block, SIGINT and SIGTERM raise ``Interrupted`` in the main thread."""
+    global _terminal_stderr
+    saved, _terminal_stderr = _terminal_stderr, os.dup(2)
     previous = {sig: signal.signal(sig, _raise) for sig in _SIGNALS}
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        os.close(_terminal_stderr)
+        _terminal_stderr = saved
 
 
 def ignore_signals() -> None:
@@ -108,9 +118,12 @@ def stop_workers(exc: Interrupted) -> None:
 
 def exit_interrupted(exc: Interrupted, what: str) -> NoReturn:
     """One line on stderr, then exit 128 + the signal's number, leaving no thread behind. The
-    line goes straight to file descriptor 2: a text wrapper's buffer (click wraps stderr when
-    its encoding is not UTF-8) would be lost by ``os._exit``."""
+    line goes straight to the terminal's stderr as the command started with it (not to whatever
+    descriptor 2 is redirected to at the moment), and unbuffered: a text wrapper's buffer (click
+    wraps stderr when its encoding is not UTF-8) would be lost by ``os._exit``."""
     sys.stdout.flush()
-    sys.stderr.flush()
-    os.write(2, f"interrupted by {exc.name}: {what}\n".encode(errors="replace"))
+    with contextlib.suppress(OSError):  # descriptor 2 may be a pipe to a dead log watcher
+        sys.stderr.flush()
+    line = f"interrupted by {exc.name}: {what}\n".encode(errors="replace")
+    os.write(_terminal_stderr if _terminal_stderr is not None else 2, line)
     os._exit(exc.exit_code)
