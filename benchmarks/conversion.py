@@ -135,12 +135,13 @@ def measure(
     repeats: int,
     work: Path,
     fresh: bool = True,
+    warm_lines: int = WARM_LINES,
 ) -> list[Row]:
     """Every side of every format, ``repeats`` times (fresh child processes unless ``fresh`` is
     False: then in this process, for the smoke test)."""
     rows = []
     for raw_format in formats:
-        write_raw(raw_format, work / "warm" / raw_format, WARM_LINES)
+        write_raw(raw_format, work / "warm" / raw_format, warm_lines)
         want = lines or DEFAULT_LINES[raw_format]
         _, raw_lines = write_raw(raw_format, work / "raw" / raw_format, want)
         seconds: dict[str, list[float]] = {side: [] for side in SIDES}
