@@ -21,7 +21,7 @@ from trading_runtime.freshness.part_hashes import PartHashCache
 from trading_runtime.freshness.plan import BacktestPlan, PartitionStatuses, plan_backtests
 from trading_runtime.layout import RESULT_FILE, RESULTS_DIR, VERSIONS_DIR
 from trading_runtime.results import BacktestResult, ResultIntegrityError
-from trading_runtime.results.store import load_results
+from trading_runtime.results.store import load_results, publish_result_files
 
 OLD_S = 3600  # result files older than the hash cache's racy window
 
@@ -193,3 +193,22 @@ def test_verifying_clean_results_again_reads_no_file(
     _delete_chart(results, key)
     damaged = _plan(results, generated_parts, hft_config, result_hashes=PartHashCache(cache_file))
     assert list(damaged.to_run) == [key]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["byte flipped in curve.parquet", "byte flipped in the version's result.json", "chart deleted"],
+)
+def test_publishing_the_same_bytes_again_mends_a_damaged_version(
+    damage: str, tmp_path: Path, results: Path, generated_parts: list[Path]
+) -> None:
+    """What `make run` does to a damaged result: back to the engine, whose output is often
+    byte-identical, so its version has the damaged one's name. That version is stored again."""
+    key = generated_parts[1].stem
+    version = _version_dir(results, key)
+    staging = tmp_path / "staging"
+    shutil.copytree(version, staging)  # what a byte-identical re-run stages
+    DAMAGE[damage](results, key)
+    assert publish_result_files(staging, UPath(results / RESULTS_DIR / key)) == version.name
+    BacktestResult.load(results / RESULTS_DIR / key).verify()
+    assert not [p.name for p in version.parent.iterdir() if p.name.startswith(".")]
