@@ -3,6 +3,7 @@ them with one line naming the file, and verifying a clean result again reads no 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -100,6 +101,15 @@ def _foreign_pointer(results: Path, key: str) -> str:
     return f"{RESULT_FILE} unreadable"
 
 
+def _alter_pointer(results: Path, key: str) -> str:
+    """A change that leaves result.json a result: another content hash."""
+    pointer = results / RESULTS_DIR / key / RESULT_FILE
+    document = json.loads(pointer.read_text())
+    document["provenance"]["content_hash"] = "0" * 64
+    pointer.write_text(json.dumps(document, sort_keys=True, indent=1) + "\n")
+    return f"{RESULT_FILE} altered"
+
+
 DAMAGE: dict[str, Callable[[Path, str], str]] = {
     "byte flipped in curve.parquet": _flip_curve,
     "byte flipped in the version's result.json": _flip_version_json,
@@ -107,6 +117,7 @@ DAMAGE: dict[str, Callable[[Path, str], str]] = {
     "chart deleted": _delete_chart,
     "result.json truncated": _truncate_pointer,
     "result.json foreign": _foreign_pointer,
+    "result.json altered, still a result": _alter_pointer,
 }
 
 
