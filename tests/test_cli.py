@@ -315,6 +315,33 @@ def test_main_job_runs_only_missing_failed_or_stale_partitions(
     assert materialize().count("ok     ") == 0
 
 
+def test_a_deleted_part_put_back_is_aggregated_again(tmp_path: Path, parts_dir: Path) -> None:
+    """Its stored result is still up to date, so nothing runs: the part is newly registered,
+    and the aggregate made while it was gone must not stay as it is (found by
+    tests/test_stateful.py)."""
+    env = _materialize_env(tmp_path, parts_dir)
+
+    def materialize() -> str:
+        result = CliRunner().invoke(main, ["materialize"], env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def aggregated() -> list[str]:
+        table = pq.read_table(tmp_path / "results" / "aggregate_metrics.parquet")
+        return sorted(table.column("partition").to_pylist())
+
+    materialize()
+    part = parts_dir / "part-00002.npz"
+    saved = part.read_bytes()
+    part.unlink()
+    assert "removed 1 partition(s) whose part file is gone" in materialize()
+    assert aggregated() == ["TOTAL", "part-00000", "part-00001"]
+    part.write_bytes(saved)
+    back = materialize()
+    assert "3 partition(s) up to date, 0 to backtest" in back and "aggregating" in back
+    assert aggregated() == ["TOTAL", "part-00000", "part-00001", "part-00002"]
+
+
 def test_info_says_whether_the_framework_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     # An image built with INSTALL_FRAMEWORK=false must say so (it is not a production image).
     from importlib import metadata

@@ -3,6 +3,7 @@ them with one line naming the file, and verifying a clean result again reads no 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from trading_runtime.freshness.part_hashes import PartHashCache
 from trading_runtime.freshness.plan import BacktestPlan, PartitionStatuses, plan_backtests
 from trading_runtime.layout import RESULT_FILE, RESULTS_DIR, VERSIONS_DIR
 from trading_runtime.results import BacktestResult, ResultIntegrityError
-from trading_runtime.results.store import load_results
+from trading_runtime.results.store import load_results, publish_result_files
 
 OLD_S = 3600  # result files older than the hash cache's racy window
 
@@ -100,6 +101,15 @@ def _foreign_pointer(results: Path, key: str) -> str:
     return f"{RESULT_FILE} unreadable"
 
 
+def _alter_pointer(results: Path, key: str) -> str:
+    """A change that leaves result.json a result: another content hash."""
+    pointer = results / RESULTS_DIR / key / RESULT_FILE
+    document = json.loads(pointer.read_text())
+    document["provenance"]["content_hash"] = "0" * 64
+    pointer.write_text(json.dumps(document, sort_keys=True, indent=1) + "\n")
+    return f"{RESULT_FILE} altered"
+
+
 DAMAGE: dict[str, Callable[[Path, str], str]] = {
     "byte flipped in curve.parquet": _flip_curve,
     "byte flipped in the version's result.json": _flip_version_json,
@@ -107,6 +117,7 @@ DAMAGE: dict[str, Callable[[Path, str], str]] = {
     "chart deleted": _delete_chart,
     "result.json truncated": _truncate_pointer,
     "result.json foreign": _foreign_pointer,
+    "result.json altered, still a result": _alter_pointer,
 }
 
 
@@ -193,3 +204,22 @@ def test_verifying_clean_results_again_reads_no_file(
     _delete_chart(results, key)
     damaged = _plan(results, generated_parts, hft_config, result_hashes=PartHashCache(cache_file))
     assert list(damaged.to_run) == [key]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["byte flipped in curve.parquet", "byte flipped in the version's result.json", "chart deleted"],
+)
+def test_publishing_the_same_bytes_again_mends_a_damaged_version(
+    damage: str, tmp_path: Path, results: Path, generated_parts: list[Path]
+) -> None:
+    """What `make run` does to a damaged result: back to the engine, whose output is often
+    byte-identical, so its version has the damaged one's name. That version is stored again."""
+    key = generated_parts[1].stem
+    version = _version_dir(results, key)
+    staging = tmp_path / "staging"
+    shutil.copytree(version, staging)  # what a byte-identical re-run stages
+    DAMAGE[damage](results, key)
+    assert publish_result_files(staging, UPath(results / RESULTS_DIR / key)) == version.name
+    BacktestResult.load(results / RESULTS_DIR / key).verify()
+    assert not [p.name for p in version.parent.iterdir() if p.name.startswith(".")]

@@ -208,9 +208,12 @@ def _materialize(
     failed = [*invalid, *failed]
     base = as_upath(settings.results)
     results = base.resolve() if is_local(base) else base
-    # The aggregate changes only with a result (or a removed part); after a killed run it may
-    # be older than the newest result, which Dagster's event log tells.
-    if succeeded or removed or force or not aggregate_is_current(instance, base / AGGREGATE_FILE):
+    # The aggregate changes only with a result, a removed part or a newly registered one (a
+    # deleted part's file put back: its stored result is up to date, nothing runs, and the
+    # aggregate made without it would stay so); after a killed run it may be older than the
+    # newest result, which Dagster's event log tells.
+    rebuild = succeeded or removed or new_keys or force
+    if rebuild or not aggregate_is_current(instance, base / AGGREGATE_FILE):
         click.echo("aggregating")
         aggregate_and_rank(defs, instance, results)
     else:

@@ -55,6 +55,9 @@ class BacktestResult:
     # (validation, compilation); neither is part of the result's content.
     wall_time_s: float = field(default=0.0, compare=False)
     startup_s: float = field(default=0.0, compare=False)
+    # The sha256 the version's own result.json has if the pointer that named this result is
+    # a faithful copy of it (the pointer is that document, ``version`` added); None without one.
+    pointer_sha256: str | None = field(default=None, compare=False)
 
     @property
     def content_hash(self) -> str:
@@ -124,6 +127,15 @@ class BacktestResult:
             files = dict(self.provenance.get("files", {}))
             if own is None or result_version({**files, RESULT_FILE: own}) != self.version:
                 raise self._damaged(RESULT_FILE, own, f"the one version {self.version} names")
+            # The pointer is what readers take metrics and provenance from: a byte changed in it
+            # that still parses (a digit of a metric, of the content hash) is damage too.
+            if self.pointer_sha256 is not None and own != self.pointer_sha256:
+                pointer = self.directory.parent.parent / RESULT_FILE
+                raise ResultIntegrityError(
+                    f"result {self.partition}: {pointer} is not the {RESULT_FILE} of version"
+                    f" {self.version} it names; the stored result is damaged",
+                    f"{RESULT_FILE} altered",
+                )
 
     def local_directory(self) -> Path:
         """The run's local output directory (what gets published to storage)."""
@@ -163,11 +175,17 @@ class BacktestResult:
             ) from None
         # Without a version: a result stored before versions existed, files beside result.json.
         files = directory / VERSIONS_DIR / version if version else directory
+        pointed = None
+        if version:  # the version's document as publishing wrote it (store.publish_result_files)
+            own = {key: value for key, value in document.items() if key != "version"}
+            own_bytes = (json.dumps(own, sort_keys=True, indent=1) + "\n").encode()
+            pointed = hashlib.sha256(own_bytes).hexdigest()
         return cls(
             partition=directory.name,
             directory=files,
             metrics=metrics,
             provenance=provenance,
+            pointer_sha256=pointed,
         )
 
 

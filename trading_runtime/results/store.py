@@ -134,6 +134,27 @@ def _store_version_local(staging: Path, target: Path, keep_staging: bool) -> Non
         # A concurrent writer stored the same bytes first (a version never exists half-made).
 
 
+def _version_intact(target: Path, listed_sha256: dict[str, str]) -> bool:
+    """Every file of a stored version has the sha256 the result being published lists."""
+    for name, expected in listed_sha256.items():
+        try:
+            if hashlib.sha256((target / name).read_bytes()).hexdigest() != expected:
+                return False
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return False
+    return True
+
+
+def _discard_version_local(target: Path) -> None:
+    """Remove a version directory in one rename (as the pruner does), then its files."""
+    doomed = target.with_name(f".doomed-{uuid.uuid4().hex}")
+    try:
+        target.rename(doomed)
+    except OSError:
+        return  # another writer took it first
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
 def _write_pointer_local(part: Path, pointer: bytes) -> None:
     temp = part / f".{RESULT_FILE}.{uuid.uuid4().hex}.tmp"
     try:
@@ -184,7 +205,16 @@ def publish_result_files(
         versions.mkdir(parents=True, exist_ok=True)
         previous = _current_version(part)
         target = versions / version
-        reused = target.is_dir()
+        listed_sha256 = {
+            **document["provenance"].get("charts", {}),
+            **files,
+            RESULT_FILE: hashlib.sha256(document_bytes).hexdigest(),
+        }
+        reused = target.is_dir() and _version_intact(target, listed_sha256)
+        if target.is_dir() and not reused:
+            # A damaged copy of these very bytes (what re-running a damaged result makes when
+            # the engine's output is byte-identical): pointing at it again would keep it damaged.
+            _discard_version_local(target)
         if reused:
             os.utime(target)  # in use again: not to be removed as superseded
         else:
