@@ -58,6 +58,8 @@ class BacktestResult:
     # The sha256 the version's own result.json has if the pointer that named this result is
     # a faithful copy of it (the pointer is that document, ``version`` added); None without one.
     pointer_sha256: str | None = field(default=None, compare=False)
+    # That document itself, for a version's result.json serialised another way (an older writer).
+    pointer_document: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def content_hash(self) -> str:
@@ -129,13 +131,27 @@ class BacktestResult:
                 raise self._damaged(RESULT_FILE, own, f"the one version {self.version} names")
             # The pointer is what readers take metrics and provenance from: a byte changed in it
             # that still parses (a digit of a metric, of the content hash) is damage too.
-            if self.pointer_sha256 is not None and own != self.pointer_sha256:
+            if (
+                self.pointer_sha256 is not None
+                and own != self.pointer_sha256
+                and not self._pointer_matches_version()
+            ):
                 pointer = self.directory.parent.parent / RESULT_FILE
                 raise ResultIntegrityError(
                     f"result {self.partition}: {pointer} is not the {RESULT_FILE} of version"
                     f" {self.version} it names; the stored result is damaged",
                     f"{RESULT_FILE} altered",
                 )
+
+    def _pointer_matches_version(self) -> bool:
+        """The pointer holds the version's document, though not byte for byte as this runtime
+        serialises it (read only then: a clean result's check reads no file)."""
+        try:
+            return bool(
+                json.loads(read_whole(self.directory / RESULT_FILE)) == self.pointer_document
+            )
+        except (OSError, ValueError):
+            return False
 
     def local_directory(self) -> Path:
         """The run's local output directory (what gets published to storage)."""
@@ -175,7 +191,7 @@ class BacktestResult:
             ) from None
         # Without a version: a result stored before versions existed, files beside result.json.
         files = directory / VERSIONS_DIR / version if version else directory
-        pointed = None
+        pointed, own = None, None
         if version:  # the version's document as publishing wrote it (store.publish_result_files)
             own = {key: value for key, value in document.items() if key != "version"}
             own_bytes = (json.dumps(own, sort_keys=True, indent=1) + "\n").encode()
@@ -186,6 +202,7 @@ class BacktestResult:
             metrics=metrics,
             provenance=provenance,
             pointer_sha256=pointed,
+            pointer_document=own,
         )
 
 
