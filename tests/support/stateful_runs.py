@@ -132,6 +132,13 @@ def group_members(pgid: int) -> list[int]:
     return found
 
 
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:300]
+    except OSError:
+        return "?"
+
+
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
@@ -189,8 +196,9 @@ def run_materialize(
     while (left := group_members(process.pid)) and time.monotonic() < gone_by:
         time.sleep(0.2)
     if left:
+        commands = {pid: _command_line(pid) for pid in left}
         _kill_group(process.pid)
-        raise AssertionError(f"processes {left} outlived materialize\n{outcome.tail()}")
+        raise AssertionError(f"processes {commands} outlived materialize\n{outcome.tail()}")
     return outcome
 
 
