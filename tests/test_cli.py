@@ -15,7 +15,9 @@ from dagster import DagsterInstance
 
 from trading_runtime.cli import main
 from trading_runtime.config import example_config_path
+from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.results import BacktestResult
+from trading_runtime.runs.instance import remove_vanished_parts
 
 
 def test_backtest_command_writes_results_and_reports_failures(
@@ -340,6 +342,17 @@ def test_a_deleted_part_put_back_is_aggregated_again(tmp_path: Path, parts_dir: 
     back = materialize()
     assert "3 partition(s) up to date, 0 to backtest" in back and "aggregating" in back
     assert aggregated() == ["TOTAL", "part-00000", "part-00001", "part-00002"]
+
+    # A run stopped after removing a deleted part's partition and before aggregating (what
+    # tests/test_stateful.py found with SIGTERM): the next one sees the aggregate list a part
+    # that is gone, though no result is newer than it.
+    part.unlink()
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        assert remove_vanished_parts(instance, list_part_keys(parts_dir)) == ["part-00002"]
+    after_stop = materialize()
+    assert "aggregating" in after_stop
+    assert aggregated() == ["TOTAL", "part-00000", "part-00001"]
+    assert "aggregate up to date" in materialize()  # and then it is current
 
 
 def test_info_says_whether_the_framework_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -97,6 +97,7 @@ def _materialize(
     from trading_runtime.defs import build_definitions
     from trading_runtime.defs.partitions import PARTS_PARTITIONS, VARIANTS_PARTITIONS
     from trading_runtime.layout import AGGREGATE_FILE, RESULTS_DIR
+    from trading_runtime.results.store import stored_result_keys
     from trading_runtime.runs.instance import (
         InstanceConfigError,
         aggregate_is_current,
@@ -213,7 +214,8 @@ def _materialize(
     # aggregate made without it would stay so); after a killed run it may be older than the
     # newest result, which Dagster's event log tells.
     rebuild = succeeded or removed or new_keys or force
-    if rebuild or not aggregate_is_current(instance, base / AGGREGATE_FILE):
+    aggregated = set(keys) & set(stored_result_keys(base))
+    if rebuild or not aggregate_is_current(instance, base / AGGREGATE_FILE, aggregated):
         click.echo("aggregating")
         aggregate_and_rank(defs, instance, results)
     else:

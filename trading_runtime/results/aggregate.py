@@ -19,6 +19,7 @@ from trading_runtime.storage import as_upath, write_file
 
 __all__ = [
     "PROVENANCE_COLUMNS",
+    "TOTAL_ROW",
     "Aggregate",
     "aggregate",
     "aggregate_results",
@@ -27,6 +28,9 @@ __all__ = [
     "mixed_provenance",
     "write_aggregate_chart",
 ]
+
+# The partition name of the table's last row, the totals.
+TOTAL_ROW = "TOTAL"
 
 # Provenance per row: results aggregated together should come from the same code inputs.
 PROVENANCE_COLUMNS = (*CODE_INPUTS, "content_hash")
@@ -82,7 +86,7 @@ def aggregate_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     ordered = sorted(rows, key=lambda row: str(row["partition"]))
     names = ["partition", "n_events", *METRIC_COLUMNS, *PROVENANCE_COLUMNS]
     total: dict[str, Any] = dict.fromkeys(names)
-    total["partition"] = "TOTAL"
+    total["partition"] = TOTAL_ROW
     for column in CODE_INPUTS:
         distinct = {row.get(column) for row in ordered}
         total[column] = distinct.pop() if len(distinct) == 1 else "mixed"

@@ -26,12 +26,14 @@ from trading_runtime.defs.partitions import (
 )
 from trading_runtime.freshness.part_hashes import PartHashCache
 from trading_runtime.freshness.plan import PartitionStatuses
+from trading_runtime.results.aggregate import TOTAL_ROW
 from trading_runtime.runs.storage_retry import (
     postgres_url,
     retry_storage,
     storage_location,
     transient_reason,
 )
+from trading_runtime.storage import StorageError, read_parquet
 
 __all__ = [
     "AGGREGATE_ASSET",
@@ -197,10 +199,26 @@ def _latest_storage_id(instance: DagsterInstance, key: AssetKey) -> int | None:
     return records[0].storage_id if records else None
 
 
-def aggregate_is_current(instance: DagsterInstance, aggregate_file: UPath) -> bool:
-    """The stored aggregate exists and was materialized after the latest result (any partition)."""
+def aggregate_is_current(
+    instance: DagsterInstance, aggregate_file: UPath, parts: set[str] | None = None
+) -> bool:
+    """The stored aggregate exists, was materialized after the latest result (any partition)
+    and, with ``parts`` (the current parts with a stored result), lists exactly those: a run
+    stopped between removing a part's partition and aggregating leaves no other trace."""
     if not aggregate_file.exists():
         return False
     aggregate = _latest_storage_id(instance, AGGREGATE_ASSET)
     latest_result = _latest_storage_id(instance, RESULTS_ASSET)
-    return aggregate is not None and (latest_result is None or aggregate > latest_result)
+    if aggregate is None or (latest_result is not None and aggregate <= latest_result):
+        return False
+    return parts is None or aggregated_parts(aggregate_file) == parts
+
+
+def aggregated_parts(aggregate_file: UPath) -> set[str] | None:
+    """The parts the stored aggregate table lists (its TOTAL row left out); None when it cannot
+    be read (then it is rebuilt)."""
+    try:
+        column = read_parquet(aggregate_file).column("partition").to_pylist()
+    except (OSError, KeyError, ValueError, StorageError):
+        return None
+    return {str(key) for key in column if key != TOTAL_ROW}
