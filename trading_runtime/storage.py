@@ -103,5 +103,11 @@ def write_file(data: bytes, path: UPath) -> None:
 
 
 def read_parquet(path: UPath) -> pa.Table:
+    # pyarrow reading through a Python file object uses its own threads, which call back into
+    # Python; one still running at interpreter exit aborts the process ("terminate called
+    # without an active exception", measured 2 exits in 12 here). Locally pyarrow opens the file
+    # itself; elsewhere it reads on the calling thread only.
+    if is_local(path):
+        return pq.read_table(path.path)
     with path.open("rb") as handle:
-        return pq.read_table(handle)
+        return pq.read_table(handle, use_threads=False, pre_buffer=False)
