@@ -25,14 +25,15 @@ from trading_runtime.layout import CHART_FILE, CURVE_FILE, RESULT_FILE, VERSIONS
 from trading_runtime.results.canonical import result_version
 from trading_runtime.storage import read_whole
 
-__all__ = ["BacktestResult", "ResultIntegrityError", "Sha256Of"]
+__all__ = ["BacktestResult", "ResultIntegrityError", "Sha256Of", "file_sha256"]
 
 # A file's sha256, None when it does not exist (``freshness.part_hashes.PartHashCache.sha256``
 # caches it by size and mtime).
 Sha256Of = Callable[[Path | UPath], str | None]
 
 
-def _read_sha256(path: Path | UPath) -> str | None:
+def file_sha256(path: Path | UPath) -> str | None:
+    """A file's sha256; None when it does not exist."""
     try:
         return hashlib.sha256(read_whole(path)).hexdigest()
     except FileNotFoundError:
@@ -114,7 +115,7 @@ class BacktestResult:
         version's own ``result.json`` is the one its name was made from; else a
         ``ResultIntegrityError`` naming the file. ``sha256_of``: how a file is hashed (e.g. a
         cache by size and mtime); by default each file is read in full."""
-        hash_of = sha256_of or _read_sha256
+        hash_of = sha256_of or file_sha256
         if self.version is not None and not self.directory.is_dir():
             raise ResultIntegrityError(
                 f"result {self.partition}: version directory {self.directory} is missing",

@@ -1,7 +1,7 @@
 """The versioned result store: a partition's result published as a content-addressed version
-with ``result.json`` as the pointer to the current one, superseded versions pruned after a grace
-period, and stored results listed and loaded (locally or on an object store), in the layout of
-``trading_runtime.layout``.
+with ``result.json`` as the pointer to the current one (superseded versions are pruned after a
+grace period: ``prune``), and stored results listed and loaded (locally or on an object store),
+in the layout of ``trading_runtime.layout``.
 """
 
 from __future__ import annotations
@@ -11,107 +11,34 @@ import hashlib
 import json
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from upath import UPath
 
 from trading_runtime.layout import (
-    CURVE_FILE,
-    EVENT_LOG_FILE,
     RESULT_FILE,
     RESULTS_DIR,
-    STATS_FILE,
     SUPERSEDED_GRACE_S,
     VERSIONS_DIR,
 )
 from trading_runtime.results.canonical import result_version
-from trading_runtime.results.result import BacktestResult, ResultIntegrityError
-from trading_runtime.storage import as_upath, is_local, read_whole
+from trading_runtime.results.prune import (
+    SUPERSEDED_MARKER,
+    current_version,
+    doom_local,
+    remove_superseded_local,
+    remove_superseded_remote,
+)
+from trading_runtime.results.result import BacktestResult, ResultIntegrityError, file_sha256
+from trading_runtime.storage import as_upath, is_local
 
 __all__ = ["load_results", "partitions_dir", "publish_result_files", "stored_result_keys"]
 
-# A superseded version's marker on an object store (no directory times there): its grace starts.
-SUPERSEDED_MARKER = ".superseded"
-# A crashed writer's or pruner's temporary directory is removed after this long.
-ABANDONED_TEMP_S = 86_400.0
-# Data files of a result stored before versions existed, directly in the partition's directory.
-LEGACY_RESULT_FILES = (CURVE_FILE, STATS_FILE, EVENT_LOG_FILE)
 # Object stores answer small reads with latency, not bandwidth: read many result.json at once.
 _REMOTE_READ_THREADS = 16
-
-
-def _current_version(part: Path | UPath) -> str | None:
-    try:
-        version = json.loads(read_whole(part / RESULT_FILE)).get("version")
-    except (FileNotFoundError, ValueError):
-        return None
-    return str(version) if version else None
-
-
-def _remove_legacy_files(part: Path | UPath) -> None:
-    """Files of a result stored before versions existed belong to a superseded result now."""
-    for name in LEGACY_RESULT_FILES:
-        with contextlib.suppress(FileNotFoundError):
-            (part / name).unlink()
-
-
-def _remove_superseded_local(part: Path, keep: set[str | None], grace_s: float) -> None:
-    """Remove versions no pointer names once superseded for ``grace_s``: a reader may still hold
-    the pointer it read before. A version goes by one rename (to ``.doomed-*``), so it is always
-    complete or absent; a writer that pointed at it meanwhile gets it back (or stores it again)."""
-    _remove_legacy_files(part)
-    versions = part / VERSIONS_DIR
-    keep = keep | {_current_version(part)}
-    now = time.time()
-    for child in list(versions.iterdir()):
-        try:
-            age = now - child.stat().st_mtime
-        except FileNotFoundError:
-            continue  # another writer removed it first
-        if child.name.startswith("."):  # a crashed writer's .incoming-* or pruner's .doomed-*
-            if age >= ABANDONED_TEMP_S:
-                shutil.rmtree(child, ignore_errors=True)
-            continue
-        if child.name in keep or age < grace_s:
-            continue
-        doomed = versions / f".doomed-{uuid.uuid4().hex}"
-        try:
-            child.rename(doomed)
-        except OSError:
-            continue
-        if _current_version(part) == child.name:  # pointed at again while we looked
-            with contextlib.suppress(OSError):
-                doomed.rename(child)
-        shutil.rmtree(doomed, ignore_errors=True)
-
-
-def _remove_superseded_remote(part: UPath, keep: set[str | None], grace_s: float) -> None:
-    """As ``_remove_superseded_local``; a version's age is its newest object's LastModified (its
-    ``.superseded`` marker once replaced). An object store has no rename: the pointer is read
-    again just before a version is deleted, which narrows, but cannot close, the window in which
-    a writer re-points at it (that writer checks its version afterwards and uploads it again)."""
-    _remove_legacy_files(part)
-    versions = part / VERSIONS_DIR
-    fs = versions.fs
-    keep = keep | {_current_version(part)}
-    now = time.time()
-    for path in fs.ls(versions.path, detail=False, refresh=True):
-        name = PurePosixPath(str(path)).name
-        if name in keep:
-            continue
-        try:
-            stamps = [i.get("LastModified") for i in fs.find(path, detail=True).values()]
-        except FileNotFoundError:
-            continue
-        known = [stamp.timestamp() for stamp in stamps if stamp is not None]
-        if not known or now - max(known) < grace_s or _current_version(part) == name:
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            fs.rm(path, recursive=True)
 
 
 def _store_version_local(staging: Path, target: Path, keep_staging: bool) -> None:
@@ -132,27 +59,6 @@ def _store_version_local(staging: Path, target: Path, keep_staging: bool) -> Non
         if not target.is_dir():
             raise
         # A concurrent writer stored the same bytes first (a version never exists half-made).
-
-
-def _version_intact(target: Path, listed_sha256: dict[str, str]) -> bool:
-    """Every file of a stored version has the sha256 the result being published lists."""
-    for name, expected in listed_sha256.items():
-        try:
-            if hashlib.sha256((target / name).read_bytes()).hexdigest() != expected:
-                return False
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return False
-    return True
-
-
-def _discard_version_local(target: Path) -> None:
-    """Remove a version directory in one rename (as the pruner does), then its files."""
-    doomed = target.with_name(f".doomed-{uuid.uuid4().hex}")
-    try:
-        target.rename(doomed)
-    except OSError:
-        return  # another writer took it first
-    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _write_pointer_local(part: Path, pointer: bytes) -> None:
@@ -194,7 +100,8 @@ def publish_result_files(
     files = dict(document["provenance"]["files"])
     # The version is named by every byte in it: the result's files and (through result.json,
     # which lists its sha256) the chart, which is no part of the content hash.
-    version = result_version({**files, RESULT_FILE: hashlib.sha256(document_bytes).hexdigest()})
+    own = hashlib.sha256(document_bytes).hexdigest()
+    version = result_version({**files, RESULT_FILE: own})
     listed = [*files, *document["provenance"].get("charts", {})]
     pointer = (
         json.dumps({**document, "version": version}, sort_keys=True, indent=1) + "\n"
@@ -203,18 +110,16 @@ def publish_result_files(
         part = Path(destination.path)
         versions = part / VERSIONS_DIR
         versions.mkdir(parents=True, exist_ok=True)
-        previous = _current_version(part)
+        previous = current_version(part)
         target = versions / version
-        listed_sha256 = {
-            **document["provenance"].get("charts", {}),
-            **files,
-            RESULT_FILE: hashlib.sha256(document_bytes).hexdigest(),
-        }
-        reused = target.is_dir() and _version_intact(target, listed_sha256)
+        listed_sha256 = {**document["provenance"].get("charts", {}), **files, RESULT_FILE: own}
+        reused = target.is_dir() and all(
+            file_sha256(target / name) == sha256 for name, sha256 in listed_sha256.items()
+        )
         if target.is_dir() and not reused:
             # A damaged copy of these very bytes (what re-running a damaged result makes when
             # the engine's output is byte-identical): pointing at it again would keep it damaged.
-            _discard_version_local(target)
+            doom_local(target)
         if reused:
             os.utime(target)  # in use again: not to be removed as superseded
         else:
@@ -226,9 +131,9 @@ def publish_result_files(
         if reused and not target.is_dir():  # removed by a pruner just before we pointed at it
             _store_version_local(staging, target, keep_staging=True)
         shutil.rmtree(staging, ignore_errors=True)
-        _remove_superseded_local(part, {version, previous}, grace_s)
+        remove_superseded_local(part, {version, previous}, grace_s)
         return version
-    previous = _current_version(destination)
+    previous = current_version(destination)
     remote = destination / VERSIONS_DIR / version
     # Always uploaded, even when a version of that name exists: a pruner may be deleting it.
     _upload_version(staging, remote)
@@ -238,7 +143,7 @@ def publish_result_files(
     if not _remote_version_complete(remote, listed):
         _upload_version(staging, remote)
     shutil.rmtree(staging)
-    _remove_superseded_remote(destination, {version, previous}, grace_s)
+    remove_superseded_remote(destination, {version, previous}, grace_s)
     return version
 
 
