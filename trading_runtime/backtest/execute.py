@@ -7,7 +7,6 @@ process that runs it.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from trading_runtime.results.charts import part_chart_png
 from trading_runtime.results.finite import check_finite_result
 from trading_runtime.results.metrics import compute_metrics, curve_from_record, equity
 from trading_runtime.results.provenance import input_entries, inputs_digest
+from trading_runtime.results.result import result_json_bytes
 
 __all__ = ["check_record", "execute_backtest", "prepare_out_dir", "split_record"]
 
@@ -183,5 +183,5 @@ def execute_backtest(
     if warmup:
         provenance["scored_start_ts"] = part.first_local_ts
     document = {"metrics": metrics, "provenance": provenance}
-    (out_dir / RESULT_FILE).write_text(json.dumps(document, sort_keys=True, indent=1) + "\n")
+    (out_dir / RESULT_FILE).write_bytes(result_json_bytes(document))
     return document

@@ -25,11 +25,16 @@ from trading_runtime.layout import CHART_FILE, CURVE_FILE, RESULT_FILE, VERSIONS
 from trading_runtime.results.canonical import result_version
 from trading_runtime.storage import read_whole
 
-__all__ = ["BacktestResult", "ResultIntegrityError", "Sha256Of", "file_sha256"]
+__all__ = ["BacktestResult", "ResultIntegrityError", "Sha256Of", "file_sha256", "result_json_bytes"]
 
 # A file's sha256, None when it does not exist (``freshness.part_hashes.PartHashCache.sha256``
 # caches it by size and mtime).
 Sha256Of = Callable[[Path | UPath], str | None]
+
+
+def result_json_bytes(document: dict[str, Any]) -> bytes:
+    """A ``result.json`` as the runtime writes every one (the run's, a version's, a pointer)."""
+    return (json.dumps(document, sort_keys=True, indent=1) + "\n").encode()
 
 
 def file_sha256(path: Path | UPath) -> str | None:
@@ -56,10 +61,8 @@ class BacktestResult:
     # (validation, compilation); neither is part of the result's content.
     wall_time_s: float = field(default=0.0, compare=False)
     startup_s: float = field(default=0.0, compare=False)
-    # The sha256 the version's own result.json has if the pointer that named this result is
-    # a faithful copy of it (the pointer is that document, ``version`` added); None without one.
-    pointer_sha256: str | None = field(default=None, compare=False)
-    # That document itself, for a version's result.json serialised another way (an older writer).
+    # The version's own document as the pointer that named this result holds it (the pointer is
+    # that document with ``version`` added); None for a result without a version.
     pointer_document: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -132,11 +135,7 @@ class BacktestResult:
                 raise self._damaged(RESULT_FILE, own, f"the one version {self.version} names")
             # The pointer is what readers take metrics and provenance from: a byte changed in it
             # that still parses (a digit of a metric, of the content hash) is damage too.
-            if (
-                self.pointer_sha256 is not None
-                and own != self.pointer_sha256
-                and not self._pointer_matches_version()
-            ):
+            if self.pointer_document is not None and not self._pointer_matches_version(own):
                 pointer = self.directory.parent.parent / RESULT_FILE
                 raise ResultIntegrityError(
                     f"result {self.partition}: {pointer} is not the {RESULT_FILE} of version"
@@ -144,9 +143,13 @@ class BacktestResult:
                     f"{RESULT_FILE} altered",
                 )
 
-    def _pointer_matches_version(self) -> bool:
-        """The pointer holds the version's document, though not byte for byte as this runtime
-        serialises it (read only then: a clean result's check reads no file)."""
+    def _pointer_matches_version(self, own_sha256: str) -> bool:
+        """The pointer holds the version's document: serialised as publishing writes it, it has
+        the version file's sha256 (no file read); else, a version written another way (an
+        older writer), the two documents are compared as read."""
+        serialised = result_json_bytes(self.pointer_document or {})
+        if hashlib.sha256(serialised).hexdigest() == own_sha256:
+            return True
         try:
             return bool(
                 json.loads(read_whole(self.directory / RESULT_FILE)) == self.pointer_document
@@ -192,18 +195,13 @@ class BacktestResult:
             ) from None
         # Without a version: a result stored before versions existed, files beside result.json.
         files = directory / VERSIONS_DIR / version if version else directory
-        pointed, own = None, None
-        if version:  # the version's document as publishing wrote it (store.publish_result_files)
-            own = {key: value for key, value in document.items() if key != "version"}
-            own_bytes = (json.dumps(own, sort_keys=True, indent=1) + "\n").encode()
-            pointed = hashlib.sha256(own_bytes).hexdigest()
+        own = {key: value for key, value in document.items() if key != "version"}
         return cls(
             partition=directory.name,
             directory=files,
             metrics=metrics,
             provenance=provenance,
-            pointer_sha256=pointed,
-            pointer_document=own,
+            pointer_document=own if version else None,
         )
 
 

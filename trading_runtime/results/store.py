@@ -32,7 +32,12 @@ from trading_runtime.results.prune import (
     remove_superseded_local,
     remove_superseded_remote,
 )
-from trading_runtime.results.result import BacktestResult, ResultIntegrityError, file_sha256
+from trading_runtime.results.result import (
+    BacktestResult,
+    ResultIntegrityError,
+    file_sha256,
+    result_json_bytes,
+)
 from trading_runtime.storage import as_upath, is_local
 
 __all__ = ["load_results", "partitions_dir", "publish_result_files", "stored_result_keys"]
@@ -103,9 +108,7 @@ def publish_result_files(
     own = hashlib.sha256(document_bytes).hexdigest()
     version = result_version({**files, RESULT_FILE: own})
     listed = [*files, *document["provenance"].get("charts", {})]
-    pointer = (
-        json.dumps({**document, "version": version}, sort_keys=True, indent=1) + "\n"
-    ).encode()
+    pointer = result_json_bytes({**document, "version": version})
     if is_local(destination):
         part = Path(destination.path)
         versions = part / VERSIONS_DIR
