@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.measure import clean_env
 from benchmarks.raw_files import write_raw
 
 FORMATS = ("binancefutures", "bybit", "tardis")
@@ -125,10 +126,16 @@ def run_side(side: str, raw_format: str, work: Path) -> dict[str, float]:
     return {"seconds": seconds, "cpu_seconds": cpu, "events": events}
 
 
+CHILD_S = 1800.0  # one side's conversions in a fresh process: a hang guard
+
+
 def _in_child(side: str, raw_format: str, work: Path) -> dict[str, float]:
     command = [sys.executable, "-m", "benchmarks.conversion", "--child", side]
     command += ["--format", raw_format, "--work", str(work)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    # No TRADING_RUNTIME_* of the caller's (the ingest path reads the settings); bounded.
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=False, env=clean_env(), timeout=CHILD_S
+    )
     results = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if done.returncode or not results:
         raise RuntimeError(f"{side} on {raw_format} failed:\n{done.stderr[-2000:]}")

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from dagster import AssetKey, DagsterInstance, instance_for_test, materialize
 from hftbacktest import DEPTH_EVENT, EXCH_EVENT, LOCAL_EVENT, TRADE_EVENT
-from hftbacktest.data.utils.feed_order_latency import generate_order_latency
+from hftbacktest.data.utils.feed_order_latency import generate_order_latency, order_latency_dtype
 from hftbacktest.types import event_dtype
 from support.raw_files import binance_lines, write_gzip_lines
 
@@ -60,7 +60,7 @@ def test_rows_follow_the_feed_latency_of_each_interval() -> None:
     """Per 1 s window, the last event's feed latency: entry 4x, response 3x (the defaults)."""
     feed_ms = [1, 1, 3, 2, 1]
     rows = order_latency_from_events(_events(feed_ms))
-    assert rows.dtype == ORDER_LATENCY_DTYPE
+    assert rows.dtype == ORDER_LATENCY_DTYPE == np.dtype(order_latency_dtype)  # hftbacktest's
     last_local = [T0 + s * 1000 * MS + 750 * MS for s in range(5)]
     assert rows["req_ts"].tolist() == last_local
     assert (rows["exch_ts"] - rows["req_ts"]).tolist() == [4 * ms * MS for ms in feed_ms]
@@ -224,3 +224,13 @@ def test_raw_conversion_writes_latency_files_when_asked(
     part = parts_dir / made[1]
     by_cli = write_order_latency([part], tmp_path / "cli", "{part}.npz").written[0].path
     assert (parts_dir / "latency" / made[1]).read_bytes() == by_cli.read_bytes()
+
+    # The recording rewritten shorter: its third hour is gone, and so is that part's file.
+    write_gzip_lines(
+        tmp_path / "raw" / "binancefutures" / "btcusdt_20240102.gz", binance_lines(minutes=90)
+    )
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("raw_market_data", [key])
+        assert run_partition(defs.resolve_job_def("convert_raw"), instance, key).success
+    left = sorted(p.name for p in (parts_dir / "latency").iterdir())
+    assert left == [f"BTCUSDT-20240102-0{h}00.npz" for h in range(2)]

@@ -279,6 +279,8 @@ def test_an_outage_within_the_window_is_waited_out(
     assert process.returncode == 0, f"{stdout[-2000:]}\n{stderr[-3000:]}"
     retry = f"instance storage at {outage_server.address} unreachable, retrying in"
     lines = [line for line in stderr.splitlines() if line]
-    assert 3 <= len(lines) <= 4 and all(line.startswith(retry) for line in lines), stderr
+    # At least the 3 waited for; more when the server's start is slow (a loaded machine): the
+    # next retries come 2 s and 6 s later. Nothing but retry lines either way.
+    assert len(lines) >= 3 and all(line.startswith(retry) for line in lines), stderr
     assert f"[1/1] ok     {generated_parts[0].stem}" in stdout
     assert outage_server.env["PGPASSWORD"] not in stdout + stderr

@@ -134,9 +134,9 @@ class RuntimeSettings(BaseModel):
         """Where sweep files live: the setting, else ``sweeps`` beside the parts directory."""
         if self.sweeps_dir:
             return self.sweeps_dir
-        parts = self.parts_dir.rstrip("/")
-        parent = parts.rsplit("/", 1)[0] if "/" in parts else "."
-        return f"{parent}/sweeps"
+        from upath import UPath  # a path or a URL alike (s3://bucket/parts -> s3://bucket/sweeps)
+
+        return str(UPath(self.parts_dir).parent / "sweeps")
 
     @property
     def automation_enabled(self) -> bool:

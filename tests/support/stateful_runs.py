@@ -12,17 +12,15 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support.cli_processes import DAGSTER_YAML, REPO, TESTS
+from support.cli_processes import MATERIALIZE, cli_env, process_stats
 from trading_runtime.layout import RESULT_FILE, RESULTS_DIR, STAGING_DIR, VERSIONS_DIR
 
-MATERIALIZE = [sys.executable, "-m", "trading_runtime", "materialize"]
 RUN_S = 600.0  # one whole `materialize` of a few tiny parts, on a loaded 2-core machine
 STOP_S = 30.0  # from a signal to the exit (tests/test_signals.py allows 15 s for SIGINT/SIGTERM)
 GROUP_GONE_S = 30.0  # until no process of a stopped command's group is left
@@ -67,19 +65,14 @@ class Workspace:
         return self.partitions / STAGING_DIR
 
     def create(self) -> None:
-        for directory in (self.parts, self.results, self.home, self.root / "sweeps"):
+        for directory in (self.parts, self.results, self.root / "sweeps"):
             directory.mkdir(parents=True, exist_ok=True)
-        (self.home / "dagster.yaml").write_text(DAGSTER_YAML)
+        self.env()  # the instance's home and its dagster.yaml
 
     def env(self) -> dict[str, str]:
         return {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)]),
-            "DAGSTER_HOME": str(self.home),
-            "TRADING_RUNTIME_PARTS_DIR": str(self.parts),
-            "TRADING_RUNTIME_RESULTS": str(self.results),
+            **cli_env(self.root, []),  # parts, results and the instance under the root
             "TRADING_RUNTIME_SWEEPS_DIR": str(self.root / "sweeps"),
-            "TRADING_RUNTIME_WORKERS": "1",
             "PYTHONUNBUFFERED": "1",  # its stdout's lines as they are printed
         }
 
@@ -121,15 +114,7 @@ class _Reader:
 
 def group_members(pgid: int) -> list[int]:
     """Live (not zombie) processes of process group ``pgid``."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
+    return [pid for pid, fields in process_stats() if int(fields[2]) == pgid and fields[0] != "Z"]
 
 
 def _command_line(pid: int) -> str:

@@ -122,7 +122,7 @@ def _materialize(
         raise click.ClickException(str(exc)) from None
     only = _register_sweep(config, settings, sweep_path) if sweep_path is not None else None
     try:  # one process at a time: a fresh home's schema stamped once
-        instance = open_instance()
+        instance = open_instance(settings.storage_retry_s)
     except InstanceConfigError as exc:
         raise click.ClickException(str(exc)) from None
     # No daemon watches the runs of this command: a run whose process was killed stays STARTED

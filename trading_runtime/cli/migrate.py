@@ -20,7 +20,7 @@ def migrate_instance() -> None:
 
     settings = load_settings()
     try:
-        instance = open_instance()
+        instance = open_instance(settings.storage_retry_s)
     except InstanceConfigError as exc:
         raise click.ClickException(str(exc)) from None
     listing = scan_parts(settings.parts_dir)

@@ -28,6 +28,7 @@ from trading_runtime.config.engine import (
     PowerProbQueue,
     RiskAdverseQueue,
     RoiVectorDepth,
+    latency_file_name,
 )
 from trading_runtime.config.examples import EXAMPLE_CONFIGS, example_config_path
 from trading_runtime.config.framework_limits import framework_engine_problems
@@ -88,6 +89,7 @@ __all__ = [
     "find_module_source",
     "framework_engine_problems",
     "is_allowed_module",
+    "latency_file_name",
     "load_config",
     "parse_config",
     "strategy_refusal",

@@ -36,6 +36,7 @@ __all__ = [
     "QueueModel",
     "RiskAdverseQueue",
     "RoiVectorDepth",
+    "latency_file_name",
 ]
 
 # Fixes the trading-platform adapter can apply around the pinned framework (see
@@ -94,6 +95,11 @@ LATENCY_DIR = "latency"
 PART_PLACEHOLDER = "{part}"
 
 
+def latency_file_name(pattern: str, part_name: str) -> str:
+    """A per-part latency file's name: ``pattern`` with ``{part}`` standing for the part."""
+    return pattern.replace(PART_PLACEHOLDER, part_name)
+
+
 class InterpolatedLatency(StrictModel):
     """``intp_order_latency([file], latency_offset)``: order latency interpolated from a file
     of hftbacktest's order-latency rows. ``file`` is a name in the ``latency/`` directory beside
@@ -116,7 +122,7 @@ class InterpolatedLatency(StrictModel):
         return name
 
     def file_name(self, part_name: str) -> str:
-        return self.file.replace(PART_PLACEHOLDER, part_name)
+        return latency_file_name(self.file, part_name)
 
 
 LatencyModel = Annotated[ConstantLatency | InterpolatedLatency, Field(discriminator="type")]

@@ -3,8 +3,9 @@
 ``<parts>/latency/<file>``, one file per part.
 
 An optional step: no job and no automation condition selects it, so a hand-made latency file is
-only replaced when someone materializes this asset for its part (the UI, or ``trading-runtime
-data latency --force``)."""
+only replaced when someone asks for that part's: materializing this asset (the UI),
+``trading-runtime data latency --force``, or a raw conversion with
+``TRADING_RUNTIME_RAW_LATENCY=on`` that makes the part again."""
 
 import hashlib
 from importlib.metadata import version
@@ -16,7 +17,6 @@ from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     DataVersion,
-    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -26,16 +26,13 @@ import trading_runtime
 from trading_runtime.config import LATENCY_DIR, ConfigError
 from trading_runtime.data.ingest.feed_latency import (
     DEFAULT_METHOD,
-    FeedLatencyError,
     LatencyMethod,
     latency_percentiles,
-    latency_target,
-    order_latency_of_part,
+    write_order_latency,
 )
 from trading_runtime.data.latency import per_part_latency_name
-from trading_runtime.data.npz import write_npz_deterministic
-from trading_runtime.data.validate import PartValidationError, sha256_file
-from trading_runtime.defs.metadata import FAILURES_METADATA
+from trading_runtime.data.validate import sha256_file
+from trading_runtime.defs.metadata import partition_failure
 from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import BacktestRunner, PartsDirectory
 from trading_runtime.layout import PartNameError
@@ -53,21 +50,15 @@ def latency_code_version(method: LatencyMethod) -> str:
     return "latency-" + hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:16]
 
 
-def _fail(key: str, message: str) -> Failure:
-    return Failure(
-        description=message,
-        metadata={FAILURES_METADATA: MetadataValue.json({key: message})},
-        allow_retries=False,
-    )
-
-
 def _part_path(parts_dir: PartsDirectory, key: str) -> Path:
     if "://" in parts_dir.path:
-        raise _fail(key, f"latency files are written beside local parts, not in {parts_dir.path}")
+        raise partition_failure(
+            key, f"latency files are written beside local parts, not in {parts_dir.path}"
+        )
     try:
         return Path(parts_dir.location(key).path)
     except PartNameError as exc:
-        raise _fail(key, str(exc)) from None
+        raise partition_failure(key, str(exc)) from None
 
 
 def make_order_latency(method: LatencyMethod = DEFAULT_METHOD) -> AssetsDefinition:
@@ -95,12 +86,15 @@ def make_order_latency(method: LatencyMethod = DEFAULT_METHOD) -> AssetsDefiniti
         part = _part_path(parts_dir, key)
         try:
             name = per_part_latency_name(backtest_runner.load_config().engine)
-            rows = order_latency_of_part(part, method)
-        except (ConfigError, PartValidationError, FeedLatencyError) as exc:
-            raise _fail(key, str(exc)) from None
-        target = latency_target(part, part.parent / LATENCY_DIR, name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_npz_deterministic(target, {"data": rows})
+        except ConfigError as exc:
+            raise partition_failure(key, str(exc)) from None
+        # Materializing is asking for the file: it replaces the one there (--force).
+        report = write_order_latency(
+            [part], part.parent / LATENCY_DIR, name, method=method, force=True
+        )
+        if report.errors:
+            raise partition_failure(key, report.errors[0])
+        ((_, target, rows),) = [(w.part, w.path, w.rows) for w in report.written]
         sha256 = sha256_file(target)
         metadata: dict[str, Any] = {
             "path": MetadataValue.path(str(target)),

@@ -13,7 +13,6 @@ from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     DataVersion,
-    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -26,7 +25,7 @@ from trading_runtime.data.ingest.publish import GroupConversion, convert_group
 from trading_runtime.data.ingest.run import IngestSpec
 from trading_runtime.data.raw_store import RawGroup, group_digest
 from trading_runtime.data.validate import sha256_file
-from trading_runtime.defs.metadata import FAILURES_METADATA
+from trading_runtime.defs.metadata import partition_failure
 from trading_runtime.defs.partitions import (
     PARTS_PARTITIONS,
     RAW_PARTITIONS,
@@ -100,14 +99,6 @@ def raw_metadata(
     }
 
 
-def _fail(key: str, message: str) -> Failure:
-    return Failure(
-        description=message,
-        metadata={FAILURES_METADATA: MetadataValue.json({key: message})},
-        allow_retries=False,
-    )
-
-
 def make_raw_market_data(code_version: str) -> AssetsDefinition:
     """``raw_market_data`` with the code version of the configured conversion."""
 
@@ -131,21 +122,21 @@ def make_raw_market_data(code_version: str) -> AssetsDefinition:
     ) -> MaterializeResult:
         key = context.partition_key
         if "://" in parts_dir.path:
-            raise _fail(
+            raise partition_failure(
                 key, f"raw files convert into a local parts directory, not {parts_dir.path}"
             )
         group = raw_dir.listing().groups.get(key)
         if group is None:
-            raise _fail(key, f"no raw files for {key} in {raw_dir.path}")
+            raise partition_failure(key, f"no raw files for {key} in {raw_dir.path}")
         try:
             engine = backtest_runner.load_config().engine
         except ConfigError as exc:
-            raise _fail(key, str(exc)) from None
+            raise partition_failure(key, str(exc)) from None
         spec = raw_dir.spec(group.format, engine)
         try:
             conversion = convert_group(group, spec, Path(parts_dir.path))
         except RawDataError as exc:
-            raise _fail(key, str(exc)) from None
+            raise partition_failure(key, str(exc)) from None
         # The raw files' hashes as the conversion read them (its lineage): hashed once, and the
         # data version names exactly the bytes the parts came from.
         lineage = conversion.parts[0].lineage["inputs"] if conversion.parts else None

@@ -109,7 +109,7 @@ def open_instance(storage_retry_s: float | None = None) -> DagsterInstance:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    return retry_storage(attempt, storage_location(file), storage_retry_s)
+    return retry_storage(attempt, storage_location(file, url), storage_retry_s)
 
 
 def _probe(url: str) -> None:

@@ -145,23 +145,25 @@ def _load(file: Path) -> Mapping[str, Any]:
     return loaded if isinstance(loaded, Mapping) else {}
 
 
-def storage_location(file: Path) -> str:
+def storage_location(file: Path, url: str | None = None) -> str:
     """Where the instance of ``file`` (a dagster.yaml) keeps its runs and events: ``host:port``
-    of its PostgreSQL server, else the SQLite directory beside it. Never a password."""
-    section = _postgres_config(_load(file))
-    if section is None:
-        return str(file.parent)
-    url = _resolved(section.get("postgres_url"))
-    if url:
-        try:
-            parsed = make_url(str(url))
-        except Exception:  # a malformed URL: opening the instance names it
-            return "PostgreSQL (unparsable postgres_url)"
-        return f"{parsed.host or 'localhost'}:{parsed.port or POSTGRES_DEFAULT_PORT}"
-    db = section.get("postgres_db")
-    db = db if isinstance(db, Mapping) else {}
-    host = _resolved(db.get("hostname")) or "localhost"
-    return f"{host}:{_resolved(db.get('port')) or POSTGRES_DEFAULT_PORT}"
+    of its PostgreSQL server, else the SQLite directory beside it. Never a password. ``url``:
+    what ``postgres_url`` built from the same file, when it could (then the file is not read)."""
+    if url is None:
+        section = _postgres_config(_load(file))
+        if section is None:
+            return str(file.parent)
+        url = _resolved(section.get("postgres_url")) or None
+        if url is None:  # postgres_db with a token (auth_provider): its host and port as given
+            db = section.get("postgres_db")
+            db = db if isinstance(db, Mapping) else {}
+            host = _resolved(db.get("hostname")) or "localhost"
+            return f"{host}:{_resolved(db.get('port')) or POSTGRES_DEFAULT_PORT}"
+    try:
+        parsed = make_url(str(url))
+    except Exception:  # a malformed URL: opening the instance names it
+        return "PostgreSQL (unparsable postgres_url)"
+    return f"{parsed.host or 'localhost'}:{parsed.port or POSTGRES_DEFAULT_PORT}"
 
 
 def postgres_url(file: Path) -> str | None:

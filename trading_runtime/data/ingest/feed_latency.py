@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trading_runtime.config.engine import PART_PLACEHOLDER
+from trading_runtime.config.engine import latency_file_name
 from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.validate import PartValidationError, validate_part_events
 from trading_runtime.storage import already_there
@@ -48,7 +48,9 @@ __all__ = [
     "write_order_latency",
 ]
 
-# hftbacktest's order-latency row, which IntpOrderLatency reads (``data`` in the .npz).
+# hftbacktest's order-latency row, which IntpOrderLatency reads (``data`` in the .npz): its
+# ``feed_order_latency.order_latency_dtype``, whose module imports polars (so it is imported only
+# when rows are made; tests/test_feed_latency.py checks the two are the same).
 ORDER_LATENCY_DTYPE = np.dtype(
     [("req_ts", "i8"), ("exch_ts", "i8"), ("resp_ts", "i8"), ("_padding", "i8")], align=True
 )
@@ -78,11 +80,14 @@ class LatencyMethod:
     def __post_init__(self) -> None:
         if self.interval_ns <= 0:
             raise ValueError(f"interval_ns must be positive, not {self.interval_ns}")
-        for name in ("entry_multiplier", "entry_offset_ns", "response_multiplier"):
+        for name in (
+            "entry_multiplier",
+            "entry_offset_ns",
+            "response_multiplier",
+            "response_offset_ns",
+        ):
             if not np.isfinite(getattr(self, name)) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, not {getattr(self, name)}")
-        if self.response_offset_ns < 0:
-            raise ValueError(f"response_offset_ns must be >= 0, not {self.response_offset_ns}")
 
 
 # The tutorial's method (the defaults above).
@@ -101,16 +106,18 @@ def order_latency_from_events(
     from hftbacktest.data.utils.feed_order_latency import generate_order_latency
 
     flags = np.uint64(EXCH_EVENT | LOCAL_EVENT)
-    if not np.any((events["ev"] & flags) == flags):
+    feed_rows = (events["ev"] & flags) == flags
+    if not feed_rows.any():
         raise FeedLatencyError(
             f"none of its {len(events)} events carries both an exchange and a local timestamp,"
             " so it has no feed latency to derive order latency from"
         )
     # hftbacktest's helper reads the feed from a file; handing it the array as an in-memory .npz
     # runs exactly its resampling and arithmetic, with no temporary file (and not its writer,
-    # np.savez_compressed, which stamps the time into the archive).
+    # np.savez_compressed, which stamps the time into the archive). Only the rows it keeps (both
+    # timestamps; it filters the same way), not a copy of the whole part.
     feed = io.BytesIO()
-    np.savez(feed, data=events)
+    np.savez(feed, data=events[feed_rows])
     feed.seek(0)
     rows = generate_order_latency(
         feed,
@@ -121,7 +128,7 @@ def order_latency_from_events(
         offset_resp=method.response_offset_ns,
         resampling_ns=method.interval_ns,
     )
-    return np.ascontiguousarray(rows, dtype=ORDER_LATENCY_DTYPE)
+    return np.asarray(rows)
 
 
 def _exact(multiplier: float) -> float | int:
@@ -171,7 +178,7 @@ class LatencyReport:
 def latency_target(part: Path, out_dir: Path, name_pattern: str) -> Path:
     """Where a part's order-latency file goes: ``name_pattern`` in ``out_dir``, ``{part}``
     standing for the part's name."""
-    return Path(out_dir) / name_pattern.replace(PART_PLACEHOLDER, Path(part).stem)
+    return Path(out_dir) / latency_file_name(name_pattern, Path(part).stem)
 
 
 def write_order_latency(

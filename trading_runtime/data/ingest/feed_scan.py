@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "TS_DIGITS",
     "BlockLines",
     "blocks",
     "count_blocks",
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 _BLOCK = 8 << 20  # decompressed bytes read at a time
-_TS_DIGITS = 19
+TS_DIGITS = 19  # the converters' ``timestamp_slice``: a line's local time, in nanoseconds
 _SAMPLE = 1 << 16  # bytes sampled to pick the rarest byte of a literal
 _ZERO, _NINE, _SPACE, _NEWLINE = ord("0"), ord("9"), ord(" "), ord("\n")
 
@@ -52,11 +53,11 @@ class BlockLines:
     def prefixed(self) -> bool:
         """Every line starts with a 19-digit timestamp and a space."""
         starts = np.concatenate(([0], self.ends[:-1] + 1))
-        if len(starts) == 0 or (self.ends - starts <= _TS_DIGITS).any():
+        if len(starts) == 0 or (self.ends - starts <= TS_DIGITS).any():
             return False
-        head = self.array[starts[:, None] + np.arange(_TS_DIGITS)]
+        head = self.array[starts[:, None] + np.arange(TS_DIGITS)]
         return bool(((head >= _ZERO) & (head <= _NINE)).all()) and bool(
-            (self.array[starts + _TS_DIGITS] == _SPACE).all()
+            (self.array[starts + TS_DIGITS] == _SPACE).all()
         )
 
 

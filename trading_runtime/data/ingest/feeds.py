@@ -21,7 +21,7 @@ from trading_runtime.data.ingest.errors import RawDataError
 
 __all__ = ["check_binancefutures", "check_bybit", "diagnose_feed", "feed_lines"]
 
-_TS_DIGITS = 19  # the converters' ``timestamp_slice``
+_TS_DIGITS = feed_scan.TS_DIGITS
 _BINANCE_EVENT = re.compile(rb'"e":"(\w+)"')
 _BYBIT_TOPIC = re.compile(rb'"topic":"([\w.]+)"')
 # What binancefutures.convert reads (opt ''): trades and depth updates; mark price and book

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from trading_runtime.config.engine import LATENCY_DIR, PART_PLACEHOLDER
+from trading_runtime.config.engine import LATENCY_DIR, latency_file_name
 from trading_runtime.data.ingest.errors import RawDataError
 from trading_runtime.data.ingest.run import LINEAGE_DIR, IngestedPart, IngestSpec, ingest_raw
 from trading_runtime.data.raw_store import RawGroup, lineage_by_part, lineage_raw_key
@@ -66,7 +66,7 @@ def convert_group(group: RawGroup, spec: IngestSpec, parts_dir: Path) -> GroupCo
         for part in report.parts:
             name = part.path.stem
             if spec.latency_file is not None:  # before its part: a backtest may start on it
-                latency = spec.latency_file.replace(PART_PLACEHOLDER, name)
+                latency = latency_file_name(spec.latency_file, name)
                 (parts_dir / LATENCY_DIR).mkdir(exist_ok=True)
                 os.replace(staging / LATENCY_DIR / latency, parts_dir / LATENCY_DIR / latency)
             os.replace(part.path, parts_dir / part_file_name(name))
@@ -79,7 +79,7 @@ def convert_group(group: RawGroup, spec: IngestSpec, parts_dir: Path) -> GroupCo
             (parts_dir / part_file_name(name)).unlink(missing_ok=True)
             (parts_dir / LINEAGE_DIR / f"{name}.json").unlink(missing_ok=True)
             if spec.latency_file is not None:  # derived from the part, gone with it
-                latency = spec.latency_file.replace(PART_PLACEHOLDER, name)
+                latency = latency_file_name(spec.latency_file, name)
                 (parts_dir / LATENCY_DIR / latency).unlink(missing_ok=True)
         return GroupConversion(moved, removed)
     finally:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from trading_runtime.config.engine import LATENCY_DIR, PART_PLACEHOLDER
+from trading_runtime.config.engine import LATENCY_DIR, latency_file_name
 from trading_runtime.data.ingest.convert import Conversion, convert_unit, group_raw_files
 from trading_runtime.data.ingest.errors import RawDataError
 from trading_runtime.data.ingest.feed_latency import FeedLatencyError, order_latency_from_events
@@ -172,7 +172,7 @@ def ingest_raw(paths: Sequence[Path], spec: IngestSpec, out_dir: Path) -> Ingest
             if latency is not None:
                 assert spec.latency_file is not None
                 (out_dir / LATENCY_DIR).mkdir(exist_ok=True)
-                name = spec.latency_file.replace(PART_PLACEHOLDER, window.name)
+                name = latency_file_name(spec.latency_file, window.name)
                 write_npz_deterministic(out_dir / LATENCY_DIR / name, {"data": latency})
             lineage = {"part": window.name, "part_sha256": sha256_file(path), **lineage}
             _write_json(out_dir / LINEAGE_DIR / f"{window.name}.json", lineage)
