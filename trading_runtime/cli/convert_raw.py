@@ -34,7 +34,11 @@ def convert_raw_files(settings: RuntimeSettings, instance: Any, defs: Any) -> li
     from trading_runtime.defs.sensors import RAW_HASHES_FILE
     from trading_runtime.freshness.part_hashes import PartHashCache
     from trading_runtime.freshness.raw_plan import plan_conversions
-    from trading_runtime.runs.instance import dagster_home, register_parts, remove_vanished_parts
+    from trading_runtime.runs.instance import (
+        dagster_home,
+        register_partitions,
+        remove_vanished_parts,
+    )
     from trading_runtime.runs.launch import failure_messages, run_partition
     from trading_runtime.storage import as_upath
 
@@ -48,7 +52,7 @@ def convert_raw_files(settings: RuntimeSettings, instance: Any, defs: Any) -> li
         echo_error(f"REFUSED raw file {name}: {problem}")
     keys = list(listing.groups)
     remove_vanished_parts(instance, keys, RAW_PARTITIONS)
-    register_parts(instance, keys, RAW_PARTITIONS)
+    register_partitions(instance, keys, RAW_PARTITIONS)
     statuses = instance.get_status_by_partition(AssetKey(RAW_PARTITIONS), keys, raw_partitions)
     hashes = PartHashCache(dagster_home() / RAW_HASHES_FILE)
     plan = plan_conversions(

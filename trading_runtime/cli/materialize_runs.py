@@ -134,7 +134,7 @@ def aggregate_and_rank(defs: Any, instance: Any, results: Any) -> None:
     """The aggregate job: aggregate_metrics (printed) and sweep_leaderboard (printed when there
     are sweep variants)."""
     from trading_runtime.defs.metadata import CHART_PATH_METADATA
-    from trading_runtime.runs.launch import failure_messages, run_aggregate
+    from trading_runtime.runs.launch import run_aggregate
 
     aggregate_job = defs.resolve_job_def("aggregate")
     aggregate = run_interruptibly(partial(run_aggregate, aggregate_job, instance))

@@ -28,7 +28,7 @@ from trading_runtime.layout import RESULT_FILE, check_part_key
 from trading_runtime.results import BacktestResult
 from trading_runtime.results.store import stored_result_keys
 from trading_runtime.storage import read_parquet, storage_error, write_parquet
-from trading_runtime.sweeps.registry import variant_partitions_dir
+from trading_runtime.sweeps.stored import variant_partitions_dir
 
 __all__ = [
     "ArrowParquetIOManager",
@@ -43,7 +43,7 @@ class BacktestResultsIOManager(UPathIOManager):
     stays on storage until ``read_curve()``).
 
     A partition is ``<part>|<variant>``; its directory is ``<variant's results base>/
-    backtest_results/<part>/`` (``sweeps.registry.variant_results_base``: the base config's
+    backtest_results/<part>/`` (``sweeps.stored.variant_results_base``: the base config's
     results where they always were, a sweep variant's under ``<results>/<id>/``). Supports
     single-run backfills: an output covering several partitions is a
     ``dict[partition_key, BacktestResult]``, stored partition by partition.

@@ -46,6 +46,7 @@ __all__ = [
     "open_instance",
     "part_hash_cache",
     "partition_statuses",
+    "register_partitions",
     "register_parts",
     "remove_vanished_parts",
 ]
@@ -147,17 +148,19 @@ def _open(file: Path) -> DagsterInstance:
         ) from None
 
 
-def register_parts(
-    instance: DagsterInstance, keys: Sequence[str], name: str = PARTS_PARTITIONS
-) -> list[str]:
-    """Add the keys that are not partitions (of ``name``) yet (what the sensors do); the new
-    ones. Parts come with the ``base`` variant (the configured backtest), so that every part
-    registered has a ``backtest_results`` partition (part x variant) to run."""
+def register_partitions(instance: DagsterInstance, keys: Sequence[str], name: str) -> list[str]:
+    """Add the keys that are not partitions of ``name`` yet (what the sensors do); the new ones."""
     new_keys = unregistered_part_keys(instance, keys, name)
-    if name == PARTS_PARTITIONS:
-        add_part_partitions(instance, new_keys)
-    elif new_keys:
+    if new_keys:
         instance.add_dynamic_partitions(name, new_keys)
+    return new_keys
+
+
+def register_parts(instance: DagsterInstance, keys: Sequence[str]) -> list[str]:
+    """``register_partitions`` for parts, which come with the ``base`` variant (the configured
+    backtest): every registered part has a ``backtest_results`` partition (part x variant)."""
+    new_keys = unregistered_part_keys(instance, keys)
+    add_part_partitions(instance, new_keys)
     return new_keys
 
 

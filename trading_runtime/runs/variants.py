@@ -17,15 +17,15 @@ from trading_runtime.freshness.plan import BacktestPlan, plan_backtests
 from trading_runtime.runs.instance import (
     part_hash_cache,
     partition_statuses,
-    register_parts,
+    register_partitions,
     remove_vanished_parts,
 )
 from trading_runtime.runs.launch import contiguous_stretches
 from trading_runtime.sweeps.registry import (
     CurrentVariants,
     variant_config,
-    variant_results_base,
 )
+from trading_runtime.sweeps.stored import variant_results_base
 
 __all__ = ["Box", "plan_variant_runs", "register_variants", "result_boxes", "scoped_configs"]
 
@@ -35,7 +35,7 @@ def register_variants(
 ) -> tuple[list[str], list[str]]:
     """Make the variant partitions ``base`` and the sweep files' variants: (new, removed)."""
     removed = remove_vanished_parts(instance, current.keys, VARIANTS_PARTITIONS)
-    new = register_parts(instance, current.keys, VARIANTS_PARTITIONS)
+    new = register_partitions(instance, current.keys, VARIANTS_PARTITIONS)
     return new, removed
 
 

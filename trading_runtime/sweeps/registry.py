@@ -11,15 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from upath import UPath
-
 from trading_runtime.config import BacktestConfig, apply_overrides
-from trading_runtime.layout import RESULTS_DIR
-from trading_runtime.storage import as_upath
 from trading_runtime.sweeps.errors import SweepError
 from trading_runtime.sweeps.planning import plan_variants
 from trading_runtime.sweeps.sweep_file import load_sweep_file
-from trading_runtime.sweeps.variants import BASE_VARIANT_KEY, Variant, variant_id_of
+from trading_runtime.sweeps.variants import BASE_VARIANT_KEY, Variant
 
 __all__ = [
     "SWEEP_FILE_SUFFIX",
@@ -27,8 +23,6 @@ __all__ = [
     "current_variants",
     "sweep_files",
     "variant_config",
-    "variant_partitions_dir",
-    "variant_results_base",
 ]
 
 SWEEP_FILE_SUFFIX = ".json"
@@ -82,17 +76,3 @@ def variant_config(
     if variant is None or not variant.overrides:
         return config
     return apply_overrides(config, dict(variant.overrides), config_path)
-
-
-def variant_results_base(results: str | Path | UPath, key: str) -> UPath:
-    """The results base a variant's results live under: the base config's is ``results``
-    itself (``<results>/backtest_results/<part>/``, as before variants existed); a sweep
-    variant's is ``<results>/<id>`` (the Argo batch's layout and `trading-runtime sweep`'s)."""
-    variant_id = variant_id_of(key)
-    base = as_upath(results)
-    return base if variant_id is None else base / variant_id
-
-
-def variant_partitions_dir(results: str | Path | UPath, key: str) -> UPath:
-    """``<results base of the variant>/backtest_results``."""
-    return variant_results_base(results, key) / RESULTS_DIR

@@ -1,7 +1,8 @@
 """A sweep's stored results as the variants x parts matrix the leaderboard ranks, and the ledger
 of trials that the deflated Sharpe ratio counts.
 
-Layout (the Argo batch's, every variant a complete results base)::
+Layout (the Argo batch's, every variant a complete results base; in Dagster the variant
+``base``, the config itself, is ``<results>`` itself)::
 
     <results>/<variant id>/backtest_results/<part>/result.json
     <results>/trials/<base config hash>.json      (every variant ever run against that config)
@@ -25,16 +26,38 @@ from upath import UPath
 from trading_runtime.layout import RESULTS_DIR
 from trading_runtime.results.store import load_results, stored_result_keys
 from trading_runtime.storage import as_upath, read_whole, write_file
-from trading_runtime.sweeps.variants import Variant
+from trading_runtime.sweeps.variants import Variant, variant_id_of
 
-__all__ = ["TRIALS_DIR", "StoredSweep", "load_sweep_results", "record_trials", "variant_results"]
+__all__ = [
+    "TRIALS_DIR",
+    "StoredSweep",
+    "load_sweep_results",
+    "record_trials",
+    "variant_partitions_dir",
+    "variant_results",
+    "variant_results_base",
+]
 
 TRIALS_DIR = "trials"
 
 
+def variant_results_base(results: str | Path | UPath, key: str) -> UPath:
+    """The results base a variant's results live under: the base config's is ``results``
+    itself (``<results>/backtest_results/<part>/``, as before variants existed); a sweep
+    variant's is ``<results>/<id>`` (the Argo batch's layout and `trading-runtime sweep`'s)."""
+    variant_id = variant_id_of(key)
+    base = as_upath(results)
+    return base if variant_id is None else base / variant_id
+
+
+def variant_partitions_dir(results: str | Path | UPath, key: str) -> UPath:
+    """``<results base of the variant>/backtest_results``."""
+    return variant_results_base(results, key) / RESULTS_DIR
+
+
 def variant_results(results: str | Path | UPath, variant: Variant) -> UPath:
-    """Where a variant's results live: ``<results>/<variant id>/backtest_results``."""
-    return as_upath(results) / variant.id / RESULTS_DIR
+    """Where a sweep variant's results live: ``<results>/<variant id>/backtest_results``."""
+    return variant_partitions_dir(results, variant.key)
 
 
 @dataclass(frozen=True)
