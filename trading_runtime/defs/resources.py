@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from upath import UPath
 
 from trading_runtime.backtest.inputs import validate_parts
@@ -20,6 +20,7 @@ from trading_runtime.data.raw_store import RawListing, scan_raw
 from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.defs.io_managers import BacktestResultsStore, ParquetTableStore
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, RESULTS_DIR
+from trading_runtime.runs.run_writes import prepare_run_writes
 from trading_runtime.settings import RuntimeSettings
 from trading_runtime.storage import as_upath
 from trading_runtime.sweeps.registry import CurrentVariants, current_variants, variant_config
@@ -80,6 +81,11 @@ class BacktestRunner(ConfigurableResource):
     startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S
     staging_dir: str | None = None
     sweeps_dir: str | None = None  # None: no sweep files, the base variant only
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # The run's process writes its events: with PostgreSQL, over kept connections.
+        if context.instance is not None:
+            prepare_run_writes(context.instance)
 
     def load_config(self) -> BacktestConfig:
         return load_config(self.config_path)

@@ -27,6 +27,7 @@ from trading_runtime.defs.partitions import (
 from trading_runtime.freshness.part_hashes import PartHashCache
 from trading_runtime.freshness.plan import PartitionStatuses
 from trading_runtime.results.aggregate import TOTAL_ROW
+from trading_runtime.runs.run_writes import prepare_run_writes
 from trading_runtime.runs.storage_retry import (
     postgres_url,
     retry_storage,
@@ -110,7 +111,9 @@ def open_instance(storage_retry_s: float | None = None) -> DagsterInstance:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    return retry_storage(attempt, storage_location(file, url), storage_retry_s)
+    instance = retry_storage(attempt, storage_location(file, url), storage_retry_s)
+    prepare_run_writes(instance)  # a command writes many events: keep connections, batch them
+    return instance
 
 
 def _probe(url: str) -> None:

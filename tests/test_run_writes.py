@@ -1,0 +1,100 @@
+"""How runs write to the instance (``runs.run_writes``): kept PostgreSQL connections and batched
+event writes, in the run's own process, with nothing the UI shows lost.
+
+The PostgreSQL test needs the test server (see tests/test_postgres.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from dagster import AssetKey, DagsterInstance
+from sqlalchemy import event
+from sqlalchemy.pool import NullPool, Pool, QueuePool
+
+from trading_runtime.data.parts_store import list_part_keys
+from trading_runtime.defs import build_definitions
+from trading_runtime.runs.instance import register_parts
+from trading_runtime.runs.launch import failure_messages, run_partition_range
+from trading_runtime.runs.run_writes import (
+    EVENT_BATCH_SIZE,
+    pool_storage_connections,
+    prepare_run_writes,
+)
+from trading_runtime.settings import RuntimeSettings
+
+
+@pytest.fixture
+def connects() -> Iterator[list[Any]]:
+    """Every new DBAPI connection any SQLAlchemy pool opens while the test runs."""
+    opened: list[Any] = []
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        opened.append(dbapi_connection)
+
+    event.listen(Pool, "connect", on_connect)
+    yield opened
+    event.remove(Pool, "connect", on_connect)
+
+
+def _storages(instance: DagsterInstance) -> list[Any]:
+    return [instance.run_storage, instance.event_log_storage, instance.schedule_storage]
+
+
+def test_a_run_on_postgres_writes_over_kept_connections_in_batches(
+    tmp_path: Path,
+    database_url: str,
+    settings: RuntimeSettings,
+    connects: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An instance opened as Dagster opens it in a run pod (one connection per write); the run's
+    ``backtest_runner`` resource switches it to kept connections when the run's first step
+    starts, and the rest of the run opens only a handful, where before every one of its
+    events opened its own."""
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    config = {"storage": {"postgres": {"postgres_url": database_url}}}
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    instance = DagsterInstance.from_config(str(home))
+    try:
+        assert all(isinstance(s._engine.pool, NullPool) for s in _storages(instance))
+        keys = list_part_keys(settings.parts_dir)
+        register_parts(instance, keys)
+        defs = build_definitions(settings)
+        validated = run_partition_range(defs.resolve_job_def("validate_parts"), instance, keys)
+        assert validated.success, failure_messages(validated)
+        assert all(isinstance(s._engine.pool, QueuePool) for s in _storages(instance))
+        assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == str(EVENT_BATCH_SIZE)
+        del connects[:]
+        backtest = defs.resolve_job_def("backtest_parts")
+        backfill = run_partition_range(backtest, instance, [f"{k}|base" for k in keys])
+        assert backfill.success, failure_messages(backfill)
+        written = len(instance.all_logs(backfill.run_id))
+        # Run creation, its events and the reads around them; each once a connection before.
+        assert written >= 20
+        assert len(connects) <= 6, (len(connects), written)
+        # Every partition's materialization is stored (the batch reached the server).
+        records = instance.fetch_materializations(AssetKey("backtest_results"), limit=100).records
+        assert sorted(r.partition_key for r in records) == sorted(f"{k}|base" for k in keys)
+        assert pool_storage_connections(instance) == 0  # once per instance
+    finally:
+        instance.dispose()
+
+
+def test_sqlite_storages_and_a_set_batch_size_are_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")  # the user's choice: no batches
+    instance = DagsterInstance.ephemeral(tempdir=str(tmp_path))
+    try:
+        prepare_run_writes(instance)
+        assert pool_storage_connections(instance) == 0
+    finally:
+        instance.dispose()
+    assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "0"
