@@ -28,10 +28,11 @@ Isolation
     children per scenario; tables show the median and min-max over them.
 
 Scenarios
-    1. floor: ``backtest_tasks(config, tasks, timeout_s=..., workers=W)`` with the packaged
-       hftbacktest example config, no Dagster. *cold* = the first call in a fresh process (pool
-       spawn, worker imports, numba compile once per worker, then all N parts); *warm* = a second
-       call on the same, already compiled pool. W = cores and W = 1.
+    1. floor: ``backtest_tasks(config, tasks, timeout_s=..., workers=W, chart=False)`` with the
+       packaged hftbacktest example config, no Dagster: the engine port alone (the per-part
+       chart is the runtime's cost and counts in the backfill). *cold* = the first call in a
+       fresh process (pool spawn, worker imports, numba compile once per worker, then all N
+       parts); *warm* = a second call on the same, already compiled pool. W = cores and W = 1.
     2. single-run backfill: job ``backtest_parts`` executed in process with the partition-range
        tags over a fresh ``DAGSTER_HOME`` holding the N dynamic partitions, as ``trading-runtime
        materialize --single-run`` does (``RuntimeSettings(parts_dir, results, workers)`` and

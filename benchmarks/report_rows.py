@@ -28,7 +28,7 @@ def _floor_rows(v: ReportData) -> list[Row]:
             rows.append(
                 (
                     f"1. floor, W={workers}, {label}",
-                    f"backtest_tasks over {v.o.parts} parts; {what}",
+                    f"backtest_tasks over {v.o.parts} parts, no charts; {what}",
                     v.seconds("floor", workers, label),
                     "s",
                 )

@@ -10,10 +10,10 @@ and the backfill as ``materialize --single-run`` runs it (``validate_parts`` the
 the engine runs in the workers) and the events the backtest run wrote. The sides alternate
 within each round, so a busy machine weighs on all of them alike.
 
-Levers (``runs.run_writes``): ``default`` is what a run does now (kept PostgreSQL
-connections, batched event writes); ``nullpool`` drops the kept connections (Dagster's own
-default); ``nobatch`` drops the batches; ``subset`` adds Dagster's one-planned-event-per-asset
-(``DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS``, left off in the runtime).
+Levers (``runs.run_writes``): ``default`` is what a run does now (kept connections,
+batched event writes); ``nokeep`` drops the kept connections (Dagster's own default: a new
+connection per write); ``nobatch`` drops the batches; ``subset`` adds Dagster's one planned
+event per asset (``DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS``, left off in the runtime).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-LEVERS = ("default", "nullpool", "nobatch", "subset")
+LEVERS = ("default", "nokeep", "nobatch", "subset")
 _ENV = ("DAGSTER_EVENT_BATCH_SIZE", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS")
 
 
@@ -85,16 +85,17 @@ def _instance(storage: str, home: Path, admin_url: str | None, lever: str) -> An
 
 @contextmanager
 def _without_pooling(lever: str) -> Iterator[None]:
-    """For ``nullpool``: runs keep Dagster's one connection per write."""
+    """For ``nokeep``: runs keep Dagster's new connection per write, on either storage."""
     from trading_runtime.runs import run_writes
 
-    original = run_writes.pool_storage_connections
-    if lever == "nullpool":
+    originals = (run_writes.pool_storage_connections, run_writes.keep_sqlite_connections)
+    if lever == "nokeep":
         run_writes.pool_storage_connections = lambda instance: 0
+        run_writes.keep_sqlite_connections = lambda instance: 0
     try:
         yield
     finally:
-        run_writes.pool_storage_connections = original
+        run_writes.pool_storage_connections, run_writes.keep_sqlite_connections = originals
 
 
 def _backfill(parts_dir: Path, work: Path, instance: Any, label: str) -> dict[str, Any]:
@@ -129,7 +130,9 @@ def _floor(parts_dir: Path, out: Path) -> tuple[float, dict[str, str]]:
 
     tasks = part_tasks(parts_dir, out)
     started = time.perf_counter()
-    outcomes = backtest_tasks(load_config(example_config_path("hftbacktest")), tasks, workers=2)
+    outcomes = backtest_tasks(
+        load_config(example_config_path("hftbacktest")), tasks, workers=2, chart=False
+    )
     elapsed = time.perf_counter() - started
     shutil.rmtree(out, ignore_errors=True)
     return elapsed, {k: str(v) for k, v in outcomes.items() if isinstance(v, Exception)}
@@ -158,8 +161,6 @@ def measure(parts_dir: Path, rounds: int, work: Path, admin_url: str) -> dict[st
         found["floor_s"].append(elapsed)
         for storage in ("sqlite", "postgres"):
             for lever in LEVERS:
-                if storage == "sqlite" and lever == "nullpool":
-                    continue  # nothing is pooled on SQLite
                 label = f"{storage}-{lever}-{round_no}"
                 with _without_pooling(lever):
                     instance = _instance(storage, work / label, admin_url, lever)

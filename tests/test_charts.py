@@ -243,3 +243,28 @@ def test_a_result_stored_before_charts_has_none(tmp_path: Path) -> None:
     assert result.chart_path is None and result.read_chart() is None
     listed = dataclasses.replace(result, provenance={"files": {}, "charts": {CHART_FILE: "0"}})
     assert listed.chart_path == tmp_path / CHART_FILE
+
+
+def test_the_benchmark_floor_runs_the_engine_port_without_drawing_charts(
+    tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig, pool: WorkerPool
+) -> None:
+    """``backtest_tasks(..., chart=False)``, the floor ``benchmarks`` measures against: the
+    same result content, no chart file, none listed."""
+    from trading_runtime.backtest.fan_out import BacktestTask, backtest_tasks
+
+    outcomes = {
+        chart: backtest_tasks(
+            hft_config,
+            [BacktestTask("part-00000", generated_parts[0], tmp_path / str(chart))],
+            timeout_s=120,
+            pool=pool,
+            chart=chart,
+        )["part-00000"]
+        for chart in (True, False)
+    }
+    drawn, plain = outcomes[True], outcomes[False]
+    assert isinstance(drawn, BacktestResult) and isinstance(plain, BacktestResult)
+    assert plain.content_hash == drawn.content_hash
+    assert plain.provenance["charts"] == {} and plain.read_chart() is None
+    assert not (Path(plain.directory) / CHART_FILE).exists()
+    assert drawn.read_chart() is not None

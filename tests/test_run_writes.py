@@ -16,12 +16,13 @@ from dagster import AssetKey, DagsterInstance
 from sqlalchemy import event
 from sqlalchemy.pool import NullPool, Pool, QueuePool
 
-from trading_runtime.data.parts_store import list_part_keys
+from trading_runtime.data.parts_store import list_part_keys, part_location
 from trading_runtime.defs import build_definitions
-from trading_runtime.runs.instance import register_parts
+from trading_runtime.runs.instance import partition_statuses, register_parts
 from trading_runtime.runs.launch import failure_messages, run_partition_range
 from trading_runtime.runs.run_writes import (
     EVENT_BATCH_SIZE,
+    keep_sqlite_connections,
     pool_storage_connections,
     prepare_run_writes,
 )
@@ -98,3 +99,50 @@ def test_sqlite_storages_and_a_set_batch_size_are_left_alone(
     finally:
         instance.dispose()
     assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "0"
+
+
+def test_a_sqlite_backfill_keeps_connections_and_still_shows_what_failed(
+    tmp_path: Path,
+    settings: RuntimeSettings,
+    connects: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default instance (SQLite files in DAGSTER_HOME): a run's event writes reuse a kept
+    connection per file, batches are on, and a failed backfill's partitions still read as
+    failed, in this process and in another instance (the webserver's view)."""
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    instance = DagsterInstance.from_config(str(home))
+    other = DagsterInstance.from_config(str(home))
+    try:
+        keys = list_part_keys(settings.parts_dir)
+        register_parts(instance, keys)
+        defs = build_definitions(settings)
+        validated = run_partition_range(defs.resolve_job_def("validate_parts"), instance, keys)
+        assert validated.success, failure_messages(validated)
+        assert keep_sqlite_connections(instance) == 0  # the run's resource did it
+        assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == str(EVENT_BATCH_SIZE)
+        # A part gone after its validation fails its backtest, and with it the whole step.
+        part = Path(part_location(settings.parts_dir, keys[1]).path)
+        aside = part.rename(tmp_path / "aside.npz")
+        backtest = defs.resolve_job_def("backtest_parts")
+        result_keys = [f"{k}|base" for k in keys]
+        del connects[:]
+        failed = run_partition_range(backtest, instance, result_keys)
+        assert not failed.success
+        written = len(instance.all_logs(failed.run_id))
+        # Each write opened its own connection before, several for some (42 in all here).
+        assert written >= 10
+        assert len(connects) <= 6, (len(connects), written)
+        assert partition_statuses(instance, keys).failed == set(keys)
+        assert partition_statuses(other, keys).failed == set(keys)
+        aside.rename(part)
+        backfill = run_partition_range(backtest, instance, result_keys)
+        assert backfill.success, failure_messages(backfill)
+        assert partition_statuses(other, keys).materialized == set(keys)
+        assert not partition_statuses(other, keys).failed
+    finally:
+        instance.dispose()
+        other.dispose()

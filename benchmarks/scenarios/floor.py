@@ -40,7 +40,10 @@ def _timed_backtests(config: Any, tasks: list[Any], spec: Spec, label: str) -> d
     from trading_runtime.results import BacktestResult
 
     started = time.perf_counter()
-    outcomes = backtest_tasks(config, tasks, timeout_s=spec["timeout_s"], workers=spec["workers"])
+    # The engine port alone: no chart (drawing it is the runtime's cost, in the backfill).
+    outcomes = backtest_tasks(
+        config, tasks, timeout_s=spec["timeout_s"], workers=spec["workers"], chart=False
+    )
     elapsed = time.perf_counter() - started
     failed = {k: str(v) for k, v in outcomes.items() if isinstance(v, Exception)}
     if failed:

@@ -120,12 +120,14 @@ def execute_backtest(
     out_dir: Path,
     warmup: Sequence[PartInfo] = (),
     roi: RoiChoice | None = None,
+    chart: bool = True,
 ) -> dict[str, Any]:
     """Engine + curve + metrics for one part, inside the current process. Writes ``out_dir``
     and returns what it wrote to ``result.json``. ``warmup`` parts (validated, in order) are fed
     to the engine first; the record, metrics and content cover the scored part only. ``roi``
     is the depth's resolved ROI (``data.roi``; resolved here when not given): the engine runs
-    with it, the provenance records it, and the config hash stays the config's own."""
+    with it, the provenance records it, and the config hash stays the config's own. Without
+    ``chart`` no chart is drawn (the benchmark's engine floor: charts are the runtime's cost)."""
     if roi is None:
         roi = resolve_roi(config, [*warmup, part])
     engine_config = config_with_roi(config, roi)
@@ -176,7 +178,7 @@ def execute_backtest(
         # With warm-up the content also covers the inputs: a changed warm-up part changes it.
         "content_hash": content_hash(canonical, digest if warmup else None),
         # Listed so that readers check it; not content (a chart change keeps the content hash).
-        "charts": _write_chart(curve, part.name, out_dir),
+        "charts": _write_chart(curve, part.name, out_dir) if chart else {},
     }
     if roi is not None:  # the range the depth used, and the depth events it ignored
         provenance["roi"] = roi.provenance()

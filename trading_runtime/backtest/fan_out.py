@@ -118,10 +118,12 @@ def backtest_tasks(
     startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
     pool: WorkerPool | None = None,
     workers: int | None = None,
+    chart: bool = True,
 ) -> dict[str, Outcome]:
     """Run many parts in parallel. Without a pool, the shared pool of
     ``min(workers or cores, len(tasks))`` workers runs them (``workers.pool_for``).
-    ``timeout_s`` bounds each engine run; ``startup_timeout_s`` what comes before it."""
+    ``timeout_s`` bounds each engine run; ``startup_timeout_s`` what comes before it;
+    ``chart=False`` leaves the charts out (the benchmark's engine floor)."""
     refuse_duplicate_keys([task.partition for task in tasks])
     outcomes: dict[str, Outcome] = {}
     ready = []
@@ -144,6 +146,7 @@ def backtest_tasks(
                 timeout_s=timeout_s,
                 startup_timeout_s=startup_timeout_s,
                 warmup_paths=task.warmup_paths,
+                chart=chart,
             ),
         )
         for task, out_dir in ready

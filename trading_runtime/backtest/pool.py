@@ -80,6 +80,7 @@ class WorkerPool:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
         warmup_paths: Sequence[Path] = (),
+        chart: bool = True,
     ) -> Future[tuple[dict[str, Any], float, float]]:
         """A backtest in a worker: its ``result.json`` document, the backtest's wall time and
         the start-up's (validation, compilation) before it. ``warmup_paths`` are fed to the
@@ -93,6 +94,7 @@ class WorkerPool:
                 timeout_s,
                 startup_timeout_s,
                 [str(path) for path in warmup_paths],
+                chart,
             ),
             timeout=startup_timeout_s + timeout_s + _BACKSTOP_S,
         )

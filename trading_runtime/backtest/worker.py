@@ -140,8 +140,10 @@ def backtest_in_worker(
     timeout_s: float,
     startup_timeout_s: float,
     warmup_paths: Sequence[str] = (),
+    chart: bool = True,
 ) -> tuple[dict[str, Any], float, float]:
-    """``result.json``'s document, the backtest's wall time and the start-up's before it.
+    """``result.json``'s document, the backtest's wall time and the start-up's before it
+    (``chart=False``: no chart drawn, for the benchmark's engine floor).
 
     The engine reads private copies of the input files, made before they are validated and
     hashed (``private_inputs``): a file rewritten meanwhile cannot change what was hashed. Out
@@ -149,7 +151,7 @@ def backtest_in_worker(
     backtest held is released."""
     try:
         return _backtest(
-            config_json, part_path, out_dir, timeout_s, startup_timeout_s, warmup_paths
+            config_json, part_path, out_dir, timeout_s, startup_timeout_s, warmup_paths, chart
         )
     except MemoryError:
         pass  # leave the except block first: its traceback holds what filled the memory
@@ -168,6 +170,7 @@ def _backtest(
     timeout_s: float,
     startup_timeout_s: float,
     warmup_paths: Sequence[str] = (),
+    chart: bool = True,
 ) -> tuple[dict[str, Any], float, float]:
     """``backtest_in_worker`` without its memory error."""
     task_started = time.perf_counter()
@@ -197,7 +200,7 @@ def _backtest(
         engine_started_marker(Path(out_dir)).touch()
         started = time.perf_counter()
         with _alarm(timeout_s):
-            document = execute_backtest(config, part, Path(out_dir), warmup, roi)
+            document = execute_backtest(config, part, Path(out_dir), warmup, roi, chart)
     except (PartValidationError, EngineError) as exc:
         if private is None:
             raise

@@ -9,6 +9,11 @@ from Dagster's own ``optimize_for_webserver``; a process that runs backtests get
 with two changes: no statement timeout (a run's writes are not interactive queries) and a ping
 at checkout, so a server restarted during a command costs a reconnect, not a failed write.
 
+SQLite's event log (a database file per run plus an index file) also opens a new engine and
+connection for every write, several per event: here each file keeps one connection (the index
+and the last few runs'), at about a third of the CPU per event (benchmarks/results.md). An idle
+SQLite connection holds no lock; other processes (the webserver, the daemon) write as before.
+
 **Batches.** A single-run backfill's step yields one materialization per partition at its end.
 With ``DAGSTER_EVENT_BATCH_SIZE`` set, Dagster writes them as batches: on PostgreSQL one
 multi-row insert per batch; SQLite writes them one by one as before. Set unless the environment
@@ -17,12 +22,15 @@ left off: it would stop a failed run's partitions from showing as failed, for li
 
 Both are applied to the instances the CLI opens (``instance.open_instance``) and, for runs
 launched from the UI or by the K8sRunLauncher, when the run's ``backtest_runner`` resource
-starts. SQLite storages are left as they are (a file, not a server; nothing to keep open).
+starts.
 """
 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from dagster import DagsterInstance
@@ -32,6 +40,8 @@ __all__ = [
     "MAX_OVERFLOW",
     "POOL_RECYCLE_S",
     "POOL_SIZE",
+    "SQLITE_KEPT_FILES",
+    "keep_sqlite_connections",
     "pool_storage_connections",
     "prepare_run_writes",
 ]
@@ -41,6 +51,7 @@ EVENT_BATCH_SIZE = 100  # rows per insert: a step's materializations carry ~15 K
 POOL_SIZE = 1  # the run's own writes come one at a time
 MAX_OVERFLOW = 4  # a sensor or the event watcher reading beside them
 POOL_RECYCLE_S = 3600  # below the usual server and load-balancer idle limits
+SQLITE_KEPT_FILES = 4  # the index and the runs a command is writing (one at a time, or two)
 _POOLED = "_trading_runtime_pooled"
 
 
@@ -87,8 +98,113 @@ def pool_storage_connections(instance: DagsterInstance) -> int:
     return changed
 
 
+class _KeptSqliteConnections:
+    """``SqliteEventLogStorage._connect`` with an engine kept per database file: the most
+    recently used ``SQLITE_KEPT_FILES``, each holding one connection between writes."""
+
+    def __init__(self, storage: Any) -> None:
+        self._storage = storage
+        self._engines: OrderedDict[str, Any] = OrderedDict()
+        self._index: Any = None  # has_table's connect()
+
+    def _engine(self, shard: str) -> Any:
+        from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+            SQLITE_BUSY_TIMEOUT_SECONDS,
+        )
+        from dagster._core.storage.sql import create_engine
+        from sqlalchemy.pool import NullPool, QueuePool
+
+        storage = self._storage
+        url = storage.conn_string_for_shard(shard)
+        timeout = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+        if shard not in storage._initialized_dbs:  # creates the file and its tables, as before
+            first = create_engine(url, poolclass=NullPool, connect_args=timeout)
+            storage._initdb(first)
+            first.dispose()
+            storage._initialized_dbs.add(shard)
+        # Uses are serialised by the storage's lock; the thread may differ from use to use.
+        connect_args = {**timeout, "check_same_thread": False}
+        return create_engine(
+            url, poolclass=QueuePool, pool_size=1, max_overflow=2, connect_args=connect_args
+        )
+
+    @contextmanager
+    def connect(self, shard: str) -> Iterator[Any]:
+        with self._storage._db_lock:
+            engine = self._engines.pop(shard, None) or self._engine(shard)
+            self._engines[shard] = engine  # the most recent last
+            while len(self._engines) > SQLITE_KEPT_FILES:
+                self._engines.popitem(last=False)[1].dispose()
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    def has_table(self, table_name: str) -> bool:
+        """``SqliteEventLogStorage.has_table`` (asked before most reads of partitions and
+        tags) over a kept connection to the index, not a new engine each time; outside the
+        storage's lock, as Dagster's own (it is asked while a write holds that lock)."""
+        from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
+
+        if self._index is None:
+            url = self._storage.conn_string_for_shard(INDEX_SHARD_NAME)
+            self._index = _kept_connect(url)
+        with self._index() as conn:
+            return bool(conn.dialect.has_table(conn, table_name))
+
+
+def _kept_connect(conn_string: str) -> Any:
+    """``connect()`` of SQLite's run and schedule storages over one kept engine (they may be
+    used from several threads at once: a connection each, one kept between uses)."""
+    from dagster._core.storage.sql import create_engine
+    from sqlalchemy.pool import QueuePool
+
+    engine = create_engine(
+        conn_string,
+        poolclass=QueuePool,
+        pool_size=1,
+        max_overflow=4,
+        connect_args={"check_same_thread": False},
+    )
+
+    @contextmanager
+    def connect() -> Iterator[Any]:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+
+    return connect
+
+
+def keep_sqlite_connections(instance: DagsterInstance) -> int:
+    """Keep connections to ``instance``'s SQLite files: the event log's
+    (``_KeptSqliteConnections``), the runs' and the schedules'; the number of storages changed
+    (0 for other storages, or when done before)."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+    from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+    from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import (
+        SqliteScheduleStorage,
+    )
+
+    changed = 0
+    # Exactly these classes: a subclass may connect in its own way.
+    for storage in (instance.event_log_storage, instance.run_storage, instance.schedule_storage):
+        if getattr(storage, _POOLED, False):
+            continue
+        if type(storage) is SqliteEventLogStorage:
+            kept = _KeptSqliteConnections(storage)
+            storage._connect = kept.connect  # type: ignore[method-assign]
+            storage.has_table = kept.has_table  # type: ignore[method-assign]
+        elif type(storage) in (SqliteRunStorage, SqliteScheduleStorage):
+            storage.connect = _kept_connect(storage._conn_string)  # type: ignore[union-attr]
+        else:
+            continue
+        setattr(storage, _POOLED, True)
+        changed += 1
+    return changed
+
+
 def prepare_run_writes(instance: DagsterInstance) -> None:
-    """Kept connections for ``instance`` (``pool_storage_connections``) and batched event writes
-    for this process, unless ``DAGSTER_EVENT_BATCH_SIZE`` is set already."""
+    """Kept connections for ``instance`` (``pool_storage_connections``,
+    ``keep_sqlite_connections``) and batched event writes for this process, unless
+    ``DAGSTER_EVENT_BATCH_SIZE`` is set already."""
     pool_storage_connections(instance)
+    keep_sqlite_connections(instance)
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE))
