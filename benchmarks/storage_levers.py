@@ -159,6 +159,7 @@ def measure(parts_dir: Path, rounds: int, work: Path, admin_url: str) -> dict[st
         if failed:
             raise RuntimeError(f"floor: {failed}")
         found["floor_s"].append(elapsed)
+        print(f"floor-{round_no} {elapsed:.2f} s", flush=True)
         for storage in ("sqlite", "postgres"):
             for lever in LEVERS:
                 label = f"{storage}-{lever}-{round_no}"

@@ -146,3 +146,41 @@ def test_a_sqlite_backfill_keeps_connections_and_still_shows_what_failed(
     finally:
         instance.dispose()
         other.dispose()
+
+
+def test_a_kept_postgres_connection_dropped_by_the_server_is_replaced(
+    tmp_path: Path, database_url: str, connects: list[Any]
+) -> None:
+    """The server ends the run's kept connections (a restart, an idle timeout, an operator's
+    pg_terminate_backend): the next write pings, reconnects and succeeds."""
+    import psycopg2
+    from dagster import AssetMaterialization
+    from sqlalchemy.engine import make_url
+
+    home = tmp_path / "home"
+    home.mkdir()
+    config = {"storage": {"postgres": {"postgres_url": database_url}}}
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    instance = DagsterInstance.from_config(str(home))
+    try:
+        assert pool_storage_connections(instance) == 3
+        key = AssetKey("kept")
+        instance.report_runless_asset_event(AssetMaterialization(key, metadata={"n": 1}))
+        del connects[:]
+        admin = psycopg2.connect(database_url)
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (make_url(database_url).database,),
+            )
+            (ended,) = cursor.fetchone()
+        admin.close()
+        assert ended >= 1  # the kept connection was there, and is gone now
+        instance.report_runless_asset_event(AssetMaterialization(key, metadata={"n": 2}))
+        assert len(connects) >= 1  # a new connection replaced the dead one
+        records = instance.fetch_materializations(key, limit=10).records
+        assert len(records) == 2
+    finally:
+        instance.dispose()
