@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "TS_DIGITS",
@@ -34,7 +35,7 @@ __all__ = [
 _BLOCK = 8 << 20  # decompressed bytes read at a time
 TS_DIGITS = 19  # the converters' ``timestamp_slice``: a line's local time, in nanoseconds
 _SAMPLE = 1 << 16  # bytes sampled to pick the rarest byte of a literal
-_ZERO, _NINE, _SPACE, _NEWLINE = ord("0"), ord("9"), ord(" "), ord("\n")
+_ZERO, _SPACE, _NEWLINE = ord("0"), ord(" "), ord("\n")
 
 
 class BlockLines:
@@ -63,10 +64,9 @@ class BlockLines:
         starts = self.starts
         if len(starts) == 0 or (self.ends - starts <= TS_DIGITS).any():
             return False
-        head = self.array[starts[:, None] + np.arange(TS_DIGITS)]
-        return bool(((head >= _ZERO) & (head <= _NINE)).all()) and bool(
-            (self.array[starts + TS_DIGITS] == _SPACE).all()
-        )
+        head = sliding_window_view(self.array, TS_DIGITS + 1)[starts]  # a row per line
+        digit = head[:, :TS_DIGITS] - np.uint8(_ZERO) < 10  # below '0' wraps around, above 9
+        return bool(digit.all()) and bool((head[:, TS_DIGITS] == _SPACE).all())
 
 
 def blocks(path: Path) -> Iterator[BlockLines]:
@@ -115,11 +115,9 @@ def one_per_line(block: BlockLines, literal: bytes) -> np.ndarray | None:
 
 def matches_at(block: BlockLines, at: np.ndarray, literal: bytes) -> np.ndarray:
     """Per offset in ``at``, whether ``literal`` starts there (False where it would not fit)."""
-    array = block.array
-    ok = (at >= 0) & (at <= len(array) - len(literal))
-    at = np.where(ok, at, 0)
-    for offset, byte in enumerate(literal):
-        ok &= array[at + offset] == byte
+    windows = sliding_window_view(block.array, len(literal))  # a row per offset
+    ok = (at >= 0) & (at < len(windows))
+    ok[ok] = (windows[at[ok]] == np.frombuffer(literal, np.uint8)).all(axis=1)
     return ok
 
 
