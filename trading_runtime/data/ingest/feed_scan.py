@@ -115,6 +115,8 @@ def one_per_line(block: BlockLines, literal: bytes) -> np.ndarray | None:
 
 def matches_at(block: BlockLines, at: np.ndarray, literal: bytes) -> np.ndarray:
     """Per offset in ``at``, whether ``literal`` starts there (False where it would not fit)."""
+    if len(literal) > len(block.array):
+        return np.zeros(len(at), bool)
     windows = sliding_window_view(block.array, len(literal))  # a row per offset
     ok = (at >= 0) & (at < len(windows))
     ok[ok] = (windows[at[ok]] == np.frombuffer(literal, np.uint8)).all(axis=1)
