@@ -5,6 +5,7 @@ falls in."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,50 @@ def test_a_damaged_gzip_is_named_as_before(tmp_path: Path) -> None:
     with pytest.raises(RawDataError) as blocks:
         feeds.check_binancefutures(path)
     assert str(blocks.value) == str(per_line.value)
+
+
+def test_lines_the_probes_miss_are_searched_in_the_block(tmp_path: Path) -> None:
+    """Where Binance puts 'T' and 'X' is looked at first; a line that has them elsewhere is
+    searched, still in the block check (not handed to the per-line check), with equal counts."""
+    lines = binance_lines(minutes=60)
+    lines[0] = lines[0].replace('"E":', '"E":1')  # a 14-digit 'E': 'T' further on
+    lines[2] = lines[2].replace('"T":', '"Q":')[:-3] + ',"T":1}}\n'  # 'T' at the end
+    lines[3] = lines[3].replace('"X":"MARKET","m":true', '"m":true,"X":"MARKET"')
+    lines[5] = lines[5].replace('"X":"MARKET"', '"X":"LIMIT"')
+    lines[7] = lines[7].replace('"e":"trade"', '"e":"bookTicker"')
+    path = write_gzip_lines(tmp_path / "b.gz", lines)
+    block = next(iter(feed_scan.blocks(path)))  # the first 4 kB, rows 0-7 among them
+    counted = feeds._binance_block(block)
+    assert counted is not None and counted["trade not MARKET (dropped)"] == 1
+    assert counted["bookTicker (skipped)"] == 1
+    assert feeds.check_binancefutures(path) == _per_line(path, "binancefutures")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s.replace('"e":"depthUpdate"', '"e":"depthUpdate","e":"trade"'),
+        lambda s: s.replace('"e":"', '"x":"e":"trade","e":"'),
+        lambda s: s.replace('"e":"trade"', '"e":"tradeX"'),
+        lambda s: s.replace('"e":"depthUpdate"', '"e":"depth"'),
+        lambda s: s.replace('"e":"', '"e":""'),
+    ],
+    ids=["two_events", "event_twice", "longer_name", "shorter_name", "empty_name"],
+)
+def test_a_line_the_block_check_cannot_read_alone_goes_to_the_per_line_check(
+    tmp_path: Path, change: Callable[[str], str]
+) -> None:
+    lines = binance_lines(minutes=60)
+    for row in (4, 5):  # a depth update and a trade
+        lines[row] = change(lines[row])
+    path = write_gzip_lines(tmp_path / "b.gz", lines)
+    assert feeds._binance_block(next(iter(feed_scan.blocks(path)))) is None
+    try:
+        expected: object = _per_line(path, "binancefutures")
+    except RawDataError as exc:
+        expected = str(exc)
+    try:
+        found: object = feeds.check_binancefutures(path)
+    except RawDataError as exc:
+        found = str(exc)
+    assert found == expected

@@ -10,8 +10,10 @@ config too (the ROI, the record interval) is checked in ``config_fit``; reading 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 from hftbacktest import (
@@ -54,6 +56,12 @@ MAX_TS_NS = 4_102_444_800_000_000_000
 # Event kinds (the low byte of ``ev``) whose ``px`` is a market price the depth or a trade holds;
 # a clear event's px is a bound, and order-by-order events are not market depth.
 _PRICE_KINDS = (DEPTH_EVENT, TRADE_EVENT, DEPTH_SNAPSHOT_EVENT, DEPTH_BBO_EVENT)
+_IS_PRICE_KIND = np.isin(np.arange(256), _PRICE_KINDS)  # by the low byte of ``ev``
+# The columns the checks read more than once, each copied contiguous first (``_columns``): a
+# column read in place costs a pass over every 64-byte row, each time.
+_COPIED = ("ev", "exch_ts", "local_ts")
+# An event array, or its columns by name.
+_Rows: TypeAlias = np.ndarray | Mapping[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -83,11 +91,16 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def _columns(data: np.ndarray) -> dict[str, np.ndarray]:
+    names = data.dtype.names or ()
+    return {n: np.ascontiguousarray(data[n]) if n in _COPIED else data[n] for n in names}
+
+
 def _first_row(mask: np.ndarray) -> int | None:
     return int(np.argmax(mask)) if mask.any() else None
 
 
-def _check_finite(path: Path, data: np.ndarray) -> None:
+def _check_finite(path: Path, data: _Rows) -> None:
     for column in ("px", "qty"):
         row = _first_row(~np.isfinite(data[column]))
         if row is not None:
@@ -97,7 +110,7 @@ def _check_finite(path: Path, data: np.ndarray) -> None:
             )
 
 
-def _check_timestamp_range(path: Path, data: np.ndarray) -> None:
+def _check_timestamp_range(path: Path, data: _Rows) -> None:
     bad = {
         column: _first_row((data[column] < MIN_TS_NS) | (data[column] >= MAX_TS_NS))
         for column in ("exch_ts", "local_ts")
@@ -112,16 +125,17 @@ def _check_timestamp_range(path: Path, data: np.ndarray) -> None:
         )
 
 
-def _check_order(path: Path, data: np.ndarray) -> None:
+def _check_order(path: Path, data: _Rows) -> None:
     """hftbacktest's own rule (``validate_event_order``), with the row that breaks it."""
     for flag, column, kind in (
         (EXCH_EVENT, "exch_ts", "exchange"),
         (LOCAL_EVENT, "local_ts", "local"),
     ):
-        rows = np.flatnonzero(data["ev"] & flag == flag)
-        times = data[column][rows]
-        back = _first_row(np.diff(times) < 0)
+        mask = data["ev"] & np.uint64(flag) == np.uint64(flag)
+        times = data[column][mask]
+        back = _first_row(times[1:] < times[:-1])
         if back is not None:
+            rows = np.flatnonzero(mask)
             row, previous = int(rows[back + 1]), int(rows[back])
             raise PartValidationError(
                 f"part {path}: timestamps are not monotonic: row {row} has {column}"
@@ -136,10 +150,10 @@ def _check_order(path: Path, data: np.ndarray) -> None:
         )
 
 
-def _price_rows(data: np.ndarray) -> np.ndarray:
-    kinds = data["ev"] & np.uint64(0xFF)
+def _price_rows(data: _Rows) -> np.ndarray:
+    kinds = (data["ev"] & np.uint64(0xFF)).astype(np.uint8)
     seen = (data["ev"] & np.uint64(EXCH_EVENT | LOCAL_EVENT)) != 0
-    return np.isin(kinds, np.array(_PRICE_KINDS, dtype=np.uint64)) & seen
+    return _IS_PRICE_KIND[kinds] & seen
 
 
 def price_range(data: np.ndarray) -> tuple[float, float] | None:
@@ -161,20 +175,22 @@ def check_events(path: Path, data: np.ndarray) -> None:
     check_dtype_and_shape(path, data.dtype, data.shape)
     if len(data) == 0:
         raise PartValidationError(f"part {path}: array 'data' is empty")
-    _check_finite(path, data)
-    _check_timestamp_range(path, data)
-    _check_order(path, data)
+    columns = _columns(data)
+    _check_finite(path, columns)
+    _check_timestamp_range(path, columns)
+    _check_order(path, columns)
     if len(data) < 2:
         raise PartValidationError(
             f"part {path}: only 1 event; a part needs at least 2 events over some time to"
             " produce a record"
         )
-    if int(data["local_ts"].max()) <= int(data["exch_ts"].min()):
+    if int(columns["local_ts"].max()) <= int(columns["exch_ts"].min()):
         raise PartValidationError(
             f"part {path}: all {len(data)} events are at one instant"
-            f" ({int(data['exch_ts'].min())} ns); a part must span some time to produce a record"
+            f" ({int(columns['exch_ts'].min())} ns); a part must span some time to produce a"
+            " record"
         )
-    if not _price_rows(data).any():
+    if not _price_rows(columns).any():
         raise PartValidationError(
             f"part {path}: no depth or trade events (event kinds in the low byte of 'ev':"
             f" {sorted({int(k) for k in np.unique(data['ev'] & np.uint64(0xFF))})});"

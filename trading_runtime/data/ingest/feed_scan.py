@@ -3,7 +3,11 @@ half of what the converter itself takes, for every conversion (the benchmark in
 ``benchmarks/conversion.py``). Here a block of whole lines is checked with numpy and the regex
 engine; a block with anything unusual (a line without the key, a bad prefix, an unknown kind)
 is handed back to the per-line check, so errors and their line numbers stay exactly as before.
-"""
+
+A pass over a whole block (a comparison, a nonzero) costs a sizeable part of decompressing it,
+so there are few: the newlines, the prefixes, one search for a literal each line holds once
+(``one_per_line``) or one regex match per line (``key_per_line``); then reads at offsets
+(``matches_at``, ``contains``), on the lines concerned only."""
 
 from __future__ import annotations
 
@@ -14,31 +18,36 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "TS_DIGITS",
     "BlockLines",
     "blocks",
+    "contains",
     "count_blocks",
     "key_per_line",
-    "lines_containing",
+    "matches_at",
+    "one_per_line",
     "positions",
 ]
 
 _BLOCK = 8 << 20  # decompressed bytes read at a time
 TS_DIGITS = 19  # the converters' ``timestamp_slice``: a line's local time, in nanoseconds
 _SAMPLE = 1 << 16  # bytes sampled to pick the rarest byte of a literal
-_ZERO, _NINE, _SPACE, _NEWLINE = ord("0"), ord("9"), ord(" "), ord("\n")
+_ZERO, _SPACE, _NEWLINE = ord("0"), ord(" "), ord("\n")
 
 
 class BlockLines:
-    """Whole lines of a feed, ``first`` the first one's number; ``ends`` their newlines."""
+    """Whole lines of a feed, ``first`` the first one's number; ``starts`` and ``ends`` (their
+    newlines) index ``array``, the block's bytes."""
 
     def __init__(self, first: int, data: bytes) -> None:
         self.first = first
         self.data = data
         self.array = np.frombuffer(data, np.uint8)
         self.ends = np.flatnonzero(self.array == _NEWLINE)
+        self.starts = np.concatenate(([0], self.ends[:-1] + 1))
 
     def rarest(self, literal: bytes) -> int:
         """The index of the literal's byte that is rarest in (the start of) the block."""
@@ -52,13 +61,12 @@ class BlockLines:
 
     def prefixed(self) -> bool:
         """Every line starts with a 19-digit timestamp and a space."""
-        starts = np.concatenate(([0], self.ends[:-1] + 1))
+        starts = self.starts
         if len(starts) == 0 or (self.ends - starts <= TS_DIGITS).any():
             return False
-        head = self.array[starts[:, None] + np.arange(TS_DIGITS)]
-        return bool(((head >= _ZERO) & (head <= _NINE)).all()) and bool(
-            (self.array[starts + TS_DIGITS] == _SPACE).all()
-        )
+        head = sliding_window_view(self.array, TS_DIGITS + 1)[starts]  # a row per line
+        digit = head[:, :TS_DIGITS] - np.uint8(_ZERO) < 10  # below '0' wraps around, above 9
+        return bool(digit.all()) and bool((head[:, TS_DIGITS] == _SPACE).all())
 
 
 def blocks(path: Path) -> Iterator[BlockLines]:
@@ -95,27 +103,60 @@ def positions(block: BlockLines, literal: bytes) -> np.ndarray:
     return found
 
 
-def key_per_line(block: BlockLines, key: re.Pattern[bytes], literal: bytes) -> list[bytes] | None:
-    """The key's value on each line, when each line is prefixed and holds ``literal`` (how the
-    key's pattern starts) exactly once, each time a match of ``key``: so it is also the first
-    match, as the per-line check reads it. Else None."""
+def one_per_line(block: BlockLines, literal: bytes) -> np.ndarray | None:
+    """Where ``literal`` starts on each line, when each line holds it exactly once (a literal
+    without a newline); else None."""
+    found = positions(block, literal)
+    ends = block.ends
+    if len(found) != len(ends) or not (found < ends).all() or not (found[1:] > ends[:-1]).all():
+        return None
+    return found
+
+
+def matches_at(block: BlockLines, at: np.ndarray, literal: bytes) -> np.ndarray:
+    """Per offset in ``at``, whether ``literal`` starts there (False where it would not fit)."""
+    if len(literal) > len(block.array):
+        return np.zeros(len(at), bool)
+    windows = sliding_window_view(block.array, len(literal))  # a row per offset
+    ok = (at >= 0) & (at < len(windows))
+    ok[ok] = (windows[at[ok]] == np.frombuffer(literal, np.uint8)).all(axis=1)
+    return ok
+
+
+def contains(
+    block: BlockLines, rows: np.ndarray, literal: bytes, probes: list[np.ndarray]
+) -> np.ndarray:
+    """Per line in ``rows`` (line indices), whether it holds ``literal`` (without a newline):
+    looked for at each of ``probes`` (offsets, per row) in turn, on the rows not found yet,
+    then searched in Python on the lines no probe found it in."""
+    found = np.zeros(len(rows), bool)
+    for at in probes:
+        missed = np.flatnonzero(~found)
+        found[missed] = matches_at(block, at[missed], literal)
+    for index in np.flatnonzero(~found):
+        row = rows[index]
+        found[index] = block.data.find(literal, block.starts[row], block.ends[row]) >= 0
+    return found
+
+
+def key_per_line(block: BlockLines, key: re.Pattern[bytes]) -> list[bytes] | None:
+    """The key's value on each line (its first match there, as the per-line check reads it),
+    when each line is prefixed and holds a match of ``key`` (a pattern that cannot match a
+    newline); else None."""
     if not block.prefixed():
         return None
-    values: list[bytes] = key.findall(block.data)
-    starts = positions(block, literal)
-    if not len(values) == len(starts) == len(block.ends):
-        return None
-    lines = np.searchsorted(block.ends, starts)
-    if (np.bincount(lines, minlength=len(block.ends)) != 1).any():
-        return None
-    return values
+    # To the end of the line: at most one match per line, the line's first.
+    values: list[bytes] = _line_key(key).findall(block.data)
+    return values if len(values) == len(block.ends) else None
 
 
-def lines_containing(block: BlockLines, literal: bytes) -> np.ndarray:
-    """Per line, whether it contains ``literal``."""
-    has = np.zeros(len(block.ends), bool)
-    has[np.searchsorted(block.ends, positions(block, literal))] = True
-    return has
+_LINE_KEYS: dict[re.Pattern[bytes], re.Pattern[bytes]] = {}
+
+
+def _line_key(key: re.Pattern[bytes]) -> re.Pattern[bytes]:
+    if key not in _LINE_KEYS:
+        _LINE_KEYS[key] = re.compile(rb"(?:" + key.pattern + rb")[^\n]*\n", key.flags)
+    return _LINE_KEYS[key]
 
 
 def count_blocks(

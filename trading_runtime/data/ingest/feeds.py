@@ -29,6 +29,13 @@ _BYBIT_TOPIC = re.compile(rb'"topic":"([\w.]+)"')
 _BINANCE_CONVERTED = {"trade", "depthUpdate"}
 _BINANCE_IGNORED = {"markPriceUpdate", "bookTicker"}
 _BINANCE_KNOWN = {e.encode() for e in _BINANCE_CONVERTED | _BINANCE_IGNORED}
+_EVENT_LITERAL = b'"e":"'
+# Where Binance's messages hold 'T' and 'X', looked at first (a line where they are not is
+# searched): a depth update's 'T' right after its 'E' (13 digits of ms), a trade's 'X' right
+# before its closing 'm'.
+_DEPTH_T_AT = len(b'"e":"depthUpdate","E":') + 13 + 1
+_TRADE_TAILS = (b',"m":false}}', b',"m":true}}')
+assert len({name[0] for name in _BINANCE_KNOWN}) == len(_BINANCE_KNOWN)  # told by first letter
 
 
 def feed_lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -83,22 +90,48 @@ def _binance_line(path: Path, number: int, line: bytes, seen: Counter[str]) -> N
     seen[event] += 1
 
 
+def _binance_events(
+    block: feed_scan.BlockLines,
+) -> tuple[np.ndarray, dict[bytes, np.ndarray]] | None:
+    """Where each line's ``"e":"`` is, and the lines of each known event; None when a line is
+    not prefixed, holds ``"e":"`` other than once (so its match is the line's first) or an
+    event not known (the per-line check names it)."""
+    at = feed_scan.one_per_line(block, _EVENT_LITERAL) if block.prefixed() else None
+    if at is None:
+        return None
+    names = at + len(_EVENT_LITERAL)  # at most the line's newline
+    first = block.array[names]
+    kinds = {}
+    for name in _BINANCE_KNOWN:
+        rows = np.flatnonzero(first == name[0])  # the known events' first letters differ
+        if not feed_scan.matches_at(block, names[rows], name + b'"').all():
+            return None
+        kinds[name] = rows
+    if sum(len(rows) for rows in kinds.values()) != len(at):
+        return None
+    return at, kinds
+
+
 def _binance_block(block: feed_scan.BlockLines) -> Counter[str] | None:
     """``_binance_line`` over a block at once, or None for the per-line check: lines without an
-    event, unknown events and depth updates without 'T' (which fail there, named)."""
-    events = feed_scan.key_per_line(block, _BINANCE_EVENT, b'"e":"')
-    if events is None or not set(events) <= _BINANCE_KNOWN:
+    event, unknown events and depth updates without 'T' (which fail there, named). Where Binance
+    puts 'T' and 'X' is probed first, the lines the probe misses searched one by one."""
+    found = _binance_events(block)
+    if found is None:
         return None
-    kinds = np.array(events)
-    depth = kinds == b"depthUpdate"
-    if not feed_scan.lines_containing(block, b'"T":')[depth].all():
+    at, kinds = found
+    depth = kinds[b"depthUpdate"]
+    probe = at[depth] + _DEPTH_T_AT
+    if not feed_scan.contains(block, depth, b'"T":', [probe]).all():
         return None
-    trades = kinds == b"trade"
-    market = int(feed_scan.lines_containing(block, b'"X":"MARKET"')[trades].sum())
-    counted = Counter({"depthUpdate": int(depth.sum()), "trade": market})
-    counted["trade not MARKET (dropped)"] = int(trades.sum()) - market
+    trades = kinds[b"trade"]
+    market = b'"X":"MARKET"'
+    probes = [block.ends[trades] - len(market + tail) for tail in _TRADE_TAILS]
+    market_trades = int(feed_scan.contains(block, trades, market, probes).sum())
+    counted = Counter({"depthUpdate": len(depth), "trade": market_trades})
+    counted["trade not MARKET (dropped)"] = len(trades) - market_trades
     for event in _BINANCE_IGNORED:
-        counted[f"{event} (skipped)"] = int((kinds == event.encode()).sum())
+        counted[f"{event} (skipped)"] = len(kinds[event.encode()])
     return +counted  # kinds that did not occur are not counted
 
 
@@ -143,7 +176,7 @@ def check_bybit(path: Path, depth_level: int) -> dict[str, int]:
     level than ``depth_level`` are skipped by the converter, and counted as such."""
 
     def block(block: feed_scan.BlockLines) -> Counter[str] | None:
-        topics = feed_scan.key_per_line(block, _BYBIT_TOPIC, b'"topic":"')
+        topics = feed_scan.key_per_line(block, _BYBIT_TOPIC)
         if topics is None:
             return None
         counted: Counter[str] = Counter()

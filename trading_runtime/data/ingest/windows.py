@@ -61,10 +61,10 @@ def cut_windows(events: np.ndarray, symbol: str, window_ns: int | None) -> list[
     one per window that holds events."""
     if len(events) == 0:
         return []
-    times = _event_time(events)
-    if window_ns is None:
-        start = int(times[0]) // MINUTE_NS * MINUTE_NS
+    if window_ns is None:  # only the first event's time
+        start = int(_event_time(events[:1])[0]) // MINUTE_NS * MINUTE_NS
         return [Window(part_name(symbol, start), start, None, events)]
+    times = _event_time(events)
     first = int(times[0]) // window_ns * window_ns
     bounds = np.arange(first, int(times[-1]) + window_ns + 1, window_ns, dtype=np.int64)
     cuts = np.searchsorted(times, bounds, side="left")
