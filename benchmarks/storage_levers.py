@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,7 +67,7 @@ def _instance(storage: str, home: Path, admin_url: str | None, lever: str) -> An
     config: dict[str, Any] = {"telemetry": {"enabled": False}}
     if storage == "postgres":
         assert admin_url is not None
-        name = f"bench_{home.name.replace('-', '_')}"
+        name = f"bench_{home.name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
         admin = psycopg2.connect(admin_url)
         admin.autocommit = True
         admin.cursor().execute(f"CREATE DATABASE {name}")
