@@ -46,6 +46,15 @@ def _storages(instance: DagsterInstance) -> list[Any]:
     return [instance.run_storage, instance.event_log_storage, instance.schedule_storage]
 
 
+def _postgres_instance(tmp_path: Path, database_url: str) -> DagsterInstance:
+    """The instance as Dagster opens it (in a run pod, say): nothing of ours applied yet."""
+    home = tmp_path / "home"
+    home.mkdir()
+    config = {"storage": {"postgres": {"postgres_url": database_url}}}
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return DagsterInstance.from_config(str(home))
+
+
 def test_a_run_on_postgres_writes_over_kept_connections_in_batches(
     tmp_path: Path,
     database_url: str,
@@ -58,11 +67,7 @@ def test_a_run_on_postgres_writes_over_kept_connections_in_batches(
     starts, and the rest of the run opens only a handful, where before every one of its
     events opened its own."""
     monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
-    home = tmp_path / "home"
-    home.mkdir()
-    config = {"storage": {"postgres": {"postgres_url": database_url}}}
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-    instance = DagsterInstance.from_config(str(home))
+    instance = _postgres_instance(tmp_path, database_url)
     try:
         assert all(isinstance(s._engine.pool, NullPool) for s in _storages(instance))
         keys = list_part_keys(settings.parts_dir)
@@ -157,11 +162,7 @@ def test_a_kept_postgres_connection_dropped_by_the_server_is_replaced(
     from dagster import AssetMaterialization
     from sqlalchemy.engine import make_url
 
-    home = tmp_path / "home"
-    home.mkdir()
-    config = {"storage": {"postgres": {"postgres_url": database_url}}}
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-    instance = DagsterInstance.from_config(str(home))
+    instance = _postgres_instance(tmp_path, database_url)
     try:
         assert pool_storage_connections(instance) == 3
         key = AssetKey("kept")
