@@ -23,6 +23,7 @@ from trading_runtime.data.config_fit import (
     check_roi_covers,
 )
 from trading_runtime.data.generate import GeneratorSpec, generate_parts
+from trading_runtime.data.npz import write_npz_deterministic
 from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.data.validate import PartValidationError, load_part_events, validate_part
 
@@ -110,6 +111,40 @@ def test_validation_errors_name_file_and_problem(
 def test_npz_has_fixed_zip_timestamps(generated_parts: list[Path]) -> None:
     with zipfile.ZipFile(generated_parts[0]) as archive:
         assert [i.date_time for i in archive.infolist()] == [(1980, 1, 1, 0, 0, 0)]
+
+
+def _npz_via_writestr(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """The reference bytes: each array serialised whole by numpy, then stored by writestr."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(arrays):
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.ascontiguousarray(arrays[name]))
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, buffer.getvalue())
+
+
+@pytest.mark.parametrize(
+    "arrays",
+    [
+        {"data": np.zeros(1000, event_dtype)},
+        {"data": np.zeros(0, event_dtype)},
+        {"0": np.arange(150.0).reshape(50, 3), "a": np.arange(10), "b": np.zeros(0, np.float32)},
+        {"x": np.asfortranarray(np.arange(120.0).reshape(30, 4)), "y": np.arange(100)[::3]},
+    ],
+    ids=["events", "empty", "several", "fortran-and-strided"],
+)
+def test_npz_streamed_members_have_the_bytes_of_whole_ones(
+    tmp_path: Path, arrays: dict[str, np.ndarray]
+) -> None:
+    """The writer streams each array into its member (no copy of a big part in memory); the
+    bytes are those of the array serialised whole and stored with writestr, as before."""
+    write_npz_deterministic(tmp_path / "streamed.npz", arrays)
+    _npz_via_writestr(tmp_path / "whole.npz", arrays)
+    assert (tmp_path / "streamed.npz").read_bytes() == (tmp_path / "whole.npz").read_bytes()
+    with np.load(tmp_path / "streamed.npz") as archive:
+        assert all(np.array_equal(archive[name], arrays[name]) for name in arrays)
 
 
 def test_list_parts_sorted_and_ignores_hidden(tmp_path: Path, generated_parts: list[Path]) -> None:
