@@ -112,7 +112,7 @@ class _KeptSqliteConnections:
             SQLITE_BUSY_TIMEOUT_SECONDS,
         )
         from dagster._core.storage.sql import create_engine
-        from sqlalchemy.pool import NullPool, QueuePool
+        from sqlalchemy.pool import NullPool
 
         storage = self._storage
         url = storage.conn_string_for_shard(shard)
@@ -122,11 +122,7 @@ class _KeptSqliteConnections:
             storage._initdb(first)
             first.dispose()
             storage._initialized_dbs.add(shard)
-        # Uses are serialised by the storage's lock; the thread may differ from use to use.
-        connect_args = {**timeout, "check_same_thread": False}
-        return create_engine(
-            url, poolclass=QueuePool, pool_size=1, max_overflow=2, connect_args=connect_args
-        )
+        return _kept_sqlite_engine(url, **timeout)
 
     @contextmanager
     def connect(self, shard: str) -> Iterator[Any]:
@@ -151,19 +147,22 @@ class _KeptSqliteConnections:
             return bool(conn.dialect.has_table(conn, table_name))
 
 
-def _kept_connect(conn_string: str) -> Any:
-    """``connect()`` of SQLite's run and schedule storages over one kept engine (they may be
-    used from several threads at once: a connection each, one kept between uses)."""
+def _kept_sqlite_engine(url: str, **connect_args: Any) -> Any:
+    """An engine keeping one SQLite connection between uses (more while several threads use it
+    at once; any thread may use a kept one)."""
     from dagster._core.storage.sql import create_engine
     from sqlalchemy.pool import QueuePool
 
-    engine = create_engine(
-        conn_string,
-        poolclass=QueuePool,
-        pool_size=1,
-        max_overflow=4,
-        connect_args={"check_same_thread": False},
+    connect_args["check_same_thread"] = False
+    return create_engine(
+        url, poolclass=QueuePool, pool_size=1, max_overflow=4, connect_args=connect_args
     )
+
+
+def _kept_connect(conn_string: str) -> Any:
+    """``connect()`` of SQLite's run and schedule storages (and ``has_table``'s) over one
+    kept engine."""
+    engine = _kept_sqlite_engine(conn_string)
 
     @contextmanager
     def connect() -> Iterator[Any]:
