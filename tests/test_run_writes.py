@@ -93,7 +93,7 @@ def test_a_run_on_postgres_writes_over_kept_connections_in_batches(
         instance.dispose()
 
 
-def test_sqlite_storages_and_a_set_batch_size_are_left_alone(
+def test_sqlite_storages_get_no_postgres_pool_and_a_set_batch_size_is_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")  # the user's choice: no batches
@@ -148,6 +148,57 @@ def test_a_sqlite_backfill_keeps_connections_and_still_shows_what_failed(
         assert backfill.success, failure_messages(backfill)
         assert partition_statuses(other, keys).materialized == set(keys)
         assert not partition_statuses(other, keys).failed
+    finally:
+        instance.dispose()
+        other.dispose()
+
+
+def test_a_sqlite_read_left_unfinished_never_makes_the_next_write_stale(tmp_path: Path) -> None:
+    """A reader that leaves its result unfinished (stopped at its first row) while the daemon
+    or the webserver writes the same file. Were the kept connection to keep that statement, its
+    WAL snapshot would outlive the use: the next read would miss the other process's row and the
+    next write fail at once with "database is locked". Closing the use's cursors at checkin
+    keeps both current, and the unfinished result behaves as it did over a connection per use:
+    reading on fails."""
+    from dagster._core.storage.runs.schema import RunsTable
+    from dagster._core.test_utils import create_run_for_test
+    from sqlalchemy import select
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    instance = DagsterInstance.from_config(str(home))
+    other = DagsterInstance.from_config(str(home))  # the daemon's view: Dagster's own connects
+    try:
+        assert keep_sqlite_connections(instance) == 3
+        for _ in range(3):  # the reader stops at the first of several rows
+            create_run_for_test(instance, job_name="first")
+        unfinished = []
+        with instance.run_storage.connect() as conn:  # type: ignore[attr-defined]
+            result = conn.execute(select(RunsTable.c.run_id))
+            assert result.fetchone() is not None
+            unfinished.append(result)  # still referenced, its statement not reset
+        with pytest.raises(Exception, match="closed"):
+            unfinished[0].fetchone()
+        create_run_for_test(other, job_name="by_the_daemon")
+        assert {run.job_name for run in instance.get_runs()} == {"first", "by_the_daemon"}
+        create_run_for_test(instance, job_name="second")
+        assert len(other.get_runs()) == 5
+        # The event log's index likewise: a read left open there, then materializations
+        # reported from both sides.
+        from dagster import AssetMaterialization
+        from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+
+        for _ in range(3):
+            instance.report_runless_asset_event(AssetMaterialization("ours"))
+        with instance.event_log_storage.index_connection() as conn:  # type: ignore[attr-defined]
+            result = conn.execute(select(SqlEventLogStorageTable.c.id))
+            assert result.fetchone() is not None
+            unfinished.append(result)
+        other.report_runless_asset_event(AssetMaterialization("the_daemons"))
+        assert instance.get_latest_materialization_event(AssetKey("the_daemons")) is not None
+        instance.report_runless_asset_event(AssetMaterialization("ours_again"))
+        assert other.get_latest_materialization_event(AssetKey("ours_again")) is not None
     finally:
         instance.dispose()
         other.dispose()

@@ -9,10 +9,16 @@ from Dagster's own ``optimize_for_webserver``; a process that runs backtests get
 with two changes: no statement timeout (a run's writes are not interactive queries) and a ping
 at checkout, so a server restarted during a command costs a reconnect, not a failed write.
 
-SQLite's event log (a database file per run plus an index file) also opens a new engine and
-connection for every write, several per event: here each file keeps one connection (the index
-and the last few runs'), at about a third of the CPU per event (benchmarks/results.md). An idle
-SQLite connection holds no lock; other processes (the webserver, the daemon) write as before.
+SQLite's event log (a database file per run plus an index file) also builds a new SQLAlchemy
+engine and connection for every write, several per event: here each file keeps one connection
+(the index and the last few runs'), at about a third of the CPU per event
+(benchmarks/results.md). In WAL mode an idle SQLite connection holds no lock, so other
+processes (the webserver, the daemon) write as before. What it must not hold is a read snapshot:
+a statement that a reader left unfinished (stopped at its first row) keeps its connection's WAL
+snapshot open, and a kept connection would then read stale rows and fail its next write at once
+with "database is locked" (no busy timeout applies). So each kept connection closes the cursors
+it ran when it is handed back, as closing the connection did (``_close_cursors_at_checkin``;
+``tests/test_run_writes.py`` shows both).
 
 **Batches.** A single-run backfill's step yields one materialization per partition at its end.
 With ``DAGSTER_EVENT_BATCH_SIZE`` set, Dagster writes them as batches: on PostgreSQL one
@@ -28,6 +34,7 @@ starts.
 from __future__ import annotations
 
 import os
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,14 +156,36 @@ class _KeptSqliteConnections:
 
 def _kept_sqlite_engine(url: str, **connect_args: Any) -> Any:
     """An engine keeping one SQLite connection between uses (more while several threads use it
-    at once; any thread may use a kept one)."""
+    at once; any thread may use a kept one), whose cursors close when a use ends."""
     from dagster._core.storage.sql import create_engine
     from sqlalchemy.pool import QueuePool
 
     connect_args["check_same_thread"] = False
-    return create_engine(
+    engine = create_engine(
         url, poolclass=QueuePool, pool_size=1, max_overflow=4, connect_args=connect_args
     )
+    _close_cursors_at_checkin(engine)
+    return engine
+
+
+_CURSORS = "_trading_runtime_cursors"
+
+
+def _close_cursors_at_checkin(engine: Any) -> None:
+    """Close every cursor a use of ``engine`` ran when its connection goes back to the pool:
+    SQLite resets their statements, so no read snapshot outlives the use (a result read after
+    that fails, as it did when the connection itself closed)."""
+    from sqlalchemy import event
+
+    def remember(conn: Any, cursor: Any, *_args: Any) -> None:
+        conn.connection.info.setdefault(_CURSORS, weakref.WeakSet()).add(cursor)
+
+    def close(_dbapi_connection: Any, record: Any) -> None:
+        for cursor in list(record.info.pop(_CURSORS, ()) if record is not None else ()):
+            cursor.close()
+
+    event.listen(engine, "after_cursor_execute", remember)
+    event.listen(engine.pool, "checkin", close)
 
 
 def _kept_connect(conn_string: str) -> Any:
