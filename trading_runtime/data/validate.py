@@ -25,6 +25,7 @@ from hftbacktest import (
     TRADE_EVENT,
 )
 
+from trading_runtime.data.event_scan import EventScan, scan_events
 from trading_runtime.data.files import open_regular
 from trading_runtime.data.part_archive import (
     PartValidationError,
@@ -41,7 +42,6 @@ __all__ = [
     "PartValidationError",
     "check_events",
     "load_part_events",
-    "price_range",
     "sha256_file",
     "validate_part",
     "validate_part_events",
@@ -150,52 +150,39 @@ def _check_order(path: Path, data: _Rows) -> None:
         )
 
 
-def _price_rows(data: _Rows) -> np.ndarray:
-    kinds = (data["ev"] & np.uint64(0xFF)).astype(np.uint8)
-    seen = (data["ev"] & np.uint64(EXCH_EVENT | LOCAL_EVENT)) != 0
-    return _IS_PRICE_KIND[kinds] & seen
-
-
-def price_range(data: np.ndarray) -> tuple[float, float] | None:
-    """(min, max) ``px`` over depth and trade events with a finite price; None if none."""
-    prices = data["px"][_price_rows(data)]
-    prices = prices[np.isfinite(prices)]
-    if len(prices) == 0:
-        return None
-    return float(prices.min()), float(prices.max())
-
-
-def check_events(path: Path, data: np.ndarray) -> None:
+def check_events(path: Path, data: np.ndarray) -> EventScan:
     """Check dtype, shape, values and timestamp order of an event array.
 
     A part is too short to backtest with fewer than 2 events or with every event at one
     instant: hftbacktest's clock only moves forward from the first event, so such a part
     records nothing whatever the strategy's interval (``check_records_possible`` applies the
-    interval)."""
+    interval). Returns the scan of the (valid) events: their time and price spans."""
     check_dtype_and_shape(path, data.dtype, data.shape)
     if len(data) == 0:
         raise PartValidationError(f"part {path}: array 'data' is empty")
-    columns = _columns(data)
-    _check_finite(path, columns)
-    _check_timestamp_range(path, columns)
-    _check_order(path, columns)
+    scan = scan_events(data, _IS_PRICE_KIND, MIN_TS_NS, MAX_TS_NS)
+    if not scan.valid:  # the numpy checks find the first offending row and name it
+        columns = _columns(data)
+        _check_finite(path, columns)
+        _check_timestamp_range(path, columns)
+        _check_order(path, columns)
     if len(data) < 2:
         raise PartValidationError(
             f"part {path}: only 1 event; a part needs at least 2 events over some time to"
             " produce a record"
         )
-    if int(columns["local_ts"].max()) <= int(columns["exch_ts"].min()):
+    if scan.last_local_ts <= scan.first_exch_ts:
         raise PartValidationError(
             f"part {path}: all {len(data)} events are at one instant"
-            f" ({int(columns['exch_ts'].min())} ns); a part must span some time to produce a"
-            " record"
+            f" ({scan.first_exch_ts} ns); a part must span some time to produce a record"
         )
-    if not _price_rows(columns).any():
+    if not scan.has_price:
         raise PartValidationError(
             f"part {path}: no depth or trade events (event kinds in the low byte of 'ev':"
             f" {sorted({int(k) for k in np.unique(data['ev'] & np.uint64(0xFF))})});"
             " the engine would have no market to trade"
         )
+    return scan
 
 
 def validate_part(path: Path) -> PartInfo:
@@ -207,21 +194,20 @@ def validate_part_events(path: Path) -> tuple[PartInfo, np.ndarray]:
     """``validate_part``, and the part's events (for what needs them and the config too)."""
     path = Path(path)
     data = load_part_events(path)
-    check_events(path, data)
-    prices = price_range(data)
+    scan = check_events(path, data)
     touch = touch_range(data)
     return PartInfo(
         path=str(path),
         name=part_key(path),
         n_events=len(data),
-        first_exch_ts=int(data["exch_ts"].min()),
-        last_exch_ts=int(data["exch_ts"].max()),
-        first_local_ts=int(data["local_ts"].min()),
-        last_local_ts=int(data["local_ts"].max()),
+        first_exch_ts=scan.first_exch_ts,
+        last_exch_ts=scan.last_exch_ts,
+        first_local_ts=scan.first_local_ts,
+        last_local_ts=scan.last_local_ts,
         sha256=sha256_file(path),
         size_bytes=path.stat().st_size,
-        min_px=None if prices is None else prices[0],
-        max_px=None if prices is None else prices[1],
+        min_px=scan.min_px,  # a valid part has a depth or trade price
+        max_px=scan.max_px,
         touch_min_px=touch.low,
         touch_max_px=touch.high,
     ), data
