@@ -13,11 +13,17 @@ import numpy as np
 import pytest
 from hftbacktest import (
     BUY_EVENT,
+    DEPTH_BBO_EVENT,
+    DEPTH_CLEAR_EVENT,
     DEPTH_EVENT,
+    DEPTH_SNAPSHOT_EVENT,
     EXCH_EVENT,
     LOCAL_EVENT,
     SELL_EVENT,
+    TRADE_EVENT,
 )
+from hypothesis import given, settings
+from test_bad_input import FAST, event_arrays
 
 from trading_runtime.backtest.publish import backtest_and_publish
 from trading_runtime.config import BacktestConfig, apply_overrides
@@ -77,7 +83,6 @@ def test_a_touch_outside_the_roi_is_still_refused(
 def test_the_touch_follows_the_best_levels() -> None:
     """Removing the best bid makes the next bid below it the best; the touch is sampled once
     per local timestamp (levels of one message never count alone)."""
-    from hftbacktest import TRADE_EVENT
     from hftbacktest.binding import event_dtype
 
     both = EXCH_EVENT | LOCAL_EVENT
@@ -95,6 +100,22 @@ def test_the_touch_follows_the_best_levels() -> None:
     assert (touch.book_min, touch.book_max) == (998.0, 1001.0)
     assert (touch.low, touch.high) == (998.0, 1002.0)
     assert count_depth_outside(data, 900.0, 1100.0) == 2
+
+
+@settings(FAST, max_examples=500)
+@given(data=event_arrays())
+def test_the_touch_reads_only_what_the_local_side_sees(data: np.ndarray) -> None:
+    """The replay reads every event in place and skips what is not local depth or a trade: the
+    same touch as over those events alone, and the trades' range over local finite trades."""
+    kinds = data["ev"] & np.uint64(0xFF)
+    local = (data["ev"] & np.uint64(LOCAL_EVENT)) != 0
+    book_kinds = (DEPTH_EVENT, DEPTH_CLEAR_EVENT, DEPTH_SNAPSHOT_EVENT, DEPTH_BBO_EVENT)
+    book = local & np.isin(kinds, np.array(book_kinds, dtype=np.uint64))
+    whole, alone = touch_range(data), touch_range(data[book])
+    assert (whole.book_min, whole.book_max) == (alone.book_min, alone.book_max)
+    trades = data["px"][local & (kinds == np.uint64(TRADE_EVENT)) & np.isfinite(data["px"])]
+    expected = (float(trades.min()), float(trades.max())) if len(trades) else (None, None)
+    assert (whole.trade_min, whole.trade_max) == expected
 
 
 def _result(out: Path, key: str) -> dict:

@@ -34,6 +34,14 @@ from numba.typed import Dict
 __all__ = ["Touch", "count_depth_outside", "touch_range"]
 
 _BOOK_KINDS = (DEPTH_EVENT, DEPTH_SNAPSHOT_EVENT, DEPTH_BBO_EVENT)
+# The flags and kinds ``_replay`` reads, as the uint64 ``ev`` holds them.
+_LOCAL, _BUY, _KIND = np.uint64(LOCAL_EVENT), np.uint64(BUY_EVENT), np.uint64(0xFF)
+_DEPTH, _SNAPSHOT, _BBO = (
+    np.uint64(DEPTH_EVENT),
+    np.uint64(DEPTH_SNAPSHOT_EVENT),
+    np.uint64(DEPTH_BBO_EVENT),
+)
+_CLEAR, _TRADE = np.uint64(DEPTH_CLEAR_EVENT), np.uint64(TRADE_EVENT)
 
 
 @dataclass(frozen=True)
@@ -78,16 +86,32 @@ def _above(book: Dict, start: float) -> float:
 
 
 @njit(cache=True)
-def _replay(kinds, buys, local_ts, px, qty):  # numba: untyped on purpose
-    """(lowest, highest) best price seen at the end of each local timestamp; nan when none."""
+def _replay(ev, local_ts, px, qty):  # numba: untyped on purpose
+    """(lowest, highest) best price seen at the end of each local timestamp, nan when none;
+    (lowest, highest) finite trade price, nan when none. Reads the event columns in place:
+    events the local side does not see, and other kinds, are skipped here."""
     bids = Dict.empty(key_type=types.float64, value_type=types.float64)
     asks = Dict.empty(key_type=types.float64, value_type=types.float64)
     best_bid, best_ask = -np.inf, np.inf
     low, high = np.inf, -np.inf
-    n = len(kinds)
-    for i in range(n):
-        kind, buy, price = kinds[i], buys[i], px[i]
-        if kind == 3:  # clear: from the best down (bids) or up (asks) to price, all if not finite
+    trade_low, trade_high = np.inf, -np.inf
+    replayed, last_ts = False, 0
+    for i in range(len(ev)):
+        flags = ev[i]
+        if not flags & _LOCAL:
+            continue
+        kind, buy, price = flags & _KIND, flags & _BUY != 0, px[i]
+        if kind == _TRADE:
+            if np.isfinite(price):
+                trade_low, trade_high = min(trade_low, price), max(trade_high, price)
+            continue
+        if kind != _CLEAR and kind != _DEPTH and kind != _SNAPSHOT and kind != _BBO:
+            continue
+        # The touch as it stood after the last event of the previous local timestamp.
+        if replayed and local_ts[i] != last_ts:
+            low, high = _sample(low, high, best_bid, best_ask)
+        replayed, last_ts = True, local_ts[i]
+        if kind == _CLEAR:  # from the best down (bids) or up (asks) to price, all if not finite
             book = bids if buy else asks
             for level in list(book.keys()):
                 if not np.isfinite(price) or (level >= price if buy else level <= price):
@@ -96,38 +120,43 @@ def _replay(kinds, buys, local_ts, px, qty):  # numba: untyped on purpose
                 best_bid = _below(bids, np.inf)
             else:
                 best_ask = _above(asks, -np.inf)
-        elif kind == 1 or kind == 4 or kind == 5:
-            if buy:
-                if qty[i] > 0:
-                    bids[price] = qty[i]
-                    if price > best_bid:
-                        best_bid = price
-                        if best_bid >= best_ask:
-                            best_ask = _above(asks, best_bid)
-                elif price in bids:
-                    del bids[price]
-                    if price == best_bid:
-                        best_bid = _below(bids, price)
-            else:
-                if qty[i] > 0:
-                    asks[price] = qty[i]
-                    if price < best_ask:
-                        best_ask = price
-                        if best_ask <= best_bid:
-                            best_bid = _below(bids, best_ask)
-                elif price in asks:
-                    del asks[price]
-                    if price == best_ask:
-                        best_ask = _above(asks, price)
-        if i == n - 1 or local_ts[i + 1] != local_ts[i]:
-            if np.isfinite(best_bid):
-                low = min(low, best_bid)
-                high = max(high, best_bid)
-            if np.isfinite(best_ask):
-                low = min(low, best_ask)
-                high = max(high, best_ask)
+        elif buy:
+            if qty[i] > 0:
+                bids[price] = qty[i]
+                if price > best_bid:
+                    best_bid = price
+                    if best_bid >= best_ask:
+                        best_ask = _above(asks, best_bid)
+            elif price in bids:
+                del bids[price]
+                if price == best_bid:
+                    best_bid = _below(bids, price)
+        else:
+            if qty[i] > 0:
+                asks[price] = qty[i]
+                if price < best_ask:
+                    best_ask = price
+                    if best_ask <= best_bid:
+                        best_bid = _below(bids, best_ask)
+            elif price in asks:
+                del asks[price]
+                if price == best_ask:
+                    best_ask = _above(asks, price)
+    if replayed:
+        low, high = _sample(low, high, best_bid, best_ask)
     if low > high:
-        return np.nan, np.nan
+        low, high = np.nan, np.nan
+    if trade_low > trade_high:
+        trade_low, trade_high = np.nan, np.nan
+    return low, high, trade_low, trade_high
+
+
+@njit(cache=True)
+def _sample(low: float, high: float, best_bid: float, best_ask: float) -> tuple[float, float]:
+    if np.isfinite(best_bid):
+        low, high = min(low, best_bid), max(high, best_bid)
+    if np.isfinite(best_ask):
+        low, high = min(low, best_ask), max(high, best_ask)
     return low, high
 
 
@@ -137,19 +166,14 @@ def _finite(value: float) -> float | None:
 
 def touch_range(data: np.ndarray) -> Touch:
     """The part's touch: best bid/ask over its local events, and its trade prices."""
-    local = data[(data["ev"] & np.uint64(LOCAL_EVENT)) != 0]
-    kinds = (local["ev"] & np.uint64(0xFF)).astype(np.int64)
-    buys = (local["ev"] & np.uint64(BUY_EVENT)) != 0
-    book = np.isin(kinds, (*_BOOK_KINDS, DEPTH_CLEAR_EVENT))
-    low, high = _replay(
-        kinds[book], buys[book], local["local_ts"][book], local["px"][book], local["qty"][book]
+    low, high, trade_low, trade_high = _replay(
+        data["ev"], data["local_ts"], data["px"], data["qty"]
     )
-    trades = local["px"][(kinds == TRADE_EVENT) & np.isfinite(local["px"])]
     return Touch(
         book_min=_finite(low),
         book_max=_finite(high),
-        trade_min=float(trades.min()) if len(trades) else None,
-        trade_max=float(trades.max()) if len(trades) else None,
+        trade_min=_finite(trade_low),
+        trade_max=_finite(trade_high),
     )
 
 
