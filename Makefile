@@ -68,7 +68,7 @@ lint: setup
 dev: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dg dev
 
-## The performance benchmark (about 15 min; writes benchmarks/results.md). BENCH_ARGS=--quick for a smoke run.
+## The performance benchmark (about 20 min; writes benchmarks/results.md). BENCH_ARGS=--quick for a smoke run.
 bench: setup
 	$(BIN)/python -m benchmarks $(or $(BENCH_ARGS),--parts 100 --events 100000 --repeats 3)
 

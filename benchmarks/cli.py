@@ -19,7 +19,8 @@ import click
 
 from benchmarks.harness import run_all, work_directory
 from benchmarks.measure import BenchmarkError
-from benchmarks.options import SCENARIOS, Options
+from benchmarks.options import SCENARIOS, STORAGES, Options
+from benchmarks.postgres import hide_password
 from benchmarks.report import Report, write_report
 from benchmarks.scenarios import CHILDREN, child_main
 
@@ -84,6 +85,20 @@ def _metavar(name: str) -> str:
     metavar="ONLY",
     help=f"comma list of {', '.join(SCENARIOS)}",
 )
+@click.option(
+    "--storages",
+    default=",".join(STORAGES),
+    metavar="STORAGES",
+    help="instance storages of the backfill (2): comma list of sqlite, postgres (default both;"
+    " postgres on a throw-away server, scripts/postgres-test-server.sh)",
+)
+@click.option(
+    "--postgres-url",
+    default=None,
+    metavar="URL",
+    help="use this PostgreSQL server (a role that may create databases) instead of starting"
+    " a throw-away one",
+)
 @click.option("--keep-work", is_flag=True, help="keep the work directory")
 @click.option("--child", type=click.Choice(sorted(CHILDREN)), hidden=True)
 @_path("--child-spec", None, None, hidden=True)
@@ -108,6 +123,9 @@ def build_options(params: dict[str, Any], argv: Sequence[str]) -> Options:
     unknown = only - set(SCENARIOS)
     if unknown:
         raise click.UsageError(f"--only: unknown scenario(s) {', '.join(sorted(unknown))}")
+    storages = {s.strip() for s in params["storages"].split(",") if s.strip()}
+    if not storages or storages - set(STORAGES):
+        raise click.UsageError(f"--storages: a comma list of {', '.join(STORAGES)}")
     output = params["output"]
     wait_idle = params["wait_idle"]
     return Options(
@@ -126,9 +144,11 @@ def build_options(params: dict[str, Any], argv: Sequence[str]) -> Options:
         wait_idle=wait_idle if wait_idle is not None else (0.0 if quick else 15.0),
         profile=not params["no_profile"],
         only=only,
+        storages=tuple(s for s in STORAGES if s in storages),
+        postgres_url=params["postgres_url"],
         keep_work=params["keep_work"],
         quick=quick,
-        command=f"{PROG} " + " ".join(argv),
+        command=hide_password(f"{PROG} " + " ".join(argv)),
     )
 
 
@@ -137,7 +157,8 @@ def run_benchmark(options: Options) -> int:
     started = time.perf_counter()
     print(
         f"benchmark: {options.parts} parts x {options.events:,} events, W={options.workers},"
-        f" {options.repeats} repeat(s); scenarios {', '.join(sorted(options.only))}"
+        f" {options.repeats} repeat(s); scenarios {', '.join(sorted(options.only))};"
+        f" storages {', '.join(options.storages)}"
     )
     with work_directory(options.keep_work, options.cache_dir) as work:
         try:

@@ -1,5 +1,5 @@
-"""The parent side: the work directory and the scenarios in order (``run_all``), each in fresh
-child processes (``launcher``)."""
+"""The parent side: the work directory, the scenarios in order (``run_all``), each in fresh
+child processes (``launcher``), and the PostgreSQL server the backfills use (``postgres``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 from benchmarks import phases
 from benchmarks.launcher import Launcher
 from benchmarks.options import Options
+from benchmarks.postgres import ServerUnavailable, throwaway_postgres
 
 
 @contextlib.contextmanager
@@ -41,7 +42,9 @@ def run_all(options: Options, work: Path) -> dict[str, Any]:
     if "engine" in o.only and large_dir is not None:
         data["engine"] = phases.engine(bench, large_dir)
     if "backfill" in o.only:
-        data["backfill"] = phases.backfill(bench)
+        with contextlib.ExitStack() as stack:
+            data["storages"], admin_url = _storages(o, stack)
+            data["backfill"] = phases.backfill(bench, data["storages"]["measured"], admin_url)
     if "perpart" in o.only:
         data["perpart"] = phases.perpart(bench)
     if "cli" in o.only:
@@ -55,3 +58,31 @@ def run_all(options: Options, work: Path) -> dict[str, Any]:
     data["contention"] = launcher.contention
     data["finished"] = dt.datetime.now().isoformat(timespec="seconds")
     return data
+
+
+def _storages(
+    options: Options, stack: contextlib.ExitStack[Any]
+) -> tuple[dict[str, Any], str | None]:
+    """The storages the backfills run on, for the report: ``measured`` (names, in order),
+    ``skipped`` (name: why) and ``server`` (how PostgreSQL was provided); and the PostgreSQL
+    admin URL, if any: ``--postgres-url``, or a throw-away server that ``stack`` stops. A server
+    that cannot start is skipped, with the reason, and the run goes on without it."""
+    found: dict[str, Any] = {"measured": [], "skipped": {}, "server": None}
+    admin_url = None
+    for storage in options.storages:
+        if storage == "postgres":
+            if options.postgres_url:
+                admin_url = options.postgres_url
+                found["server"] = "given (--postgres-url)"
+            else:
+                print("starting a throw-away PostgreSQL for the backfills")
+                try:
+                    server = stack.enter_context(throwaway_postgres())
+                except ServerUnavailable as exc:
+                    print(f"    PostgreSQL not measured: {exc}")
+                    found["skipped"]["postgres"] = str(exc)
+                    continue
+                admin_url = server.admin_url
+                found["server"] = f"throw-away PostgreSQL {server.version}".strip()
+        found["measured"].append(storage)
+    return found, admin_url

@@ -128,31 +128,31 @@ def engine(bench: Bench, large_dir: Path) -> dict[str, Any]:
     )
 
 
-def backfill(bench: Bench) -> dict[int, list[dict[str, Any]]]:
+def backfill(
+    bench: Bench, storages: list[str], admin_url: str | None
+) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    """The same backfill children on each storage (by storage, then workers); the storage order
+    alternates between repeats, so a busy machine weighs on both alike. A PostgreSQL child
+    creates a fresh database on ``admin_url`` per backfill."""
     print("2. single-run backfill (+ aggregate over N)")
-    o, runs = bench.o, {}
-    for w in bench.workers_list:
-        runs[w] = [
-            bench.launcher.child(
-                "backfill",
-                {
-                    **bench.base,
-                    "workers": w,
-                    "aggregate": True,
-                    "profile": o.profile and w == o.workers and r == 0,
-                },
-                f"w{w}-r{r}",
-            )
-            for r in range(o.repeats)
-        ]
+    o = bench.o
+    runs: dict[str, dict[int, list[dict[str, Any]]]] = {s: {} for s in storages}
+
+    def child(storage: str, workers: int, label: str, **spec: Any) -> dict[str, Any]:
+        spec = {**bench.base, "workers": workers, "storage": storage, **spec}
+        if storage == "postgres":
+            spec["postgres_admin_url"] = admin_url
+        return bench.launcher.child("backfill", spec, f"{storage}-w{workers}-{label}")
+
+    for turn, (w, r) in enumerate((w, r) for w in bench.workers_list for r in range(o.repeats)):
+        for storage in storages if turn % 2 == 0 else storages[::-1]:
+            profile = o.profile and w == o.workers and r == 0
+            run = child(storage, w, f"r{r}", aggregate=True, profile=profile)
+            runs[storage].setdefault(w, []).append(run)
     if o.profile:
-        runs[o.workers].append(
-            bench.launcher.child(
-                "backfill",
-                {**bench.base, "workers": o.workers, "aggregate": False, "profile_cold_only": True},
-                f"w{o.workers}-profile-cold",
-            )
-        )
+        for storage in storages:
+            run = child(storage, o.workers, "profile-cold", aggregate=False, profile_cold_only=True)
+            runs[storage][o.workers].append(run)
     return runs
 
 

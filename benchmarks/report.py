@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmarks.report_backfill import storages_text
 from benchmarks.report_format import (
     ReportData,
     Row,
@@ -54,7 +55,8 @@ class Report:
             ratios,
             "",
             "2/1 = backfill / floor with the same workers; (2-1)/N = orchestration overhead per"
-            " partition; speed-ups = W=1 time / W=cores time.",
+            " partition; speed-ups = W=1 time / W=cores time. The backfill lines are per"
+            " instance storage, against the same floor.",
             "",
             "## Targets",
             "",
@@ -101,6 +103,7 @@ class Report:
             "",
             screen_text(self.v),
             "",
+            *([storages, ""] if (storages := storages_text(self.v)) else []),
             "Machine: " + "; ".join(f"{k} {v}" for k, v in machine.items()) + ".",
             "",
             "The machine is shared: other engineers' processes (tests) may have been running."

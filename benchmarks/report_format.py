@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.measure import REPO_ROOT, median_min_max
+from benchmarks.options import STORAGES
 
 if TYPE_CHECKING:
     from benchmarks.options import Options
@@ -41,21 +42,49 @@ def med(values: Sequence[float]) -> float:
 
 class ReportData:
     """The options and the data of one run (``harness.run_all``, or a saved ``data.json``: the
-    worker counts of ``floor`` and ``backfill`` become ints again), with the accessors the
-    sections use."""
+    worker counts of ``floor`` and ``backfill`` become ints again, and a ``backfill`` saved
+    before the storages (by workers only) reads as SQLite's), with the accessors the sections
+    use. ``backfill`` is by storage, then workers."""
 
     def __init__(self, options: Options, data: dict[str, Any]) -> None:
         self.o = options
         self.d = dict(data)
         self.d["floor"] = {int(k): v for k, v in data.get("floor", {}).items()}
-        self.d["backfill"] = {int(k): v for k, v in data.get("backfill", {}).items()}
+        backfill = data.get("backfill", {})
+        if backfill and all(str(k).isdigit() for k in backfill):
+            backfill = {"sqlite": backfill}
+        self.d["backfill"] = {
+            storage: {int(k): v for k, v in by_workers.items()}
+            for storage, by_workers in backfill.items()
+        }
 
-    def runs(self, kind: str, workers: int, label: str) -> list[dict[str, Any]]:
-        children = self.d.get(kind, {}).get(workers, [])
+    @property
+    def storages(self) -> list[str]:
+        """The storages the backfill was measured on, in report order."""
+        return [s for s in STORAGES if s in self.d["backfill"]]
+
+    @property
+    def skipped_storages(self) -> dict[str, str]:
+        """Storages asked for but not measured: why (e.g. no PostgreSQL server)."""
+        return dict(self.d.get("storages", {}).get("skipped", {}))
+
+    def children(self, kind: str, storage: str | None = None) -> dict[int, list[dict[str, Any]]]:
+        """A scenario's child results by workers: ``floor``, or ``backfill`` on ``storage``."""
+        if kind == "backfill":
+            assert storage is not None, "the backfill's runs are per storage"
+            return dict(self.d["backfill"].get(storage, {}))
+        return dict(self.d.get(kind, {}))
+
+    def runs(
+        self, kind: str, workers: int, label: str, storage: str | None = None
+    ) -> list[dict[str, Any]]:
+        children = self.children(kind, storage).get(workers, [])
         return [r for child in children for r in child["runs"] if r["label"] == label]
 
-    def seconds(self, kind: str, workers: int, label: str) -> list[float]:
-        return [r["seconds"] for r in self.runs(kind, workers, label)]
+    def seconds(
+        self, kind: str, workers: int, label: str, storage: str | None = None
+    ) -> list[float]:
+        return [r["seconds"] for r in self.runs(kind, workers, label, storage)]
 
     def step_median(self, runs: Sequence[dict[str, Any]], step: str) -> float:
         return med([r["breakdown"]["steps"].get(step, 0.0) for r in runs])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from benchmarks.options import STORAGE_NAMES
+from benchmarks.report_backfill import backfill_rows
 from benchmarks.report_format import ReportData, Row
 
 
@@ -9,7 +11,7 @@ def result_rows(v: ReportData) -> list[Row]:
     """The *Results* table's rows, scenario by scenario."""
     return [
         *_floor_rows(v),
-        *_backfill_rows(v),
+        *backfill_rows(v),
         *_perpart_rows(v),
         *_cli_rows(v),
         *_aggregate_rows(v),
@@ -30,23 +32,6 @@ def _floor_rows(v: ReportData) -> list[Row]:
                     f"1. floor, W={workers}, {label}",
                     f"backtest_tasks over {v.o.parts} parts, no charts; {what}",
                     v.seconds("floor", workers, label),
-                    "s",
-                )
-            )
-    return rows
-
-
-def _backfill_rows(v: ReportData) -> list[Row]:
-    rows: list[Row] = []
-    for workers in sorted(v.d["backfill"], reverse=True):
-        for label in ("cold", "warm"):
-            rows.append(
-                (
-                    f"2. single-run backfill, W={workers}, {label}",
-                    "execute_in_process of validate_parts, then of backtest_parts, over the"
-                    " range (parts and their check; backtest_results, variant base, and its check)"
-                    + ("; first run in the process" if label == "cold" else "; warm pool"),
-                    v.seconds("backfill", workers, label),
                     "s",
                 )
             )
@@ -96,20 +81,22 @@ def _cli_rows(v: ReportData) -> list[Row]:
 
 def _aggregate_rows(v: ReportData) -> list[Row]:
     rows: list[Row] = []
-    after_backfill = [
-        r["aggregate_s"]
-        for r in v.runs("backfill", v.o.workers, "cold") + v.runs("backfill", v.o.workers, "warm")
-        if "aggregate_s" in r
-    ]
-    if after_backfill:
-        rows.append(
-            (
-                f"4. aggregate over {v.o.parts} partitions",
-                "aggregate job after a backfill, same process",
-                after_backfill,
-                "s",
+    for storage in v.storages:
+        after_backfill = [
+            r["aggregate_s"]
+            for label in ("cold", "warm")
+            for r in v.runs("backfill", v.o.workers, label, storage)
+            if "aggregate_s" in r
+        ]
+        if after_backfill:
+            rows.append(
+                (
+                    f"4. aggregate over {v.o.parts} partitions, {STORAGE_NAMES[storage]}",
+                    "aggregate job after a backfill, same process and instance",
+                    after_backfill,
+                    "s",
+                )
             )
-        )
     for variant, children in v.d.get("aggregate_many", {}).items():
         rows += [
             (f"4. aggregate over {v.o.many:,} partitions, curves {variant}",

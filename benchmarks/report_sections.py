@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from benchmarks.measure import COMPILE_THRESHOLD_S
+from benchmarks.options import STORAGE_NAMES
+from benchmarks.report_backfill import backfill_steps
 from benchmarks.report_format import ReportData, fmt, med, trim_profile
 
 # --------------------------------------------------------------------------- breakdowns
@@ -15,37 +17,11 @@ from benchmarks.report_format import ReportData, fmt, med, trim_profile
 def breakdowns(v: ReportData) -> list[str]:
     """The *Breakdowns* blocks: backfill and per-partition steps, CLI runs, compile cost, the
     worker task's pieces, the market maker and the synthetic results."""
-    out = [_backfill_steps(v, label) for label in ("cold", "warm")]
+    out = backfill_steps(v)
     out += [_perpart_steps(v), _cli_runs(v), _compile_cost(v)]
     out += _engine_blocks(v)
     out.append(_prepare_many(v))
     return [block for block in out if block]
-
-
-def _backfill_steps(v: ReportData, label: str) -> str:
-    runs = v.runs("backfill", v.o.workers, label)
-    if not runs:
-        return ""
-    steps = sorted({k for r in runs for k in r["breakdown"]["steps"]})
-    lines = [f"| {step} | {fmt(v.step_median(runs, step))} |" for step in steps]
-    run_s = med([r["breakdown"]["run_s"] or 0.0 for r in runs])
-    total = med([r["seconds"] for r in runs])
-    events = med([r["breakdown"]["n_events"] for r in runs])
-    lines.append(f"| run span (RUN_START -> RUN_SUCCESS) | {fmt(run_s)} |")
-    lines.append(f"| execute_in_process outside the run span | {fmt(total - run_s)} |")
-    lines.append(f"| (event-log entries written by the run) | {events:.0f} |")
-    defs_s = med([r["defs_s"] for r in runs])
-    register_s = med([r["register_s"] for r in runs])
-    lines.append(f"| (not timed: build_definitions) | {fmt(defs_s)} |")
-    lines.append(f"| (not timed: add_dynamic_partitions x N) | {fmt(register_s)} |")
-    walls = [x for r in runs for x in r["walls"]]
-    return (
-        f"#### Single-run backfill W={v.o.workers}, {label}: steps (median over repeats)\n\n"
-        "| step | seconds |\n|---|---|\n" + "\n".join(lines) + "\n\n"
-        f"Worker time (startup_s + wall_time_s) per partition: median {fmt(med(walls))},"
-        f" max {fmt(max(walls) if walls else None)}, sum {fmt(sum(walls) / len(runs))}"
-        " per run."
-    )
 
 
 def _perpart_steps(v: ReportData) -> str:
@@ -166,8 +142,9 @@ def memory_table(v: ReportData) -> str:
 
     for w, children in sorted(v.d.get("floor", {}).items(), reverse=True):
         add(f"floor W={w}", children)
-    for w, children in sorted(v.d.get("backfill", {}).items(), reverse=True):
-        add(f"single-run backfill W={w} (+ aggregate)", children)
+    for storage in v.storages:
+        for w, children in sorted(v.children("backfill", storage).items(), reverse=True):
+            add(f"single-run backfill, {STORAGE_NAMES[storage]}, W={w} (+ aggregate)", children)
     add("per-partition runs (3a)", v.d.get("perpart", []))
     if v.d.get("cli"):
         add("CLI runs (3b): parent; children = dagster processes", [v.d["cli"]])
@@ -224,15 +201,17 @@ def contention_table(v: ReportData) -> str:
 def profiles(v: ReportData) -> list[str]:
     """One block per profiled extra run: the hotspots table and the top functions."""
     found: list[tuple[str, dict[str, Any]]] = []
-    for child in v.d.get("backfill", {}).get(v.o.workers, []):
-        for run in child["runs"]:
-            if run.get("profile"):
-                kind = "cold" if "cold" in run["label"] else "warm"
-                title = (
-                    f"Single-run backfill, W={v.o.workers}, {v.o.parts} partitions,"
-                    f" {kind} ({fmt(run['seconds'])} under the profiler)"
-                )
-                found.append((title, run["profile"]))
+    for storage in v.storages:
+        for child in v.children("backfill", storage).get(v.o.workers, []):
+            for run in child["runs"]:
+                if run.get("profile"):
+                    kind = "cold" if "cold" in run["label"] else "warm"
+                    title = (
+                        f"Single-run backfill, {STORAGE_NAMES[storage]}, W={v.o.workers},"
+                        f" {v.o.parts} partitions, {kind} ({fmt(run['seconds'])} under the"
+                        " profiler)"
+                    )
+                    found.append((title, run["profile"]))
     for child in v.d.get("perpart", []):
         if child.get("profile"):
             found.append(("One warm per-partition run", child["profile"]))

@@ -4,30 +4,18 @@ compiles* table."""
 from __future__ import annotations
 
 from benchmarks.measure import COMPILE_THRESHOLD_S
+from benchmarks.options import STORAGE_NAMES
+from benchmarks.report_backfill import backfill_ratios
 from benchmarks.report_format import ReportData, Target, fmt, med
 
 # --------------------------------------------------------------------------- ratios, targets
 
 
 def ratio_table(v: ReportData) -> tuple[str, list[Target]]:
-    """The *Ratios* table and the backfill targets (ratio, speed-up, overhead; cold, warm)."""
-    n, w = v.o.parts, v.o.workers
-    lines: list[str] = []
-    targets: list[Target] = []
-    for label in ("cold", "warm"):
-        floor = med(v.seconds("floor", w, label))
-        backfill = med(v.seconds("backfill", w, label))
-        floor1 = med(v.seconds("floor", 1, label))
-        backfill1 = med(v.seconds("backfill", 1, label))
-        ratio = backfill / floor
-        overhead = (backfill - floor) / n
-        speedup = backfill1 / backfill
-        lines.append(
-            f"| {label} | {fmt(floor)} | {fmt(backfill)} | **{ratio:.2f}** |"
-            f" {fmt(overhead)} | {fmt(floor1)} | {fmt(backfill1)} | {floor1 / floor:.2f} |"
-            f" **{speedup:.2f}** |"
-        )
-        targets += _backfill_targets(label, w, ratio, speedup, overhead)
+    """The *Ratios* table and the backfill targets (per storage: ratio, speed-up, overhead;
+    cold, warm)."""
+    w = v.o.workers
+    lines, targets = backfill_ratios(v)
     lines += _per_partition_ratio_lines(v)
     table = (
         f"| runs | floor W={w} | backfill W={w} | 2/1 | (2-1)/N | floor W=1 | backfill W=1 |"
@@ -35,31 +23,6 @@ def ratio_table(v: ReportData) -> tuple[str, list[Target]]:
         "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines)
     )
     return table, targets
-
-
-def _backfill_targets(
-    label: str, w: int, ratio: float, speedup: float, overhead: float
-) -> list[Target]:
-    return [
-        (
-            f"backfill <= 1.15 x floor ({label})",
-            "<= 1.15",
-            f"{ratio:.2f}",
-            ratio <= 1.15 if ratio == ratio else None,
-        ),
-        (
-            f"backfill W={w} >= 1.8 x faster than W=1 ({label})",
-            ">= 1.8",
-            f"{speedup:.2f}",
-            speedup >= 1.8 if speedup == speedup else None,
-        ),
-        (
-            f"orchestration per partition in the backfill ({label})",
-            "<= 0.1 s",
-            fmt(overhead),
-            overhead <= 0.1 if overhead == overhead else None,
-        ),
-    ]
 
 
 def _per_partition_ratio_lines(v: ReportData) -> list[str]:
@@ -158,15 +121,17 @@ def compile_table(v: ReportData) -> tuple[str, Target]:
     """The *numba compiles* table and its target (at most once per worker)."""
     lines: list[str] = []
     ok = True
-    for kind in ("floor", "backfill"):
-        for workers in sorted(v.d.get(kind, {}), reverse=True):
+    kinds: list[tuple[str, str | None, str]] = [("floor", None, "floor")]
+    kinds += [("backfill", s, f"backfill {STORAGE_NAMES[s]}") for s in v.storages]
+    for kind, storage, name in kinds:
+        for workers in sorted(v.children(kind, storage), reverse=True):
             for label in ("cold", "warm"):
-                counts = [r["compiles"] for r in v.runs(kind, workers, label)]
+                counts = [r["compiles"] for r in v.runs(kind, workers, label, storage)]
                 limit = min(workers, v.o.parts) if label == "cold" else 0
                 good = all(c <= limit for c in counts)
                 ok = ok and good
                 lines.append(
-                    f"| {kind} W={workers} {label} | {counts} | <= {limit} |"
+                    f"| {name} W={workers} {label} | {counts} | <= {limit} |"
                     f" {'ok' if good else 'MORE'} |"
                 )
     for index, child in enumerate(v.d.get("perpart", [])):

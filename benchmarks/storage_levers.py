@@ -23,58 +23,30 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.postgres import create_database, dagster_yaml, throwaway_postgres
+
 LEVERS = ("default", "nokeep", "nobatch", "subset")
 _ENV = ("DAGSTER_EVENT_BATCH_SIZE", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS")
 
 
-@contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """A PostgreSQL server for the run's databases (its admin URL), stopped and removed
-    afterwards. Its directory is a top-level temporary one, as in ``.ci/run``: the server's
-    own user must reach it."""
-    script = ROOT / "scripts" / "postgres-test-server.sh"
-    directory = Path(tempfile.mkdtemp(prefix="storage-levers-postgres-"))
-    subprocess.run([str(script), "start", str(directory)], check=True, timeout=600)
-    try:
-        env = dict(
-            line.split("=", 1) for line in (directory / "env").read_text().splitlines() if line
-        )
-        yield env["TRADING_RUNTIME_TEST_POSTGRES_URL"]
-    finally:
-        subprocess.run([str(script), "stop", str(directory)], check=False, timeout=120)
-
-
 def _instance(storage: str, home: Path, admin_url: str | None, lever: str) -> Any:
     """A fresh instance for one backfill, opened as the CLI opens it (``open_instance``)."""
-    import psycopg2
-    import yaml
-    from sqlalchemy.engine import make_url
-
     from trading_runtime.runs.instance import open_instance
     from trading_runtime.runs.run_writes import EVENT_BATCH_SIZE
 
     home.mkdir(parents=True)
-    config: dict[str, Any] = {"telemetry": {"enabled": False}}
+    url = None
     if storage == "postgres":
         assert admin_url is not None
-        name = f"bench_{home.name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
-        admin = psycopg2.connect(admin_url)
-        admin.autocommit = True
-        admin.cursor().execute(f"CREATE DATABASE {name}")
-        admin.close()
-        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        config["storage"] = {"postgres": {"postgres_url": url}}
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+        url = create_database(admin_url, home.name)
+    (home / "dagster.yaml").write_text(dagster_yaml(url, telemetry={"enabled": False}))
     os.environ["DAGSTER_HOME"] = str(home)
     for name in _ENV:
         os.environ.pop(name, None)
@@ -210,8 +182,8 @@ def main() -> None:
         spec = GeneratorSpec(parts=args.parts + 4, events=args.events, seed=args.seed)
         generate_parts(spec, work / "parts")
         screen(work / "parts", args.parts, work)
-        with throwaway_postgres() as admin_url:
-            found = measure(work / "parts", args.rounds, work, admin_url)
+        with throwaway_postgres("storage-levers-postgres-") as server:
+            found = measure(work / "parts", args.rounds, work, server.admin_url)
         print()
         print(report(found, args.parts))
 

@@ -1,9 +1,11 @@
-"""Child scenario 2: single-run backfills of ``backtest_parts`` (+ the aggregate over N)."""
+"""Child scenario 2: single-run backfills of ``backtest_parts`` (+ the aggregate over N), on the
+instance storage of the spec (``storage``: SQLite, or PostgreSQL on ``postgres_admin_url``)."""
 
 from __future__ import annotations
 
 import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +44,10 @@ def _backfill_once(spec: Spec, label: str, aggregate: bool) -> dict[str, Any]:
     from trading_runtime.settings import RuntimeSettings
 
     work, keys = Path(spec["work"]), list(spec["keys"])
-    instance = fresh_instance(work / f"home-{label}")
-    results = work / f"results-{label}"
+    # Unique per backfill: the children of a run share the work directory.
+    name = f"{spec.get('storage', 'sqlite')}-{label}-{uuid.uuid4().hex[:8]}"
+    home, results = work / f"home-{name}", work / f"results-{name}"
+    instance = fresh_instance(home, spec.get("postgres_admin_url"))
     settings = RuntimeSettings(
         parts_dir=spec["parts_dir"],
         results=str(results),
@@ -69,6 +73,7 @@ def _backfill_once(spec: Spec, label: str, aggregate: bool) -> dict[str, Any]:
         record.update(_aggregate_after(defs, instance, keys, label))
     instance.dispose()
     shutil.rmtree(results, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
     return record
 
 

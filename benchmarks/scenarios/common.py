@@ -11,17 +11,20 @@ import os
 from pathlib import Path
 from typing import Any
 
+from benchmarks.postgres import create_database, dagster_yaml
+
 Spec = dict[str, Any]
 
-DAGSTER_YAML = ""  # what `make run` creates (`touch dagster.yaml`): the defaults
 
-
-def fresh_instance(home: Path) -> Any:
-    """A new Dagster instance at ``home`` (DAGSTER_HOME set, as the CLI does)."""
+def fresh_instance(home: Path, postgres_admin_url: str | None = None) -> Any:
+    """A new Dagster instance at ``home`` (DAGSTER_HOME set), opened as the CLI opens it
+    (``open_instance``): Dagster's defaults, SQLite files in ``home``, as ``make run`` creates
+    it; or, given a PostgreSQL server's admin URL, every storage in a new database on it."""
     from trading_runtime.runs.instance import open_instance
 
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    url = None if postgres_admin_url is None else create_database(postgres_admin_url, home.name)
+    (home / "dagster.yaml").write_text(dagster_yaml(url))
     os.environ["DAGSTER_HOME"] = str(home)
     return open_instance()
 
