@@ -41,7 +41,7 @@ def child_prepare_many(spec: Spec) -> dict[str, Any]:
     keys = [f"part-{i:0{width}d}" for i in range(spec["many"])]
     started = time.perf_counter()
     for base, source in ((Path(spec["results"]), sample), (Path(spec["results_big"]), big)):
-        _write_results(base / RESULTS_DIR, source, document, keys)
+        _write_results(base / RESULTS_DIR, source, _listing(document, source), keys)
     timings["write_results_s"] = time.perf_counter() - started
     _link_parts(Path(spec["parts_many"]), Path(spec["part"]), keys)
     timings.update(_register_many(Path(spec["home"]), keys, document))
@@ -88,7 +88,21 @@ def _write_10x_sample(sample: Path, big: Path) -> int:
     with np.load(sample / STATS_FILE) as archive:
         record = archive["0"]
     write_npz_deterministic(big / STATS_FILE, {"0": np.concatenate([record] * 10)})
+    # The sample's chart, as result.json lists it: a view, which the aggregate only reads.
+    if (sample / CHART_FILE).exists() and not (big / CHART_FILE).exists():
+        os.link(sample / CHART_FILE, big / CHART_FILE)
     return int(curve.num_rows)
+
+
+def _listing(document: dict[str, Any], source: Path) -> dict[str, Any]:
+    """``document`` listing the sha256 of ``source``'s own files: the aggregate checks every
+    stored file against result.json, and the 10x sample's curve and record are other bytes."""
+    from trading_runtime.results.result import file_sha256
+
+    files = dict(document["provenance"].get("files", {}))
+    for name in files:
+        files[name] = file_sha256(source / name) or files[name]
+    return {**document, "provenance": {**document["provenance"], "files": files}}
 
 
 def _link_parts(parts_dir: Path, part: Path, keys: list[str]) -> None:
