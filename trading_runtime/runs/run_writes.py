@@ -181,7 +181,9 @@ def _close_cursors_at_checkin(engine: Any) -> None:
         conn.connection.info.setdefault(_CURSORS, weakref.WeakSet()).add(cursor)
 
     def close(_dbapi_connection: Any, record: Any) -> None:
-        for cursor in list(record.info.pop(_CURSORS, ()) if record is not None else ()):
+        if record is None:  # an invalidated connection: closed with its cursors
+            return
+        for cursor in list(record.info.pop(_CURSORS, ())):
             cursor.close()
 
     event.listen(engine, "after_cursor_execute", remember)
