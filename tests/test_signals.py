@@ -16,9 +16,8 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from support.cli_processes import MATERIALIZE, children, cli_env, running
 
-from trading_runtime.backtest.worker import ENGINE_STARTED_SUFFIX
 from trading_runtime.config import example_config_path
-from trading_runtime.layout import RESULTS_DIR, STAGING_DIR
+from trading_runtime.layout import ENGINE_STARTED_SUFFIX, RESULTS_DIR, STAGING_DIR
 from trading_runtime.results.store import stored_result_keys
 from trading_runtime.runs.owners import run_owner
 

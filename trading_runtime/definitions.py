@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Mapping
 
+from trading_runtime.backtest.service_start import start_engine_service
 from trading_runtime.defs import build_definitions
 
 __all__ = ["defs", "temporary_instance_warning"]
@@ -30,4 +31,7 @@ _warning = temporary_instance_warning(os.environ)
 if _warning:
     logging.getLogger("dagster").warning(_warning)
 
+
 defs = build_definitions()
+# Warm engine workers for the runs this code location launches (on under `dagster dev`).
+start_engine_service()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from os import PathLike
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 __all__ = [
     "AGGREGATE_CHART_FILE",
@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_STARTUP_TIMEOUT_S",
     "DEFAULT_TIMEOUT_S",
     "DOWNLOADS_DIR",
+    "ENGINE_STARTED_SUFFIX",
     "EVENT_LOG_FILE",
     "PART_KEY_MAX_LENGTH",
     "PART_KEY_RULE",
@@ -39,6 +40,7 @@ __all__ = [
     "VERSIONS_DIR",
     "PartNameError",
     "check_part_key",
+    "engine_started_marker",
     "part_file_name",
     "part_key",
     "part_key_problem",
@@ -136,3 +138,14 @@ def part_key(location: str | PathLike[str]) -> str:
 
 def part_file_name(key: str) -> str:
     return f"{check_part_key(key)}{PART_SUFFIX}"
+
+
+# An engine worker creates this file beside the task's output directory when the backtest clock
+# starts: a worker killed by SIGALRM without it ran out of start-up time, with it out of backtest
+# time.
+ENGINE_STARTED_SUFFIX = ".engine-started"
+
+
+def engine_started_marker(out_dir: Path) -> Path:
+    out_dir = Path(out_dir)
+    return out_dir.with_name(f".{out_dir.name}{ENGINE_STARTED_SUFFIX}")

@@ -34,6 +34,13 @@ Environment variables (all optional on a laptop):
   TRADING_RUNTIME_STORAGE_RETRY_S  seconds a command waits, retrying with backoff, for an
                              unreachable instance storage (PostgreSQL restarting, SQLite locked)
                              before failing with one line; 0: no retry (default: 30)
+  TRADING_RUNTIME_ENGINE_SERVICE  auto | on | off: keep warm engine workers in a local service
+                             across runs, so a run launched alone (a click in the UI) does not
+                             compile the strategy again (backtest/engine_service.py). Default
+                             auto: on under `dagster dev` (`make dev`) with DAGSTER_HOME set;
+                             local only
+  TRADING_RUNTIME_ENGINE_SERVICE_IDLE_S  seconds the service waits for a task before it exits
+                             (default: 1800)
   TRADING_RUNTIME_STRATEGY_MODULES
                              comma-separated module prefixes a config's strategy.class_path may
                              name (default: trading_runtime.strategies). Not a RuntimeSettings
@@ -58,6 +65,7 @@ from pydantic import (
 )
 
 from trading_runtime.backtest.memory import worker_memory_limit_mb
+from trading_runtime.backtest.service_identity import DEFAULT_IDLE_S
 from trading_runtime.config import example_config_path
 from trading_runtime.config.strategy_modules import STRATEGY_MODULES_ENV, allowed_strategy_modules
 from trading_runtime.data.ingest.window_text import parse_window
@@ -107,6 +115,9 @@ class RuntimeSettings(BaseModel):
     storage_retry_s: float = Field(
         default=DEFAULT_STORAGE_RETRY_S, ge=0, le=MAX_STORAGE_RETRY_S, allow_inf_nan=False
     )
+    # Read from the environment by the pools (``backtest.service_identity``); checked here.
+    engine_service: Literal["auto", "on", "off"] = "auto"
+    engine_service_idle_s: float = Field(default=DEFAULT_IDLE_S, gt=0, allow_inf_nan=False)
 
     @field_validator("raw_window")
     @classmethod
@@ -120,6 +131,11 @@ class RuntimeSettings(BaseModel):
             raise ValueError(
                 "TRADING_RUNTIME_RESULTS must be an object-store URL (e.g. s3://bucket/results)"
                 " when TRADING_RUNTIME_ENV=k8s: pods share no disk"
+            )
+        if self.engine_service == "on" and self.env != "local":
+            raise ValueError(
+                "TRADING_RUNTIME_ENGINE_SERVICE=on needs TRADING_RUNTIME_ENV=local: on k8s each"
+                " run is its own pod, with its own workers"
             )
         if self.executor == "k8s_job" and self.env != "k8s":
             raise ValueError("TRADING_RUNTIME_EXECUTOR=k8s_job needs TRADING_RUNTIME_ENV=k8s")

@@ -17,14 +17,19 @@ from pathlib import Path
 from pebble import ProcessExpired
 
 from trading_runtime.adapters import EngineError, EngineStartupError, EngineTimeoutError
+from trading_runtime.backtest.engine_pools import pool_for
 from trading_runtime.backtest.execute import prepare_out_dir
-from trading_runtime.backtest.pool import WorkerPool, killed_by_alarm, pool_for
+from trading_runtime.backtest.pool import EnginePool, killed_by_alarm
 from trading_runtime.backtest.private_inputs import private_inputs_dir
-from trading_runtime.backtest.worker import engine_started_marker
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.files import regular_file_problem
 from trading_runtime.data.validate import PartValidationError
-from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S, part_key
+from trading_runtime.layout import (
+    DEFAULT_STARTUP_TIMEOUT_S,
+    DEFAULT_TIMEOUT_S,
+    engine_started_marker,
+    part_key,
+)
 from trading_runtime.results import BacktestResult
 
 __all__ = ["BacktestTask", "Outcome", "backtest_part", "backtest_tasks", "refuse_duplicate_keys"]
@@ -116,12 +121,12 @@ def backtest_tasks(
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
-    pool: WorkerPool | None = None,
+    pool: EnginePool | None = None,
     workers: int | None = None,
     chart: bool = True,
 ) -> dict[str, Outcome]:
     """Run many parts in parallel. Without a pool, the shared pool of
-    ``min(workers or cores, len(tasks))`` workers runs them (``workers.pool_for``).
+    ``min(workers or cores, len(tasks))`` workers runs them (``engine_pools.pool_for``).
     ``timeout_s`` bounds each engine run; ``startup_timeout_s`` what comes before it;
     ``chart=False`` leaves the charts out (the benchmark's engine floor)."""
     refuse_duplicate_keys([task.partition for task in tasks])
@@ -182,7 +187,7 @@ def backtest_part(
     out_dir: Path,
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
-    pool: WorkerPool | None = None,
+    pool: EnginePool | None = None,
 ) -> BacktestResult:
     """One part: a result, or the part's error raised."""
     partition = part_key(part_path)

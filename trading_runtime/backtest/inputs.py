@@ -13,8 +13,8 @@ from pathlib import Path
 
 from upath import UPath
 
+from trading_runtime.backtest.engine_pools import pool_for
 from trading_runtime.backtest.fan_out import refuse_duplicate_keys
-from trading_runtime.backtest.pool import pool_for
 from trading_runtime.config import LATENCY_DIR, BacktestConfig
 from trading_runtime.data.order import WarmupError, resolve_warmup
 from trading_runtime.data.parts_store import localize

@@ -17,18 +17,26 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pebble import ProcessExpired, ProcessPool
 
 from trading_runtime.backtest.memory import worker_memory_limit_mb
 from trading_runtime.backtest.spawn import worker_context
-from trading_runtime.backtest.worker import backtest_in_worker, init_worker, validate_in_worker
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S
 
-__all__ = ["WorkerPool", "close_shared_pools", "killed_by_alarm", "pool_for", "shared_pool"]
+__all__ = [
+    "EnginePool",
+    "WorkerPool",
+    "backtest_args",
+    "backtest_deadline",
+    "close_shared_pools",
+    "gather_validations",
+    "killed_by_alarm",
+    "shared_pool",
+]
 
 # pebble's own timeout only backs the kernel's up (a worker stuck outside both clocks).
 _BACKSTOP_S = 60.0
@@ -36,6 +44,70 @@ _BACKSTOP_S = 60.0
 
 def killed_by_alarm(exc: BaseException) -> bool:
     return isinstance(exc, ProcessExpired) and exc.exitcode == -signal.SIGALRM
+
+
+def backtest_args(
+    config: BacktestConfig,
+    part_path: Path,
+    out_dir: Path,
+    timeout_s: float,
+    startup_timeout_s: float,
+    warmup_paths: Sequence[Path],
+    chart: bool,
+) -> tuple[Any, ...]:
+    """``worker.backtest_in_worker``'s arguments: plain values, the same for a local worker and
+    the engine service's (whose working directory is the run's: ``service_identity``)."""
+    return (
+        config.model_dump_json(),
+        str(part_path),
+        str(out_dir),
+        timeout_s,
+        startup_timeout_s,
+        [str(path) for path in warmup_paths],
+        chart,
+    )
+
+
+def backtest_deadline(args: tuple[Any, ...]) -> float:
+    """The backstop for ``backtest_args``: both clocks and a margin."""
+    return float(args[3] + args[4] + _BACKSTOP_S)
+
+
+def gather_validations(
+    part_paths: Sequence[Path], futures: Sequence[Future[PartInfo]]
+) -> list[PartInfo | PartValidationError]:
+    """Each validation's PartInfo, or its error naming the part."""
+    outcomes: list[PartInfo | PartValidationError] = []
+    for path, future in zip(part_paths, futures, strict=True):
+        try:
+            outcomes.append(future.result())
+        except PartValidationError as exc:
+            outcomes.append(exc)
+        except (ProcessExpired, FutureTimeoutError) as exc:
+            outcomes.append(PartValidationError(f"part {path}: validation failed ({exc!r})"))
+    return outcomes
+
+
+class EnginePool(Protocol):
+    """What runs use of a pool: this module's ``WorkerPool``, or the engine service's."""
+
+    workers: int
+
+    def submit(
+        self,
+        config: BacktestConfig,
+        part_path: Path,
+        out_dir: Path,
+        *,
+        timeout_s: float = ...,
+        startup_timeout_s: float = ...,
+        warmup_paths: Sequence[Path] = ...,
+        chart: bool = ...,
+    ) -> Future[tuple[dict[str, Any], float, float]]: ...
+
+    def validate(
+        self, part_paths: Sequence[Path], *, timeout_s: float = ...
+    ) -> list[PartInfo | PartValidationError]: ...
 
 
 class WorkerPool:
@@ -46,6 +118,9 @@ class WorkerPool:
         default for this many workers)."""
         self.workers = max(1, workers)
         self.memory_mb = worker_memory_limit_mb(self.workers) if memory_mb is None else memory_mb
+        # Imported here: a run whose tasks go to the engine service never loads the engines.
+        from trading_runtime.backtest.worker import init_worker
+
         # spawn: the parent (Dagster) runs threads, which fork would copy in a broken state;
         # and never the caller's __main__ again (``spawn.worker_context``).
         self._pool = ProcessPool(
@@ -71,6 +146,11 @@ class WorkerPool:
             started.set()
         self._closed.wait()
 
+    def schedule(self, function: Any, args: tuple[Any, ...], timeout: float) -> Future[Any]:
+        """``function(*args)`` in a worker; past ``timeout`` s its worker is killed."""
+        future: Future[Any] = self._pool.schedule(function, args=args, timeout=timeout)
+        return future
+
     def submit(
         self,
         config: BacktestConfig,
@@ -85,38 +165,21 @@ class WorkerPool:
         """A backtest in a worker: its ``result.json`` document, the backtest's wall time and
         the start-up's (validation, compilation) before it. ``warmup_paths`` are fed to the
         engine before ``part_path``, in order."""
-        future: Future[tuple[dict[str, Any], float, float]] = self._pool.schedule(
-            backtest_in_worker,
-            args=(
-                config.model_dump_json(),
-                str(part_path),
-                str(out_dir),
-                timeout_s,
-                startup_timeout_s,
-                [str(path) for path in warmup_paths],
-                chart,
-            ),
-            timeout=startup_timeout_s + timeout_s + _BACKSTOP_S,
+        from trading_runtime.backtest.worker import backtest_in_worker
+
+        args = backtest_args(
+            config, part_path, out_dir, timeout_s, startup_timeout_s, warmup_paths, chart
         )
-        return future
+        return self.schedule(backtest_in_worker, args, backtest_deadline(args))
 
     def validate(
         self, part_paths: Sequence[Path], *, timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> list[PartInfo | PartValidationError]:
         """Validate parts on the workers, in parallel; each is a PartInfo or its error."""
-        futures = [
-            self._pool.schedule(validate_in_worker, args=(str(p),), timeout=timeout_s)
-            for p in part_paths
-        ]
-        outcomes: list[PartInfo | PartValidationError] = []
-        for path, future in zip(part_paths, futures, strict=True):
-            try:
-                outcomes.append(future.result())
-            except PartValidationError as exc:
-                outcomes.append(exc)
-            except (ProcessExpired, FutureTimeoutError) as exc:
-                outcomes.append(PartValidationError(f"part {path}: validation failed ({exc!r})"))
-        return outcomes
+        from trading_runtime.backtest.worker import validate_in_worker
+
+        futures = [self.schedule(validate_in_worker, (str(p),), timeout_s) for p in part_paths]
+        return gather_validations(part_paths, futures)
 
     def close(self) -> None:
         self._pool.stop()
@@ -139,11 +202,6 @@ def shared_pool(workers: int | None = None) -> WorkerPool:
         if size not in _pools:
             _pools[size] = WorkerPool(size)
         return _pools[size]
-
-
-def pool_for(tasks: int, workers: int | None = None) -> WorkerPool:
-    """The shared pool for a batch: ``workers`` (default: cores), never more than the tasks."""
-    return shared_pool(min(workers or os.cpu_count() or 1, max(1, tasks)))
 
 
 @atexit.register

@@ -20,7 +20,7 @@ from upath import UPath
 
 from trading_runtime.backtest.fan_out import BacktestTask, Outcome, backtest_tasks
 from trading_runtime.backtest.inputs import PartLocation, localize_inputs
-from trading_runtime.backtest.pool import WorkerPool
+from trading_runtime.backtest.pool import EnginePool
 from trading_runtime.backtest.processes import (
     ProcessIdentity,
     current_process,
@@ -146,7 +146,7 @@ def stage_backtests(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
     workers: int | None = None,
-    pool: WorkerPool | None = None,
+    pool: EnginePool | None = None,
 ) -> StagedBacktests:
     """Backtest parts (files or URLs, by partition key) into a fresh local staging directory
     under ``staging_base`` (``staging_base_for`` a destination; the system temp directory when

@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -49,32 +50,23 @@ from trading_runtime.data.validate import (
     validate_part,
     validate_part_events,
 )
-from trading_runtime.layout import part_key
+from trading_runtime.layout import engine_started_marker, part_key
 from trading_runtime.results.charts import part_chart_png
 from trading_runtime.results.metrics import compute_metrics, curve_from_record
 
 __all__ = [
-    "ENGINE_STARTED_SUFFIX",
     "backtest_in_worker",
-    "engine_started_marker",
     "init_worker",
+    "prepare_in_worker",
     "validate_in_worker",
 ]
 
-# The worker creates this file beside the task's output directory when the backtest clock starts:
-# a worker killed by SIGALRM without it ran out of start-up time, with it out of backtest time.
-ENGINE_STARTED_SUFFIX = ".engine-started"
 _PR_SET_PDEATHSIG = 1
 
 # Configs (by hash) this worker has already prepared (compiled their strategy).
 _prepared: set[str] = set()
 _post_processing_warm = False
 _memory_limit_mb = 0
-
-
-def engine_started_marker(out_dir: Path) -> Path:
-    out_dir = Path(out_dir)
-    return out_dir.with_name(f".{out_dir.name}{ENGINE_STARTED_SUFFIX}")
 
 
 def init_worker(parent_pid: int, memory_limit_mb: int = 0) -> None:
@@ -236,3 +228,15 @@ def _validated_part(path: Path) -> PartInfo:
 
 def validate_in_worker(part_path: str) -> PartInfo:
     return validate_part(Path(part_path))
+
+
+def prepare_in_worker(config_json: str, part_path: str, startup_timeout_s: float) -> str:
+    """Compile ``config``'s strategy in this worker, on a private copy of a part, without a
+    backtest: the engine service warms its workers this way before the first click. The
+    config's hash."""
+    with tempfile.TemporaryDirectory(prefix="warm-up-") as scratch, _alarm(startup_timeout_s):
+        config = parse_config(json.loads(config_json), "<worker>")
+        private = copy_inputs(config, Path(part_path), [], Path(scratch) / "inputs")
+        part = validate_part(private.part)
+        _prepare(config, part, resolve_roi(config, [part]))
+    return config.config_hash()

@@ -1,0 +1,256 @@
+"""A run's side of the warm engine service (``engine_service``): a pool whose tasks run on the
+service's warm workers (``service_start`` starts the service).
+
+``engine_pools.pool_for`` asks ``service_pool`` first. A service that is off, absent, slow to
+answer or running other code (``service_identity``) gives None, and the run uses its own
+workers. A task whose service goes away before it answers (stopped, killed) runs again on the
+run's own workers, in a fresh output directory; one the service calls stale does too.
+Everything else (results, errors, timeouts, worker deaths) arrives as a local worker's would.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from multiprocessing.connection import Client, Connection
+from pathlib import Path
+from typing import Any
+
+from pebble import ProcessExpired
+
+from trading_runtime.backtest.pool import (
+    backtest_args,
+    backtest_deadline,
+    gather_validations,
+    shared_pool,
+)
+from trading_runtime.backtest.service_identity import (
+    ServiceFiles,
+    environment_fingerprint,
+    service_enabled,
+    strategy_identity,
+)
+from trading_runtime.config import BacktestConfig
+from trading_runtime.data.validate import PartInfo, PartValidationError
+from trading_runtime.layout import (
+    DEFAULT_STARTUP_TIMEOUT_S,
+    DEFAULT_TIMEOUT_S,
+    engine_started_marker,
+)
+
+__all__ = [
+    "PING_TIMEOUT_S",
+    "REPLY_MARGIN_S",
+    "ServicePool",
+    "ServiceStale",
+    "ServiceUnavailable",
+    "close_service_pools",
+    "ping_service",
+    "service_pool",
+]
+
+# A service that does not answer a ping in this long is treated as absent.
+PING_TIMEOUT_S = 5.0
+# Past a task's own deadline (both clocks and pebble's backstop), the service has failed.
+REPLY_MARGIN_S = 30.0
+# Requests in flight per worker: enough to keep the service's queue full, few sockets.
+_IN_FLIGHT_PER_WORKER = 4
+
+
+class ServiceUnavailable(Exception):
+    """The service did not take or finish the task: run it on this process's workers."""
+
+
+class ServiceStale(ServiceUnavailable):
+    """The service runs other code or settings than this process."""
+
+
+class ServicePool:
+    """``pool.EnginePool`` over the engine service's warm pool of ``workers``."""
+
+    def __init__(self, files: ServiceFiles, key: bytes, fingerprint: str, workers: int) -> None:
+        self.workers = workers
+        self._address, self._key, self._fingerprint = files.address, key, fingerprint
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers * _IN_FLIGHT_PER_WORKER, thread_name_prefix="engine-service"
+        )
+        self._open: set[Connection] = set()
+        self._lock = threading.Lock()
+
+    def request(self, kind: str, deadline_s: float, **fields: Any) -> tuple[Any, ...]:
+        """One request's reply; ServiceUnavailable when the service did not answer."""
+        try:
+            conn = Client(self._address, family="AF_UNIX", authkey=self._key)
+        except (OSError, EOFError) as exc:
+            raise ServiceUnavailable(str(exc)) from None
+        with self._lock:
+            self._open.add(conn)
+        try:
+            conn.send({"kind": kind, "fingerprint": self._fingerprint, **fields})
+            if not conn.poll(deadline_s):
+                raise ServiceUnavailable(f"no answer in {deadline_s:g} s")
+            reply: tuple[Any, ...] = conn.recv()
+        except (OSError, EOFError) as exc:
+            raise ServiceUnavailable(f"the engine service went away ({exc!r})") from None
+        finally:
+            with self._lock:
+                self._open.discard(conn)
+            conn.close()
+        if reply[0] == "stale":
+            _forget_service()
+            raise ServiceStale(str(reply[1]))
+        return reply
+
+    def _run(
+        self,
+        kind: str,
+        args: tuple[Any, ...],
+        timeout: float,
+        local: Callable[[], Any],
+        **fields: Any,
+    ) -> Any:
+        try:
+            reply = self.request(
+                kind,
+                timeout + REPLY_MARGIN_S,
+                args=args,
+                timeout=timeout,
+                size=self.workers,
+                **fields,
+            )
+        except ServiceUnavailable:
+            return local()
+        if reply[0] == "ok":
+            return reply[1]
+        if reply[0] == "expired":
+            raise ProcessExpired(reply[1], code=reply[2])
+        if reply[0] == "timeout":
+            raise FutureTimeoutError()
+        raise reply[1]
+
+    def submit(
+        self,
+        config: BacktestConfig,
+        part_path: Path,
+        out_dir: Path,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
+        warmup_paths: Sequence[Path] = (),
+        chart: bool = True,
+    ) -> Future[tuple[dict[str, Any], float, float]]:
+        args = backtest_args(
+            config, part_path, out_dir, timeout_s, startup_timeout_s, warmup_paths, chart
+        )
+
+        def local() -> tuple[dict[str, Any], float, float]:
+            _fresh_directory(Path(out_dir))  # what a killed service's worker left
+            return (
+                shared_pool(self.workers)
+                .submit(
+                    config,
+                    part_path,
+                    out_dir,
+                    timeout_s=timeout_s,
+                    startup_timeout_s=startup_timeout_s,
+                    warmup_paths=warmup_paths,
+                    chart=chart,
+                )
+                .result()
+            )
+
+        strategy = strategy_identity(config.strategy.class_path)
+        return self._executor.submit(
+            self._run, "backtest", args, backtest_deadline(args), local, strategy=strategy
+        )
+
+    def validate(
+        self, part_paths: Sequence[Path], *, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> list[PartInfo | PartValidationError]:
+        def task(path: Path) -> Future[PartInfo]:
+            def local() -> PartInfo:
+                outcome = shared_pool(self.workers).validate([path], timeout_s=timeout_s)[0]
+                if isinstance(outcome, PartValidationError):
+                    raise outcome
+                return outcome
+
+            return self._executor.submit(
+                self._run, "validate", (str(path),), timeout_s, local, strategy=None
+            )
+
+        outcomes = gather_validations(part_paths, [task(path) for path in part_paths])
+        return outcomes
+
+    def close(self) -> None:
+        """Drop every connection: the service cancels their tasks, killing their workers."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            for conn in self._open:
+                conn.close()
+            self._open.clear()
+
+
+def _fresh_directory(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    engine_started_marker(path).unlink(missing_ok=True)
+    path.mkdir(parents=True)
+
+
+_pools: dict[int, ServicePool] = {}
+_pools_lock = threading.Lock()
+_stale = threading.Event()
+
+
+def _forget_service() -> None:
+    """This process's runs use their own workers from now on (the service runs other code)."""
+    _stale.set()
+
+
+def ping_service(pool: ServicePool) -> str:
+    """``ok``, ``stale`` (it runs other code or settings), ``absent`` (nothing listens) or
+    ``silent`` (no answer in time: the handshake itself has no timeout, so it runs in a thread a
+    wedged service cannot hold the run in)."""
+    status = ["silent"]
+    answered = threading.Event()
+
+    def ping() -> None:
+        try:
+            status[0] = "ok" if pool.request("ping", PING_TIMEOUT_S)[0] == "ok" else "silent"
+        except ServiceStale:
+            status[0] = "stale"
+        except ServiceUnavailable:
+            status[0] = "absent"
+        answered.set()
+
+    threading.Thread(target=ping, daemon=True, name="engine-service-ping").start()
+    answered.wait(PING_TIMEOUT_S)
+    return status[0]
+
+
+def service_pool(workers: int) -> ServicePool | None:
+    """The service's pool of ``workers`` when the service is on and answers; else None."""
+    if _stale.is_set() or not service_enabled():
+        return None
+    files = ServiceFiles(os.environ["DAGSTER_HOME"])
+    key = files.read_key()
+    if key is None:
+        return None
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None or pool._key != key:
+            pool = _pools[workers] = ServicePool(files, key, environment_fingerprint(), workers)
+    return pool if ping_service(pool) == "ok" else None
+
+
+@atexit.register
+def close_service_pools() -> None:
+    """Drop this process's connections to the service: their running tasks are cancelled."""
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.close()
+        _pools.clear()
