@@ -33,6 +33,8 @@ import pytest
 import yaml
 from dagster import DagsterInstance
 
+from trading_runtime.backtest.service_client import ServicePool
+from trading_runtime.backtest.service_identity import ServiceFiles
 from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.results import BacktestResult
 from trading_runtime.runs.instance import register_parts
@@ -107,6 +109,16 @@ class Webserver:
     url: str
     results: Path
     log: Path
+    home: Path
+
+
+def _engine_service_tasks(home: Path) -> int:
+    """How many tasks the instance's engine service has run (its status request)."""
+    files = ServiceFiles(home)
+    key = files.read_key()
+    assert key is not None, "the code location started no engine service"
+    reply = ServicePool(files, key, "status only", 1).request("status", 10.0)
+    return int(reply[1]["tasks"])
 
 
 def _wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
@@ -161,6 +173,8 @@ def webserver(tmp_path: Path, parts_dir: Path, artifacts: Path) -> Iterator[Webs
         "TRADING_RUNTIME_PARTS_DIR": str(parts_dir),
         "TRADING_RUNTIME_RESULTS": str(results),
         "TRADING_RUNTIME_WORKERS": "1",
+        # The click's run goes to the warm engine service, as under `make dev`.
+        "TRADING_RUNTIME_ENGINE_SERVICE": "on",
         # This checkout's code in the webserver, its code server and the runs it launches.
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
@@ -179,7 +193,7 @@ def webserver(tmp_path: Path, parts_dir: Path, artifacts: Path) -> Iterator[Webs
         )
     try:
         _wait_until_serving(process, url, log)
-        yield Webserver(url, results, log)
+        yield Webserver(url, results, log, home)
     finally:
         _stop(process)
 
@@ -260,6 +274,8 @@ def test_launch_a_partition_from_the_ui_and_see_its_metrics_and_chart(
             expect(outcome).to_be_visible(timeout=RUN_TIMEOUT_S * 1000)
             screenshot("run-finished")
             assert outcome.inner_text() == "Materialized (1)", _tail(webserver.log)
+            # The code location's warm-up and the click's backtest ran in the engine service.
+            assert _engine_service_tasks(webserver.home) >= 2, _tail(webserver.log)
 
             # The partition's metadata: metrics as the stored result has them, and the chart.
             stored = BacktestResult.load(webserver.results / "backtest_results" / PART)

@@ -69,6 +69,7 @@ class EngineService:
         self._sources: dict[str, tuple[str | None, str | None]] = {}
         self.last_active = time.monotonic()
         self.stop = threading.Event()
+        self.tasks = 0
 
     def busy(self) -> bool:
         with self._lock:
@@ -81,6 +82,7 @@ class EngineService:
                 module, source, digest = strategy
                 known = self._sources.get(module)
                 if known is not None and known != (source, digest):
+                    print(f"engine service: {module} changed; new pools", flush=True)
                     for old in self._pools.values():  # they may hold the old module
                         if self._running.get(old):
                             self._retired.add(old)  # closed when its last task ends
@@ -91,6 +93,8 @@ class EngineService:
             pool = self._pools.get(size)
             if pool is None:
                 pool = self._pools[size] = WorkerPool(size)
+                print(f"engine service: a pool of {size} worker(s) started", flush=True)
+            self.tasks += 1
             self._running[pool] = self._running.get(pool, 0) + 1
         for old in idle:
             old.close()
@@ -113,6 +117,10 @@ class EngineService:
         if request.get("kind") == "stop":  # a starter whose code or settings differ
             self.stop.set()
             return ("ok", {"pid": os.getpid()})
+        if request.get("kind") == "status":  # for anyone with the key: what it has done
+            with self._lock:
+                sizes = sorted(self._pools)
+            return ("ok", {"pid": os.getpid(), "tasks": self.tasks, "pools": sizes})
         if request.get("fingerprint") != self.fingerprint:
             return ("stale", "the service runs other code or settings than this run")
         kind = request.get("kind")
@@ -210,6 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     while service.busy() and not service.stop.wait(0.5):
         pass
     service.close()
+    print(f"engine service: stopped after {service.tasks} task(s)", flush=True)
 
 
 if __name__ == "__main__":
