@@ -19,7 +19,7 @@ from pebble import ProcessExpired
 from trading_runtime.adapters import EngineError, EngineStartupError, EngineTimeoutError
 from trading_runtime.backtest.engine_pools import pool_for
 from trading_runtime.backtest.execute import prepare_out_dir
-from trading_runtime.backtest.pool import EnginePool, killed_by_alarm
+from trading_runtime.backtest.pool import EnginePool, killed_by_alarm, wait_result
 from trading_runtime.backtest.private_inputs import private_inputs_dir
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.files import regular_file_problem
@@ -159,7 +159,7 @@ def backtest_tasks(
     for task, out_dir, future in pending:
         marker = engine_started_marker(out_dir)
         try:
-            document, wall_time_s, startup_s = future.result()
+            document, wall_time_s, startup_s = wait_result(future)
         except Exception as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
             outcomes[task.partition] = _failure(

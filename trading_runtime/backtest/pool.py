@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +36,7 @@ __all__ = [
     "gather_validations",
     "killed_by_alarm",
     "shared_pool",
+    "wait_result",
 ]
 
 # pebble's own timeout only backs the kernel's up (a worker stuck outside both clocks).
@@ -73,6 +74,15 @@ def backtest_deadline(args: tuple[Any, ...]) -> float:
     return float(args[3] + args[4] + _BACKSTOP_S)
 
 
+def wait_result(future: Future[Any]) -> Any:
+    """``future.result()``, waiting in steps of a second: a signal (Ctrl-C, a run stopped from
+    the UI) that the kernel hands to another thread is only handled when the main thread runs,
+    and a wait without a timeout would not let it until the task ends."""
+    while not wait([future], timeout=1.0).done:
+        pass
+    return future.result()
+
+
 def gather_validations(
     part_paths: Sequence[Path], futures: Sequence[Future[PartInfo]]
 ) -> list[PartInfo | PartValidationError]:
@@ -80,7 +90,7 @@ def gather_validations(
     outcomes: list[PartInfo | PartValidationError] = []
     for path, future in zip(part_paths, futures, strict=True):
         try:
-            outcomes.append(future.result())
+            outcomes.append(wait_result(future))
         except PartValidationError as exc:
             outcomes.append(exc)
         except (ProcessExpired, FutureTimeoutError) as exc:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import shutil
 import threading
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from multiprocessing.connection import Client, Connection
 from pathlib import Path
@@ -29,6 +31,7 @@ from trading_runtime.backtest.pool import (
     gather_validations,
     shared_pool,
 )
+from trading_runtime.backtest.private_inputs import private_inputs_dir
 from trading_runtime.backtest.service_identity import (
     ServiceFiles,
     environment_fingerprint,
@@ -70,15 +73,50 @@ class ServiceStale(ServiceUnavailable):
     """The service runs other code or settings than this process."""
 
 
+class _DaemonThreads:
+    """``threads`` daemon threads running submitted calls. Not a ThreadPoolExecutor: the
+    interpreter joins its threads before it exits, so a run stopped mid-task would wait for
+    the service to finish it; a daemon thread ends with the process, whose closed connections
+    make the service cancel the task (killing its worker)."""
+
+    def __init__(self, threads: int) -> None:
+        self._calls: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads = [
+            threading.Thread(target=self._serve, daemon=True, name=f"engine-service-{n}")
+            for n in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _serve(self) -> None:
+        while (item := self._calls.get()) is not None:
+            future, call = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def submit(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._calls.put((future, lambda: call(*args, **kwargs)))
+        return future
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._calls.put(None)
+
+
 class ServicePool:
     """``pool.EnginePool`` over the engine service's warm pool of ``workers``."""
 
     def __init__(self, files: ServiceFiles, key: bytes, fingerprint: str, workers: int) -> None:
         self.workers = workers
         self._address, self._key, self._fingerprint = files.address, key, fingerprint
-        self._executor = ThreadPoolExecutor(
-            max_workers=workers * _IN_FLIGHT_PER_WORKER, thread_name_prefix="engine-service"
-        )
+        self._executor = _DaemonThreads(workers * _IN_FLIGHT_PER_WORKER)
         self._open: set[Connection] = set()
         self._lock = threading.Lock()
 
@@ -188,16 +226,26 @@ class ServicePool:
 
     def close(self) -> None:
         """Drop every connection: the service cancels their tasks, killing their workers."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor.close()
         with self._lock:
             for conn in self._open:
                 conn.close()
             self._open.clear()
 
 
-def _fresh_directory(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-    engine_started_marker(path).unlink(missing_ok=True)
+def _fresh_directory(path: Path, attempts: int = 50) -> None:
+    """``path`` empty again, with no marker or input copies beside it, for a task the service
+    lost. Its worker dies with it (parent-death signal) but may still be writing for a moment:
+    retried 0.1 s apart, then the error names the directory."""
+    for _ in range(attempts):
+        for leftover in (path, private_inputs_dir(path)):
+            shutil.rmtree(leftover, ignore_errors=True)
+        engine_started_marker(path).unlink(missing_ok=True)
+        try:
+            path.mkdir(parents=True)
+            return
+        except FileExistsError:
+            time.sleep(0.1)
     path.mkdir(parents=True)
 
 
