@@ -151,3 +151,37 @@ def test_killed_run_leaves_no_engine_running_and_its_staging_is_removed_next_tim
     outcomes = backtest_and_publish(hft_config, keyed_locations(generated_parts[:1]), out)
     assert isinstance(outcomes["part-00000"], BacktestResult)
     assert sorted(p.name for p in out.iterdir()) == ["part-00000"]
+
+
+@pytest.mark.slow  # a cold worker compiles before the stuck backtest starts
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+def test_a_run_interrupted_while_it_waits_for_a_backtest_ends_at_once(
+    tmp_path: Path, generated_parts: list[Path]
+) -> None:
+    # As Dagster stops a run (SIGINT to its process): the wait for a backtest stuck for ten
+    # minutes must give way at once. It did not: the kernel may hand the signal to another
+    # thread, and a wait without a timeout never let the main thread handle it.
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), *sys.path])}
+    run = subprocess.Popen(
+        [sys.executable, "-c", _STUCK_RUN, str(generated_parts[0]), str(out)],
+        env=env,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 180  # start-up and compilation of a cold worker
+        while not list(out.glob(f"{STAGING_DIR}/{STAGING_PREFIX}*/.*.engine-started")):
+            assert run.poll() is None and time.monotonic() < deadline, "the engine never started"
+            time.sleep(0.2)
+        workers = children(run.pid)
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=30)
+        assert b"KeyboardInterrupt" in stderr
+        interrupted_at = time.monotonic()
+        while any(running(pid) for pid in workers) and time.monotonic() - interrupted_at < 10:
+            time.sleep(0.1)
+        assert not any(running(pid) for pid in workers), "an engine outlived its run by 10 s"
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
