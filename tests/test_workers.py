@@ -118,28 +118,43 @@ backtest_and_publish(config, keyed_locations([sys.argv[1]]), sys.argv[2], timeou
 """
 
 
+def _stuck_run(
+    part: Path, out: Path, stderr: int | None = None
+) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """A run's process whose backtest of ``part`` never ends, once that backtest has started;
+    its engine workers."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), *sys.path])}
+    run = subprocess.Popen(
+        [sys.executable, "-c", _STUCK_RUN, str(part), str(out)], env=env, stderr=stderr
+    )
+    deadline = time.monotonic() + 180  # start-up and compilation of a cold worker
+    while not list(out.glob(f"{STAGING_DIR}/{STAGING_PREFIX}*/.*.engine-started")):
+        if run.poll() is not None or time.monotonic() > deadline:
+            run.kill()
+            pytest.fail("the engine never started")
+        time.sleep(0.2)
+    workers = children(run.pid)
+    assert workers, "no engine worker found"
+    return run, workers
+
+
+def _assert_ended(workers: list[int], limit_s: float) -> None:
+    ended_at = time.monotonic()
+    while any(running(pid) for pid in workers) and time.monotonic() - ended_at < limit_s:
+        time.sleep(0.1)
+    assert not any(running(pid) for pid in workers), f"an engine outlived its run by {limit_s} s"
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
 def test_killed_run_leaves_no_engine_running_and_its_staging_is_removed_next_time(
     tmp_path: Path, generated_parts: list[Path], hft_config: BacktestConfig
 ) -> None:
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), *sys.path])}
-    run = subprocess.Popen(
-        [sys.executable, "-c", _STUCK_RUN, str(generated_parts[0]), str(out)], env=env
-    )
+    run, workers = _stuck_run(generated_parts[0], out)
     try:
-        deadline = time.monotonic() + 180  # start-up and compilation of a cold worker
-        while not list(out.glob(f"{STAGING_DIR}/{STAGING_PREFIX}*/.*.engine-started")):
-            assert run.poll() is None and time.monotonic() < deadline, "the engine never started"
-            time.sleep(0.2)
-        workers = children(run.pid)
-        assert workers, "no engine worker found"
         run.send_signal(signal.SIGKILL)
         run.wait()
-        killed_at = time.monotonic()
-        while any(running(pid) for pid in workers) and time.monotonic() - killed_at < 5:
-            time.sleep(0.1)
-        assert not any(running(pid) for pid in workers), "an engine outlived its run by 5 s"
+        _assert_ended(workers, 5.0)
     finally:
         if run.poll() is None:
             run.kill()
@@ -162,25 +177,12 @@ def test_a_run_interrupted_while_it_waits_for_a_backtest_ends_at_once(
     # minutes must give way at once. It did not: the kernel may hand the signal to another
     # thread, and a wait without a timeout never let the main thread handle it.
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), *sys.path])}
-    run = subprocess.Popen(
-        [sys.executable, "-c", _STUCK_RUN, str(generated_parts[0]), str(out)],
-        env=env,
-        stderr=subprocess.PIPE,
-    )
+    run, workers = _stuck_run(generated_parts[0], out, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 180  # start-up and compilation of a cold worker
-        while not list(out.glob(f"{STAGING_DIR}/{STAGING_PREFIX}*/.*.engine-started")):
-            assert run.poll() is None and time.monotonic() < deadline, "the engine never started"
-            time.sleep(0.2)
-        workers = children(run.pid)
         run.send_signal(signal.SIGINT)
         _, stderr = run.communicate(timeout=30)
         assert b"KeyboardInterrupt" in stderr
-        interrupted_at = time.monotonic()
-        while any(running(pid) for pid in workers) and time.monotonic() - interrupted_at < 10:
-            time.sleep(0.1)
-        assert not any(running(pid) for pid in workers), "an engine outlived its run by 10 s"
+        _assert_ended(workers, 10.0)
     finally:
         if run.poll() is None:
             run.kill()
