@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,12 @@ from trading_runtime.adapters import EngineTimeoutError
 from trading_runtime.backtest.engine_pools import pool_for
 from trading_runtime.backtest.fan_out import BacktestTask, backtest_tasks
 from trading_runtime.backtest.pool import WorkerPool
-from trading_runtime.backtest.service_client import ServicePool, close_service_pools, service_pool
+from trading_runtime.backtest.service_client import (
+    ServicePool,
+    close_service_pools,
+    ping_service,
+    service_pool,
+)
 from trading_runtime.backtest.service_identity import IDLE_ENV, SERVICE_ENV, ServiceFiles
 from trading_runtime.backtest.service_start import ensure_engine_service, warm_engine_service
 from trading_runtime.config import BacktestConfig
@@ -38,6 +44,14 @@ pytestmark = [
 def _with_strategy(config: BacktestConfig, class_path: str) -> BacktestConfig:
     strategy = config.strategy.model_copy(update={"class_path": class_path, "params": {}})
     return config.model_copy(update={"strategy": strategy})
+
+
+def _tasks(home: Path) -> int:
+    """Tasks the instance's service has taken (its status request)."""
+    files = ServiceFiles(home)
+    key = files.read_key()
+    assert key is not None
+    return int(ServicePool(files, key, "status only", 1).request("status", 10.0)[1]["tasks"])
 
 
 def _wait(condition: object, what: str, limit_s: float = 120.0) -> None:
@@ -204,8 +218,8 @@ def test_a_task_whose_service_dies_runs_on_the_run_s_own_workers(
         assert isinstance(pool, ServicePool)
         task = BacktestTask("p", generated_parts[2], tmp_path / "p")
         future = pool.submit(hft_config, task.part_path, task.out_dir)
-        time.sleep(1.0)  # the service's cold worker is compiling
-        os.kill(pid, signal.SIGKILL)
+        _wait(lambda: _tasks(instance_home) >= 1, "the task to reach the service")
+        os.kill(pid, signal.SIGKILL)  # while its cold worker compiles
         document, _, _ = future.result(timeout=600)
         assert document["provenance"]["part"] == generated_parts[2].stem
         assert (tmp_path / "p" / "result.json").exists()
@@ -226,12 +240,14 @@ def test_a_service_running_other_settings_is_replaced(
         assert service_pool(1) is None  # its workers would run with other limits
         new = ensure_engine_service()
         assert new is not None and new != old
-        _wait(lambda: _reaped(old), "the stale service to stop")
-        import trading_runtime.backtest.service_client as client
+        try:
+            _wait(lambda: _reaped(old), "the stale service to stop")
+            import trading_runtime.backtest.service_client as client
 
-        client._stale.clear()  # this test process's own verdict on the old one
-        _wait(lambda: service_pool(1) is not None, "the new service")
-        _stop(new)
+            client._stale.clear()  # this test process's own verdict on the old one
+            _wait(lambda: service_pool(1) is not None, "the new service")
+        finally:
+            _stop(new)
     finally:
         _stop(old)
 
@@ -254,10 +270,24 @@ def test_a_warmed_service_has_compiled_the_config_before_the_first_run(
         local.close()
     assert isinstance(cold, BacktestResult)
 
+    home = Path(os.environ["DAGSTER_HOME"])
     warm_engine_service(hft_config, generated_parts[0], 300.0)  # what `make dev`'s load does
-    time.sleep(1.0)  # the warm-up is queued first; the run waits behind it
+    _wait(lambda: _tasks(home) >= 1, "the warm-up to reach the service")  # the run waits behind it
     task = BacktestTask("p", generated_parts[1], tmp_path / "first")
     first = backtest_tasks(hft_config, [task], pool=pool_for(1))["p"]
     assert isinstance(first, BacktestResult)
     assert first.provenance["content_hash"] == cold.provenance["content_hash"]
     assert first.startup_s < cold.startup_s / 3, (first.startup_s, cold.startup_s)
+
+
+def test_a_silent_connection_or_a_wrong_key_holds_nothing(
+    service: int, instance_home: Path
+) -> None:
+    files = ServiceFiles(instance_home)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+        silent.connect(files.address)  # says nothing: its handshake times out on its own
+        # Others are still admitted (a blocked accept would time out their handshake).
+        assert service_pool(1) is not None
+    intruder = ServicePool(files, b"not the key", "fp", 1)
+    assert ping_service(intruder) == "absent"  # refused: a run would use its own workers
+    assert _tasks(instance_home) == 0

@@ -79,6 +79,9 @@ def test_the_key_is_private_and_the_address_names_the_instance(tmp_path: Path) -
     assert files.read_key() == key and len(key) == 32
     assert stat.S_IMODE(files.key_path.stat().st_mode) == 0o600
     assert files.create_key() != key  # a new service, a new key
+    assert stat.S_IMODE(files.directory.stat().st_mode) == 0o700
+    files.key_path.chmod(0o644)  # readable by others: not a secret any more, not used
+    assert files.read_key() is None
     assert files.address.startswith("\0")  # abstract: no socket file to leave behind
     assert files.address != ServiceFiles(tmp_path / "other").address
     assert files.address == ServiceFiles(tmp_path / "home" / ".." / "home").address

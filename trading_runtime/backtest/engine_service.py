@@ -19,15 +19,18 @@ Run: ``python -m trading_runtime.backtest.engine_service <DAGSTER_HOME> <sys.pat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import time
 from concurrent.futures import Future, wait
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from multiprocessing.connection import Connection, Listener
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Connection
 from typing import Any
 
 from pebble import ProcessExpired
@@ -40,6 +43,7 @@ from trading_runtime.backtest.service_identity import (
     idle_seconds,
     module_identity,
 )
+from trading_runtime.backtest.service_wire import admit, listen
 from trading_runtime.backtest.worker import (
     backtest_in_worker,
     prepare_in_worker,
@@ -95,6 +99,7 @@ class EngineService:
                 pool = self._pools[size] = WorkerPool(size)
                 print(f"engine service: a pool of {size} worker(s) started", flush=True)
             self.tasks += 1
+            self.last_active = time.monotonic()  # only tasks keep the service from idling out
             self._running[pool] = self._running.get(pool, 0) + 1
         for old in idle:
             old.close()
@@ -113,7 +118,6 @@ class EngineService:
 
     def answer(self, request: dict[str, Any], conn: Connection) -> tuple[Any, ...] | None:
         """The reply to one request; None when its client went away (its task cancelled)."""
-        self.last_active = time.monotonic()
         if request.get("kind") == "stop":  # a starter whose code or settings differ
             self.stop.set()
             return ("ok", {"pid": os.getpid()})
@@ -131,8 +135,7 @@ class EngineService:
         strategy = request.get("strategy")
         if strategy is not None and module_identity(strategy[0])[1] != strategy[1]:
             return ("stale", f"strategy module {strategy[0]} resolves to another file here")
-        size = max(1, min(int(request["size"]), os.cpu_count() or 1))
-        pool = self._acquire(size, strategy)
+        pool = self._acquire(max(1, int(request["size"])), strategy)
         try:
             future = pool.schedule(_TASKS[kind], tuple(request["args"]), request["timeout"])
             return _outcome(future, conn)
@@ -150,9 +153,17 @@ class EngineService:
 
 def _outcome(future: Future[Any], conn: Connection) -> tuple[Any, ...] | None:
     """Wait for the task while its client is there: a client gone (end of file on its
-    connection: it never sends twice) cancels the task, which kills its worker."""
+    connection: it never sends twice) cancels the task, which kills its worker. The client hears
+    when a worker takes the task: its clocks start then, not while the task waits its turn."""
+    started = False
     while not wait([future], timeout=_CLIENT_CHECK_S).done:
-        if conn.poll(0):
+        try:
+            if conn.poll(0):
+                raise EOFError
+            if not started and future.running():
+                conn.send(("started",))
+                started = True
+        except (EOFError, OSError):
             future.cancel()
             return None
     try:
@@ -165,7 +176,11 @@ def _outcome(future: Future[Any], conn: Connection) -> tuple[Any, ...] | None:
         return ("error", exc)
 
 
-def _serve(conn: Connection, service: EngineService) -> None:
+def _serve(sock: socket.socket, key: bytes, service: EngineService) -> None:
+    try:
+        conn = admit(sock, key)
+    except (AuthenticationError, EOFError, OSError):
+        return  # a client with another key, silent or gone mid-handshake
     with conn:
         try:
             request = conn.recv()
@@ -178,19 +193,19 @@ def _serve(conn: Connection, service: EngineService) -> None:
             conn.send(reply)
         except (OSError, ValueError):
             pass  # the client went away
-        except Exception as exc:  # an error that does not pickle: its text crosses
-            conn.send(("error", EngineError(f"{type(exc).__name__}: {reply[1]}")))
+        except Exception:  # an error that does not pickle: its text crosses
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(("error", EngineError(f"{type(reply[1]).__name__}: {reply[1]}")))
 
 
-def _accept(listener: Listener, service: EngineService) -> None:
+def _accept(listener: socket.socket, key: bytes, service: EngineService) -> None:
+    """Accept only: each connection's handshake runs in its own thread, under a time limit."""
     while True:
         try:
-            conn = listener.accept()
+            sock, _ = listener.accept()
         except OSError:
-            return  # closed: the service is stopping
-        except Exception:
-            continue  # a client with the wrong key, or one that hung up mid-handshake
-        threading.Thread(target=_serve, args=(conn, service), daemon=True).start()
+            return  # shut down: the service is stopping
+        threading.Thread(target=_serve, args=(sock, key, service), daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -205,13 +220,16 @@ def main(argv: list[str] | None = None) -> None:
     service = EngineService(environment_fingerprint())
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda *_: service.stop.set())
-    with Listener(files.address, family="AF_UNIX", authkey=key) as listener:
-        threading.Thread(target=_accept, args=(listener, service), daemon=True).start()
-        print(f"engine service {os.getpid()} listening for {files.home}", flush=True)
-        while not service.stop.wait(min(5.0, idle_s)):
-            if not service.busy() and time.monotonic() - service.last_active > idle_s:
-                print(f"engine service: idle for {idle_s:g} s, stopping", flush=True)
-                break
+    listener = listen(files.address)
+    threading.Thread(target=_accept, args=(listener, key, service), daemon=True).start()
+    print(f"engine service {os.getpid()} listening for {files.home}", flush=True)
+    while not service.stop.wait(min(5.0, idle_s)):
+        if not service.busy() and time.monotonic() - service.last_active > idle_s:
+            print(f"engine service: idle for {idle_s:g} s, stopping", flush=True)
+            break
+    with contextlib.suppress(OSError):
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+    listener.close()
     # No new tasks (the address is free for a successor); the running ones end by their own
     # clocks unless the signal came twice.
     service.stop.clear()

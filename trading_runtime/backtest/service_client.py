@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import atexit
 import os
-import queue
 import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from multiprocessing.connection import Client, Connection
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from trading_runtime.backtest.service_identity import (
     service_enabled,
     strategy_identity,
 )
+from trading_runtime.backtest.service_wire import RequestThreads, connect
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.layout import (
@@ -61,8 +62,6 @@ __all__ = [
 PING_TIMEOUT_S = 5.0
 # Past a task's own deadline (both clocks and pebble's backstop), the service has failed.
 REPLY_MARGIN_S = 30.0
-# Requests in flight per worker: enough to keep the service's queue full, few sockets.
-_IN_FLIGHT_PER_WORKER = 4
 
 
 class ServiceUnavailable(Exception):
@@ -73,67 +72,34 @@ class ServiceStale(ServiceUnavailable):
     """The service runs other code or settings than this process."""
 
 
-class _DaemonThreads:
-    """``threads`` daemon threads running submitted calls. Not a ThreadPoolExecutor: the
-    interpreter joins its threads before it exits, so a run stopped mid-task would wait for
-    the service to finish it; a daemon thread ends with the process, whose closed connections
-    make the service cancel the task (killing its worker)."""
-
-    def __init__(self, threads: int) -> None:
-        self._calls: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._threads = [
-            threading.Thread(target=self._serve, daemon=True, name=f"engine-service-{n}")
-            for n in range(threads)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def _serve(self) -> None:
-        while (item := self._calls.get()) is not None:
-            future, call = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(call())
-            except BaseException as exc:
-                future.set_exception(exc)
-
-    def submit(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._calls.put((future, lambda: call(*args, **kwargs)))
-        return future
-
-    def close(self) -> None:
-        for _ in self._threads:
-            self._calls.put(None)
-
-
 class ServicePool:
     """``pool.EnginePool`` over the engine service's warm pool of ``workers``."""
 
     def __init__(self, files: ServiceFiles, key: bytes, fingerprint: str, workers: int) -> None:
         self.workers = workers
         self._address, self._key, self._fingerprint = files.address, key, fingerprint
-        self._executor = _DaemonThreads(workers * _IN_FLIGHT_PER_WORKER)
+        # As many requests in flight as workers: a task waits its turn here, not in the service.
+        self._executor = RequestThreads(workers)
         self._open: set[Connection] = set()
         self._lock = threading.Lock()
 
     def request(self, kind: str, deadline_s: float, **fields: Any) -> tuple[Any, ...]:
-        """One request's reply; ServiceUnavailable when the service did not answer."""
+        """One request's reply. A task's reply is awaited for ``deadline_s`` after a worker
+        took it, and as long again for that ("started"): past either, FutureTimeoutError (the
+        connection closes, which cancels the task). ServiceUnavailable when the service did not
+        take the request or went away; ServiceStale when it runs other code."""
         try:
-            conn = Client(self._address, family="AF_UNIX", authkey=self._key)
-        except (OSError, EOFError) as exc:
-            raise ServiceUnavailable(str(exc)) from None
+            conn = connect(self._address, self._key)
+        except (AuthenticationError, EOFError, OSError) as exc:
+            raise ServiceUnavailable(repr(exc)) from None
         with self._lock:
             self._open.add(conn)
         try:
             conn.send({"kind": kind, "fingerprint": self._fingerprint, **fields})
-            if not conn.poll(deadline_s):
-                raise ServiceUnavailable(f"no answer in {deadline_s:g} s")
-            reply: tuple[Any, ...] = conn.recv()
-        except (OSError, EOFError) as exc:
+            reply = _receive(conn, deadline_s)
+            if reply[0] == "started":
+                reply = _receive(conn, deadline_s)
+        except (EOFError, OSError) as exc:
             raise ServiceUnavailable(f"the engine service went away ({exc!r})") from None
         finally:
             with self._lock:
@@ -233,6 +199,13 @@ class ServicePool:
             self._open.clear()
 
 
+def _receive(conn: Connection, deadline_s: float) -> tuple[Any, ...]:
+    if not conn.poll(deadline_s):
+        raise FutureTimeoutError(f"the engine service did not answer in {deadline_s:g} s")
+    reply: tuple[Any, ...] = conn.recv()
+    return reply
+
+
 def _fresh_directory(path: Path, attempts: int = 50) -> None:
     """``path`` empty again, with no marker or input copies beside it, for a task the service
     lost. Its worker dies with it (parent-death signal) but may still be writing for a moment:
@@ -260,24 +233,16 @@ def _forget_service() -> None:
 
 
 def ping_service(pool: ServicePool) -> str:
-    """``ok``, ``stale`` (it runs other code or settings), ``absent`` (nothing listens) or
-    ``silent`` (no answer in time: the handshake itself has no timeout, so it runs in a thread a
-    wedged service cannot hold the run in)."""
-    status = ["silent"]
-    answered = threading.Event()
-
-    def ping() -> None:
-        try:
-            status[0] = "ok" if pool.request("ping", PING_TIMEOUT_S)[0] == "ok" else "silent"
-        except ServiceStale:
-            status[0] = "stale"
-        except ServiceUnavailable:
-            status[0] = "absent"
-        answered.set()
-
-    threading.Thread(target=ping, daemon=True, name="engine-service-ping").start()
-    answered.wait(PING_TIMEOUT_S)
-    return status[0]
+    """``ok``, ``stale`` (it runs other code or settings), ``absent`` (nothing listens, or not
+    with this key) or ``silent`` (no answer in ``PING_TIMEOUT_S``)."""
+    try:
+        return "ok" if pool.request("ping", PING_TIMEOUT_S)[0] == "ok" else "silent"
+    except ServiceStale:
+        return "stale"
+    except ServiceUnavailable:
+        return "absent"
+    except FutureTimeoutError:
+        return "silent"
 
 
 def service_pool(workers: int) -> ServicePool | None:
@@ -291,6 +256,8 @@ def service_pool(workers: int) -> ServicePool | None:
     with _pools_lock:
         pool = _pools.get(workers)
         if pool is None or pool._key != key:
+            if pool is not None:
+                pool.close()  # a service with an older key
             pool = _pools[workers] = ServicePool(files, key, environment_fingerprint(), workers)
     return pool if ping_service(pool) == "ok" else None
 

@@ -21,6 +21,7 @@ import secrets
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from stat import S_ISREG
 
 import trading_runtime
 from trading_runtime.backtest.memory import WORKER_MEMORY_ENV
@@ -93,18 +94,26 @@ class ServiceFiles:
         self.log_path = self.directory / "engine-service.log"
 
     def read_key(self) -> bytes | None:
+        """The key, if it is a regular file of this user's that nobody else may read or
+        write; else None (no service: runs use their own workers)."""
         try:
-            return self.key_path.read_bytes() or None
+            fd = os.open(self.key_path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
             return None
+        with os.fdopen(fd, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            private = stat.st_uid == os.getuid() and not stat.st_mode & 0o077
+            return (handle.read() or None) if private and S_ISREG(stat.st_mode) else None
 
     def create_key(self) -> bytes:
         """A new random key, readable by this user only, replacing any old one atomically."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)
         key = secrets.token_bytes(32)
         tmp = self.key_path.with_name(f".{self.key_path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
+        tmp.unlink(missing_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with os.fdopen(os.open(tmp, flags, 0o600), "wb") as handle:
             handle.write(key)
         os.replace(tmp, self.key_path)
         return key

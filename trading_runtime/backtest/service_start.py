@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from pathlib import Path
 
 from trading_runtime.backtest.service_client import (
@@ -34,6 +35,8 @@ __all__ = ["ensure_engine_service", "start_engine_service", "warm_engine_service
 
 # How long a code location waits for the service it started before warming it.
 _WARM_WAIT_S = 120.0
+# Dagster's commands for a run's (or step's) own process.
+_RUN_PROCESS_COMMANDS = ("execute_run", "execute_step", "execute_run_with_structured_logs")
 
 
 def ensure_engine_service() -> int | None:
@@ -55,7 +58,8 @@ def ensure_engine_service() -> int | None:
             pool = ServicePool(files, key, environment_fingerprint(), 1)
             status = ping_service(pool)
             if status == "stale":
-                pool.request("stop", PING_TIMEOUT_S)
+                with contextlib.suppress(ServiceUnavailable, FutureTimeoutError):
+                    pool.request("stop", PING_TIMEOUT_S)
                 status = _wait_gone(pool)
             if status != "absent":
                 return None  # it answers, or something holds its address
@@ -78,21 +82,24 @@ def ensure_engine_service() -> int | None:
 
 
 def start_engine_service() -> None:
-    """What a code location does when it loads: start the service (``ensure_engine_service``)
-    and have it compile the config's strategy on the first local part (``warm_engine_service``).
-    A problem only costs the first click its compile; the runs report it themselves."""
+    """What a code location does when it loads, in the background (a load never waits for it):
+    start the service (``ensure_engine_service``) and have it compile the config's strategy on
+    the first local part (``warm_engine_service``). Never in a run's own process (Dagster's
+    ``api execute_run``), which loads the code location too: runs only use the service. A
+    problem is logged and only costs the first click its compile."""
+    if any(command in sys.argv for command in _RUN_PROCESS_COMMANDS):
+        return
+    threading.Thread(target=_start_and_warm, daemon=True, name="engine-service-start").start()
+
+
+def _start_and_warm() -> None:
     from trading_runtime.config import load_config
     from trading_runtime.data.parts_store import list_part_keys, part_location
     from trading_runtime.settings import load_settings
 
     try:
-        started = ensure_engine_service()
-    except OSError as exc:  # runs then use their own workers, as without the service
-        logging.getLogger("dagster").warning(f"engine service not started: {exc}")
-        return
-    if started is None:
-        return
-    try:
+        if ensure_engine_service() is None:
+            return
         settings = load_settings()
         if "://" in settings.parts_dir:
             return  # an object store: no local part to compile on
@@ -100,8 +107,8 @@ def start_engine_service() -> None:
         if keys:
             part = Path(str(part_location(settings.parts_dir, keys[0])))
             warm_engine_service(load_config(settings.config), part, settings.startup_timeout_s)
-    except (OSError, ValueError):
-        return
+    except Exception as exc:  # runs then use their own workers, as without the service
+        logging.getLogger("dagster").warning(f"engine service not started: {exc!r}")
 
 
 def warm_engine_service(config: BacktestConfig, part: Path, startup_timeout_s: float) -> None:
@@ -117,7 +124,7 @@ def warm_engine_service(config: BacktestConfig, part: Path, startup_timeout_s: f
             if pool is not None:
                 args = (config.model_dump_json(), str(part), startup_timeout_s)
                 strategy = strategy_identity(config.strategy.class_path)
-                with contextlib.suppress(ServiceUnavailable):
+                with contextlib.suppress(ServiceUnavailable, FutureTimeoutError):
                     pool.request(
                         "prepare",
                         startup_timeout_s + REPLY_MARGIN_S,
@@ -132,11 +139,12 @@ def warm_engine_service(config: BacktestConfig, part: Path, startup_timeout_s: f
     threading.Thread(target=warm, daemon=True, name="engine-service-warm-up").start()
 
 
-def _wait_gone(pool: ServicePool, attempts: int = 50) -> str:
-    """Ping a stopping service until its address is free (``absent``), at most ``attempts``
-    times 0.1 s apart; the last status."""
+def _wait_gone(pool: ServicePool, limit_s: float = 10.0) -> str:
+    """Ping a stopping service until its address is free (``absent``), for at most about
+    ``limit_s``; the last status."""
     status = "stale"
-    for _ in range(attempts):
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:  # bounded: each ping is (``service_wire``)
         status = ping_service(pool)
         if status == "absent":
             break
