@@ -45,18 +45,22 @@ def listen(address: str) -> socket.socket:
     return sock
 
 
-def admit(sock: socket.socket, key: bytes) -> Connection:
-    """The service's side of an accepted socket, once the client proved it knows ``key`` (and
-    the service did): ``AuthenticationError``, ``EOFError`` or ``OSError`` otherwise."""
-    _limit(sock, HANDSHAKE_TIMEOUT_S)
+def _checked(sock: socket.socket, key: bytes, first: Any, second: Any) -> Connection:
     conn = Connection(sock.detach())
     try:
-        deliver_challenge(conn, key)
-        answer_challenge(conn, key)
+        first(conn, key)
+        second(conn, key)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def admit(sock: socket.socket, key: bytes) -> Connection:
+    """The service's side of an accepted socket, once the client proved it knows ``key`` (and
+    the service did): ``AuthenticationError``, ``EOFError`` or ``OSError`` otherwise."""
+    _limit(sock, HANDSHAKE_TIMEOUT_S)
+    return _checked(sock, key, deliver_challenge, answer_challenge)
 
 
 def connect(address: str, key: bytes) -> Connection:
@@ -68,14 +72,7 @@ def connect(address: str, key: bytes) -> Connection:
     except OSError:
         sock.close()
         raise
-    conn = Connection(sock.detach())
-    try:
-        answer_challenge(conn, key)
-        deliver_challenge(conn, key)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+    return _checked(sock, key, answer_challenge, deliver_challenge)
 
 
 class RequestThreads:
