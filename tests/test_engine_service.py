@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from support.cli_processes import children, running
+from support.engine_service import service_tasks
 
 from trading_runtime.adapters import EngineTimeoutError
 from trading_runtime.backtest.engine_pools import pool_for
@@ -44,14 +45,6 @@ pytestmark = [
 def _with_strategy(config: BacktestConfig, class_path: str) -> BacktestConfig:
     strategy = config.strategy.model_copy(update={"class_path": class_path, "params": {}})
     return config.model_copy(update={"strategy": strategy})
-
-
-def _tasks(home: Path) -> int:
-    """Tasks the instance's service has taken (its status request)."""
-    files = ServiceFiles(home)
-    key = files.read_key()
-    assert key is not None
-    return int(ServicePool(files, key, "status only", 1).request("status", 10.0)[1]["tasks"])
 
 
 def _wait(condition: object, what: str, limit_s: float = 120.0) -> None:
@@ -218,7 +211,7 @@ def test_a_task_whose_service_dies_runs_on_the_run_s_own_workers(
         assert isinstance(pool, ServicePool)
         task = BacktestTask("p", generated_parts[2], tmp_path / "p")
         future = pool.submit(hft_config, task.part_path, task.out_dir)
-        _wait(lambda: _tasks(instance_home) >= 1, "the task to reach the service")
+        _wait(lambda: service_tasks(instance_home) >= 1, "the task to reach the service")
         os.kill(pid, signal.SIGKILL)  # while its cold worker compiles
         document, _, _ = future.result(timeout=600)
         assert document["provenance"]["part"] == generated_parts[2].stem
@@ -272,7 +265,9 @@ def test_a_warmed_service_has_compiled_the_config_before_the_first_run(
 
     home = Path(os.environ["DAGSTER_HOME"])
     warm_engine_service(hft_config, generated_parts[0], 300.0)  # what `make dev`'s load does
-    _wait(lambda: _tasks(home) >= 1, "the warm-up to reach the service")  # the run waits behind it
+    _wait(
+        lambda: service_tasks(home) >= 1, "the warm-up to reach the service"
+    )  # the run waits behind it
     task = BacktestTask("p", generated_parts[1], tmp_path / "first")
     first = backtest_tasks(hft_config, [task], pool=pool_for(1))["p"]
     assert isinstance(first, BacktestResult)
@@ -290,4 +285,4 @@ def test_a_silent_connection_or_a_wrong_key_holds_nothing(
         assert service_pool(1) is not None
     intruder = ServicePool(files, b"not the key", "fp", 1)
     assert ping_service(intruder) == "absent"  # refused: a run would use its own workers
-    assert _tasks(instance_home) == 0
+    assert service_tasks(instance_home) == 0

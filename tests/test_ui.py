@@ -32,9 +32,8 @@ from typing import Any
 import pytest
 import yaml
 from dagster import DagsterInstance
+from support.engine_service import service_tasks
 
-from trading_runtime.backtest.service_client import ServicePool
-from trading_runtime.backtest.service_identity import ServiceFiles
 from trading_runtime.data.parts_store import list_part_keys
 from trading_runtime.results import BacktestResult
 from trading_runtime.runs.instance import register_parts
@@ -110,15 +109,6 @@ class Webserver:
     results: Path
     log: Path
     home: Path
-
-
-def _engine_service_tasks(home: Path) -> int:
-    """How many tasks the instance's engine service has run (its status request)."""
-    files = ServiceFiles(home)
-    key = files.read_key()
-    assert key is not None, "the code location started no engine service"
-    reply = ServicePool(files, key, "status only", 1).request("status", 10.0)
-    return int(reply[1]["tasks"])
 
 
 def _wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
@@ -275,7 +265,7 @@ def test_launch_a_partition_from_the_ui_and_see_its_metrics_and_chart(
             screenshot("run-finished")
             assert outcome.inner_text() == "Materialized (1)", _tail(webserver.log)
             # The code location's warm-up and the click's backtest ran in the engine service.
-            assert _engine_service_tasks(webserver.home) >= 2, _tail(webserver.log)
+            assert service_tasks(webserver.home) >= 2, _tail(webserver.log)
 
             # The partition's metadata: metrics as the stored result has them, and the chart.
             stored = BacktestResult.load(webserver.results / "backtest_results" / PART)

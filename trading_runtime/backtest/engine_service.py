@@ -41,7 +41,7 @@ from trading_runtime.backtest.service_identity import (
     ServiceFiles,
     environment_fingerprint,
     idle_seconds,
-    module_identity,
+    module_source,
 )
 from trading_runtime.backtest.service_wire import admit, listen
 from trading_runtime.backtest.worker import (
@@ -70,7 +70,7 @@ class EngineService:
         self._pools: dict[int, WorkerPool] = {}
         self._running: dict[WorkerPool, int] = {}
         self._retired: set[WorkerPool] = set()
-        self._sources: dict[str, tuple[str | None, str | None]] = {}
+        self._sources: dict[str, tuple[str | None, str]] = {}
         self.last_active = time.monotonic()
         self.stop = threading.Event()
         self.tasks = 0
@@ -79,7 +79,7 @@ class EngineService:
         with self._lock:
             return any(self._running.values())
 
-    def _acquire(self, size: int, strategy: tuple[str, str | None, str | None] | None) -> Any:
+    def _acquire(self, size: int, strategy: tuple[str, str | None, str] | None) -> WorkerPool:
         idle: list[WorkerPool] = []
         with self._lock:
             if strategy is not None:
@@ -133,7 +133,7 @@ class EngineService:
         if kind not in _TASKS:
             return ("error", EngineError(f"engine service: unknown request {kind!r}"))
         strategy = request.get("strategy")
-        if strategy is not None and module_identity(strategy[0])[1] != strategy[1]:
+        if strategy is not None and module_source(strategy[0]) != strategy[1]:
             return ("stale", f"strategy module {strategy[0]} resolves to another file here")
         pool = self._acquire(max(1, int(request["size"])), strategy)
         try:

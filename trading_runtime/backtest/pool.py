@@ -23,6 +23,7 @@ from pebble import ProcessExpired, ProcessPool
 
 from trading_runtime.backtest.memory import worker_memory_limit_mb
 from trading_runtime.backtest.spawn import worker_context
+from trading_runtime.backtest.worker import backtest_in_worker, init_worker, validate_in_worker
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S
@@ -128,9 +129,6 @@ class WorkerPool:
         default for this many workers)."""
         self.workers = max(1, workers)
         self.memory_mb = worker_memory_limit_mb(self.workers) if memory_mb is None else memory_mb
-        # Imported here: a run whose tasks go to the engine service never loads the engines.
-        from trading_runtime.backtest.worker import init_worker
-
         # spawn: the parent (Dagster) runs threads, which fork would copy in a broken state;
         # and never the caller's __main__ again (``spawn.worker_context``).
         self._pool = ProcessPool(
@@ -175,8 +173,6 @@ class WorkerPool:
         """A backtest in a worker: its ``result.json`` document, the backtest's wall time and
         the start-up's (validation, compilation) before it. ``warmup_paths`` are fed to the
         engine before ``part_path``, in order."""
-        from trading_runtime.backtest.worker import backtest_in_worker
-
         args = backtest_args(
             config, part_path, out_dir, timeout_s, startup_timeout_s, warmup_paths, chart
         )
@@ -186,8 +182,6 @@ class WorkerPool:
         self, part_paths: Sequence[Path], *, timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> list[PartInfo | PartValidationError]:
         """Validate parts on the workers, in parallel; each is a PartInfo or its error."""
-        from trading_runtime.backtest.worker import validate_in_worker
-
         futures = [self.schedule(validate_in_worker, (str(p),), timeout_s) for p in part_paths]
         return gather_validations(part_paths, futures)
 

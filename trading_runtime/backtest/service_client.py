@@ -106,7 +106,7 @@ class ServicePool:
                 self._open.discard(conn)
             conn.close()
         if reply[0] == "stale":
-            _forget_service()
+            _stale.set()  # this process's runs use their own workers from now on
             raise ServiceStale(str(reply[1]))
         return reply
 
@@ -187,8 +187,7 @@ class ServicePool:
                 self._run, "validate", (str(path),), timeout_s, local, strategy=None
             )
 
-        outcomes = gather_validations(part_paths, [task(path) for path in part_paths])
-        return outcomes
+        return gather_validations(part_paths, [task(path) for path in part_paths])
 
     def close(self) -> None:
         """Drop every connection: the service cancels their tasks, killing their workers."""
@@ -225,11 +224,6 @@ def _fresh_directory(path: Path, attempts: int = 50) -> None:
 _pools: dict[int, ServicePool] = {}
 _pools_lock = threading.Lock()
 _stale = threading.Event()
-
-
-def _forget_service() -> None:
-    """This process's runs use their own workers from now on (the service runs other code)."""
-    _stale.set()
 
 
 def ping_service(pool: ServicePool) -> str:

@@ -26,8 +26,7 @@ from stat import S_ISREG
 import trading_runtime
 from trading_runtime.backtest.memory import WORKER_MEMORY_ENV
 from trading_runtime.config.strategy_modules import STRATEGY_MODULES_ENV, find_module_source
-from trading_runtime.data.validate import sha256_file
-from trading_runtime.results.provenance import RUNTIME_GIT_COMMIT_ENV
+from trading_runtime.results.provenance import RUNTIME_GIT_COMMIT_ENV, strategy_source_hash
 
 __all__ = [
     "DEFAULT_IDLE_S",
@@ -37,7 +36,7 @@ __all__ = [
     "ServiceFiles",
     "environment_fingerprint",
     "idle_seconds",
-    "module_identity",
+    "module_source",
     "service_enabled",
     "strategy_identity",
 ]
@@ -153,18 +152,15 @@ def environment_fingerprint(environ: Mapping[str, str] | None = None) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
-def strategy_identity(class_path: str) -> tuple[str, str | None, str | None]:
-    """(module, its source file, the file's sha256) of a config's strategy, found without
-    importing it: a warm worker that imported an older version must not run this one."""
-    return module_identity(class_path.partition(":")[0])
+def strategy_identity(class_path: str) -> tuple[str, str | None, str]:
+    """(module, its source file, ``provenance.strategy_source_hash``) of a config's strategy,
+    found without importing it: a warm worker that imported an older version must not run this
+    one."""
+    module = class_path.partition(":")[0]
+    return module, module_source(module), strategy_source_hash(class_path)
 
 
-def module_identity(module: str) -> tuple[str, str | None, str | None]:
-    """(module, the file it would be imported from here, that file's sha256)."""
+def module_source(module: str) -> str | None:
+    """The file ``module`` would be imported from here (``find_module_source``)."""
     source = find_module_source(module)
-    if source is None:
-        return module, None, None
-    try:
-        return module, str(source), sha256_file(source)
-    except OSError:
-        return module, str(source), None
+    return None if source is None else str(source)
