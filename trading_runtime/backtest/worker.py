@@ -97,8 +97,8 @@ def _alarm(seconds: float) -> Iterator[None]:
 
 def _warm_up_post_processing() -> None:
     """Curve, metrics, parquet and chart once on a synthetic record: their libraries (polars,
-    pandas via pyarrow, matplotlib) import lazily, which takes seconds on a cold worker, and the
-    chart's figure is made once per process; not on the backtest's clock."""
+    pandas via pyarrow, Pillow and the chart's font) load lazily, which takes seconds on a cold
+    worker; not on the backtest's clock."""
     global _post_processing_warm
     if _post_processing_warm:
         return
