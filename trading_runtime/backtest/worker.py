@@ -46,6 +46,7 @@ from trading_runtime.data.touch import count_depth_outside
 from trading_runtime.data.validate import (
     PartInfo,
     PartValidationError,
+    load_part_events,
     sha256_file,
     validate_part,
     validate_part_events,
@@ -176,8 +177,7 @@ def _backtest(
             )
             # hftbacktest waits forever on a file it cannot read: validate before it opens the
             # part. Validating here, not in the parent, spreads decoding and hashing over workers.
-            part, events = validate_part_events(private.part)
-            _remember_validated(part)
+            part, events = _scored_part(private.part)
             warmup = [_validated_part(path) for path in private.warmup]
             roi = resolve_roi(config, [*warmup, part])  # the config's, or "auto" over the inputs
             if warmup:
@@ -185,7 +185,7 @@ def _backtest(
             else:
                 check_part_fits_config(config, part, roi)  # the ROI covers its touch, it records
             if roi is not None:  # the scored part's depth events the ROI depth ignores
-                outside = count_depth_outside(events, roi.roi_lb, roi.roi_ub)
+                outside = _depth_outside_roi(part, events, roi.roi_lb, roi.roi_ub)
                 roi = dataclasses.replace(roi, depth_outside_roi=outside)
             del events
             _prepare(config, part, roi)
@@ -202,11 +202,14 @@ def _backtest(
     return document, time.perf_counter() - started, started - task_started
 
 
-# Parts this worker validated, by sha256: a warm-up part is usually a part the worker validated
-# as a scored part (or as another's warm-up) moments before. Its private copy is hashed (~10 ms a
-# 10 MB part) and its facts reused instead of decoding, checking and replaying it again.
-_VALIDATED_KEPT = 256
+# Parts this worker validated, by sha256: a part backtested again (another variant of a sweep,
+# a warm-up part, a part this worker checked in the validation run moments before) is hashed
+# (~1 ms a 1 MB part) and its facts reused instead of decoding, checking and replaying it again.
+# The facts are a function of the bytes alone, and this process's code computed them.
+_VALIDATED_KEPT = 20_000  # a part's facts are a few hundred bytes
 _validated: dict[str, PartInfo] = {}
+# Depth events outside an ROI, by (sha256, ROI bounds): the same for every variant of a sweep.
+_outside: dict[tuple[str, float, float], int] = {}
 
 
 def _remember_validated(info: PartInfo) -> None:
@@ -218,16 +221,34 @@ def _remember_validated(info: PartInfo) -> None:
 
 def _validated_part(path: Path) -> PartInfo:
     """``validate_part`` of ``path``, from what this worker knows of the same bytes if it can."""
+    return _scored_part(path)[0]
+
+
+def _scored_part(path: Path) -> tuple[PartInfo, np.ndarray | None]:
+    """``validate_part_events`` of ``path``; no events when this worker knew the bytes."""
     known = _validated.get(sha256_file(path))
-    if known is None:
-        info = validate_part(path)
-        _remember_validated(info)
-        return info
-    return dataclasses.replace(known, path=str(path), name=part_key(path))
+    if known is not None:
+        return dataclasses.replace(known, path=str(path), name=part_key(path)), None
+    info, events = validate_part_events(path)
+    _remember_validated(info)
+    return info, events
+
+
+def _depth_outside_roi(part: PartInfo, events: np.ndarray | None, low: float, high: float) -> int:
+    key = (part.sha256, low, high)
+    if key not in _outside:
+        if events is None:
+            events = load_part_events(Path(part.path))
+        _outside[key] = count_depth_outside(events, low, high)
+        while len(_outside) > _VALIDATED_KEPT:
+            del _outside[next(iter(_outside))]
+    return _outside[key]
 
 
 def validate_in_worker(part_path: str) -> PartInfo:
-    return validate_part(Path(part_path))
+    info = validate_part(Path(part_path))
+    _remember_validated(info)
+    return info
 
 
 def prepare_in_worker(config_json: str, part_path: str, startup_timeout_s: float) -> str:

@@ -1,7 +1,7 @@
 """Asset checks: the part file is still what was validated; results are reproducible."""
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,17 @@ from trading_runtime.defs.partitions import part_partitions, result_partitions
 from trading_runtime.defs.resources import PartsDirectory
 from trading_runtime.results import RESULT_INPUTS
 
-__all__ = ["make_result_determinism_check", "part_file_is_valid"]
+__all__ = [
+    "make_result_determinism_check",
+    "part_file_is_valid",
+    "recent_metadata_by_partition",
+]
 
 # Hashing releases the GIL: a few threads keep the disk (or object store) busy.
 _HASH_THREADS = 4
+# Partitions per query (SQLite binds at most 32,766 values) and pages before reading one by one.
+_BATCH_PARTITIONS = 1000
+_BATCH_PAGES = 3
 
 
 def _checked_partitions(
@@ -39,6 +46,13 @@ def _checked_partitions(
     return list(partitions.get_partition_keys(dynamic_partitions_store=context.instance))
 
 
+def _metadata(record: Any) -> dict[str, Any] | None:
+    materialization = record.asset_materialization
+    if materialization is None:
+        return None
+    return {k: v.value for k, v in materialization.metadata.items()}
+
+
 def _recent_metadata(
     instance: DagsterInstance, asset_key: AssetKey, partition: str, limit: int
 ) -> list[dict[str, Any]]:
@@ -47,11 +61,42 @@ def _recent_metadata(
         limit=limit,
         ascending=False,
     ).records
-    found = []
-    for record in records:
-        materialization = record.asset_materialization
-        if materialization is not None:
-            found.append({k: v.value for k, v in materialization.metadata.items()})
+    return [m for m in map(_metadata, records) if m is not None]
+
+
+def recent_metadata_by_partition(
+    instance: DagsterInstance, asset_key: AssetKey, partitions: Sequence[str], limit: int
+) -> dict[str, list[dict[str, Any]]]:
+    """``_recent_metadata`` of every partition, read together: newest first over all of them,
+    in pages of ``limit`` records per partition still short. A run's partitions are materialized
+    together, so a page or two usually holds what a check needs (one query per partition cost a
+    round trip each); a partition still short after ``_BATCH_PAGES`` pages, behind a long
+    history of others, is read on its own."""
+    found: dict[str, list[dict[str, Any]]] = {key: [] for key in partitions}
+    ordered = list(found)
+    for start in range(0, len(ordered), _BATCH_PARTITIONS):
+        short = set(ordered[start : start + _BATCH_PARTITIONS])
+        cursor: str | None = None
+        for _ in range(_BATCH_PAGES):
+            page = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=asset_key, asset_partitions=sorted(short)),
+                limit=limit * len(short),
+                cursor=cursor,
+                ascending=False,
+            )
+            for record in page.records:
+                key = record.partition_key
+                metadata = _metadata(record)
+                if key in short and metadata is not None:
+                    found[key].append(metadata)
+                    if len(found[key]) == limit:
+                        short.discard(key)
+            if not page.has_more or not short:
+                short.clear()  # the rest have no more history than they have now
+                break
+            cursor = page.cursor
+        for key in short:
+            found[key] = _recent_metadata(instance, asset_key, key, limit)
     return found
 
 
@@ -66,7 +111,7 @@ def part_file_is_valid(
     # The asset validated the file's content; the file is still valid while its bytes are the
     # ones it validated, which a hash shows without decoding it again.
     keys = _checked_partitions(context)
-    recorded = {key: _recent_metadata(context.instance, parts.key, key, limit=1) for key in keys}
+    recorded = recent_metadata_by_partition(context.instance, parts.key, keys, limit=1)
     with tempfile.TemporaryDirectory(prefix="parts-") as scratch:
 
         def problem(key: str) -> str | None:
@@ -114,8 +159,11 @@ def make_result_determinism_check(backtest_results: Any) -> Any:
     def result_is_deterministic(context: AssetCheckExecutionContext) -> AssetCheckResult:
         problems: list[str] = []
         compared = 0
-        for key in _checked_partitions(context, result_partitions):
-            history = _recent_metadata(context.instance, backtest_results.key, key, limit=2)
+        keys = _checked_partitions(context, result_partitions)
+        histories = recent_metadata_by_partition(
+            context.instance, backtest_results.key, keys, limit=2
+        )
+        for key, history in histories.items():
             compared += len(history) >= 2
             problems.extend(_determinism_problems(history, key))
         return AssetCheckResult(
