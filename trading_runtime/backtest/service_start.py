@@ -78,6 +78,8 @@ def ensure_engine_service() -> int | None:
                 stderr=subprocess.STDOUT,
                 close_fds=True,
             )
+    # Reaped when it exits (idle, stopped, replaced): no zombie for as long as this process lives.
+    threading.Thread(target=process.wait, daemon=True, name="engine-service-reaper").start()
     return process.pid
 
 

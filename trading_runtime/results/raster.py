@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 _WHITE, _BLACK, _GRID = (255, 255, 255), (0, 0, 0), (217, 217, 217)
+_ZERO = (97, 97, 97)  # the zero line: the muted ink of the charts
 _SCALE = 4  # curves are drawn this many times larger, then reduced: anti-aliased edges
 _TICK_PX, _PAD_PX = 4, 3  # tick mark length; gap between a tick and its label
 _LINE_PX = 1.1  # a curve's width: 1 pt at 80 dpi, as matplotlib draws it
@@ -206,6 +207,11 @@ def _vertical_text(image: Image.Image, text: str, centre: tuple[float, float]) -
     image.paste(_BLACK, (x, y, x + strip.width, y + strip.height), strip)
 
 
+def _finite_range(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
+
+
 def draw_panels(
     size: tuple[int, int],
     margins: tuple[float, float, float, float],
@@ -221,58 +227,70 @@ def draw_panels(
     width, height = size
     left, right = round(margins[0] * width), round(margins[1] * width)
     top, bottom = round((1 - margins[2]) * height), round((1 - margins[3]) * height)
-    unit = (bottom - top) / (
-        sum(p.weight for p in panels)
-        + gap * sum(p.weight for p in panels) / len(panels) * (len(panels) - 1)
-    )
-    gap_px = gap * unit * sum(p.weight for p in panels) / len(panels)
+    total = sum(panel.weight for panel in panels)
+    mean_gap = gap * total / len(panels)  # in units of weight
+    unit = (bottom - top) / (total + mean_gap * (len(panels) - 1))
     image = Image.new("RGB", size, _WHITE)
     draw = ImageDraw.Draw(image)
-    every_x = np.concatenate([panel.x for panel in panels])
-    finite_x = every_x[np.isfinite(every_x)]
     x_low, x_high, x_ticks, x_step = nice_ticks(
-        float(finite_x.min()) if finite_x.size else math.nan,
-        float(finite_x.max()) if finite_x.size else math.nan,
+        *_finite_range(np.concatenate([panel.x for panel in panels])),
         max(3, min(9, (right - left) // 60)),
     )
-    x_ticks = x_ticks[(x_ticks >= x_low) & (x_ticks <= x_high)]
+    x_axis = _XAxis((x_low, x_high), x_ticks[(x_ticks >= x_low) & (x_ticks <= x_high)], x_step)
     y_top = float(top)
     for index, panel in enumerate(panels):
         y_bottom = y_top + panel.weight * unit
         box = (left, round(y_top), right, round(y_bottom))
-        finite = panel.y[np.isfinite(panel.y)]
-        y_low, y_high, y_ticks, y_step = nice_ticks(
-            float(finite.min()) if finite.size else math.nan,
-            float(finite.max()) if finite.size else math.nan,
-            max(3, min(9, (box[3] - box[1]) // 30)),
-        )
-        y_ticks = y_ticks[(y_ticks >= y_low) & (y_ticks <= y_high)]
-        axes = _Axes(box, (x_low, x_high), (y_low, y_high))
-        for gx in np.round(axes.px(x_ticks)):
-            draw.line([(gx, box[1]), (gx, box[3])], fill=_GRID, width=1)
-        for gy in np.round(axes.py(y_ticks)):
-            draw.line([(box[0], gy), (box[2], gy)], fill=_GRID, width=1)
-        if y_low < 0.0 < y_high:
-            zero = round(float(axes.py(np.array(0.0))))
-            draw.line([(box[0], zero), (box[2], zero)], fill=(97, 97, 97), width=1)
-        xs, ys = _step_points(panel.x, panel.y) if panel.steps else (panel.x, panel.y)
-        _curve(image, axes, xs, ys, panel.colour)
-        draw.rectangle(box, outline=_BLACK, width=1)
-        widest = 0
-        for gy, text in zip(np.round(axes.py(y_ticks)), tick_labels(y_ticks, y_step), strict=True):
-            draw.line([(box[0] - _TICK_PX, gy), (box[0], gy)], fill=_BLACK, width=1)
-            _text(draw, (box[0] - _TICK_PX - _PAD_PX, gy), text, _LABEL_PX, "rm")
-            widest = max(widest, round(draw.textlength(text, font=_font(_LABEL_PX))))
-        label_x = box[0] - _TICK_PX - _PAD_PX - widest - _PAD_PX - _LABEL_PX // 2 - 2
-        _vertical_text(image, panel.label, (label_x, (box[1] + box[3]) / 2))
-        last = index == len(panels) - 1
-        for gx, text in zip(np.round(axes.px(x_ticks)), tick_labels(x_ticks, x_step), strict=True):
-            draw.line([(gx, box[3]), (gx, box[3] + _TICK_PX)], fill=_BLACK, width=1)
-            if last:
-                _text(draw, (gx, box[3] + _TICK_PX + _PAD_PX), text, _LABEL_PX, "mt")
-        if last:
-            label_y = box[3] + _TICK_PX + _PAD_PX + _LABEL_PX + 4
-            _text(draw, ((left + right) / 2, label_y), x_label, _LABEL_PX, "mt")
-        y_top = y_bottom + gap_px
+        _draw_panel(image, draw, box, x_axis, panel, x_label if index == len(panels) - 1 else None)
+        y_top = y_bottom + mean_gap * unit
     _text(draw, ((left + right) / 2, top - 6), title, _TITLE_PX, "mb")
     return image
+
+
+@dataclass(frozen=True)
+class _XAxis:
+    view: tuple[float, float]
+    ticks: np.ndarray
+    step: float
+
+
+def _draw_panel(
+    image: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    box: tuple[int, int, int, int],
+    x_axis: _XAxis,
+    panel: Panel,
+    x_label: str | None,
+) -> None:
+    """One panel in ``box``: grid, zero line, curve, frame, ticks and labels; the x axis' labels
+    under the bottom panel (the one given ``x_label``)."""
+    y_low, y_high, y_ticks, y_step = nice_ticks(
+        *_finite_range(panel.y), max(3, min(9, (box[3] - box[1]) // 30))
+    )
+    y_ticks = y_ticks[(y_ticks >= y_low) & (y_ticks <= y_high)]
+    axes = _Axes(box, x_axis.view, (y_low, y_high))
+    x_pixels, y_pixels = np.round(axes.px(x_axis.ticks)), np.round(axes.py(y_ticks))
+    for gx in x_pixels:
+        draw.line([(gx, box[1]), (gx, box[3])], fill=_GRID, width=1)
+    for gy in y_pixels:
+        draw.line([(box[0], gy), (box[2], gy)], fill=_GRID, width=1)
+    if y_low < 0.0 < y_high:
+        zero = round(float(axes.py(np.array(0.0))))
+        draw.line([(box[0], zero), (box[2], zero)], fill=_ZERO, width=1)
+    xs, ys = _step_points(panel.x, panel.y) if panel.steps else (panel.x, panel.y)
+    _curve(image, axes, xs, ys, panel.colour)
+    draw.rectangle(box, outline=_BLACK, width=1)
+    widest = 0
+    for gy, text in zip(y_pixels, tick_labels(y_ticks, y_step), strict=True):
+        draw.line([(box[0] - _TICK_PX, gy), (box[0], gy)], fill=_BLACK, width=1)
+        _text(draw, (box[0] - _TICK_PX - _PAD_PX, gy), text, _LABEL_PX, "rm")
+        widest = max(widest, round(draw.textlength(text, font=_font(_LABEL_PX))))
+    label_x = box[0] - _TICK_PX - _PAD_PX - widest - _PAD_PX - _LABEL_PX // 2 - 2
+    _vertical_text(image, panel.label, (label_x, (box[1] + box[3]) / 2))
+    for gx, text in zip(x_pixels, tick_labels(x_axis.ticks, x_axis.step), strict=True):
+        draw.line([(gx, box[3]), (gx, box[3] + _TICK_PX)], fill=_BLACK, width=1)
+        if x_label is not None:
+            _text(draw, (gx, box[3] + _TICK_PX + _PAD_PX), text, _LABEL_PX, "mt")
+    if x_label is not None:
+        label_y = box[3] + _TICK_PX + _PAD_PX + _LABEL_PX + 4
+        _text(draw, ((box[0] + box[2]) / 2, label_y), x_label, _LABEL_PX, "mt")
