@@ -63,3 +63,38 @@ def test_materialize_started_four_times_at_once_on_a_fresh_home_leaves_one_schem
         assert later.returncode == 0, later.stderr[-2000:]
         assert "more than one head" not in later.stderr
         assert "1 partition(s) up to date, 0 to backtest" in later.stdout
+
+
+def test_keys_another_process_added_meanwhile_are_not_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The race the test above hits at random, made certain: between Dagster's read of the
+    existing keys and its insert, another process inserts one of them."""
+    from dagster import DagsterInstance
+    from sqlalchemy.exc import IntegrityError
+
+    from trading_runtime.defs import partitions
+    from trading_runtime.runs.instance import register_partitions
+
+    with DagsterInstance.ephemeral() as instance:
+        add = instance.add_dynamic_partitions
+        raced: list[str] = []
+
+        def racing(name: str, keys: list[str]) -> None:
+            if not raced:  # the other process's insert lands first; ours then fails on the key
+                raced.append(keys[0])
+                add(name, [keys[0]])
+                raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
+            add(name, keys)
+
+        monkeypatch.setattr(instance, "add_dynamic_partitions", racing)
+        assert register_partitions(instance, ["a", "b"], "variants") == ["a", "b"]
+        assert instance.get_dynamic_partitions("variants") == ["a", "b"]
+        assert raced == ["a"]
+
+        def always(name: str, keys: list[str]) -> None:
+            raise IntegrityError("INSERT", {}, Exception("something else"))
+
+        monkeypatch.setattr(instance, "add_dynamic_partitions", always)
+        with pytest.raises(IntegrityError):  # not a race: it fails after a few tries
+            partitions.add_dynamic_keys(instance, "variants", ["c"])

@@ -21,6 +21,7 @@ __all__ = [
     "RAW_PARTITIONS",
     "VARIANTS_PARTITIONS",
     "VARIANT_DIMENSION",
+    "add_dynamic_keys",
     "add_part_partitions",
     "part_partitions",
     "raw_partitions",
@@ -66,13 +67,33 @@ def split_result_key(key: str) -> tuple[str, str]:
     return part, variant
 
 
+# Tries of ``add_dynamic_keys``: each one after the first finds the keys the others added.
+_ADD_TRIES = 3
+
+
+def add_dynamic_keys(instance: DagsterInstance, name: str, keys: Sequence[str]) -> None:
+    """``instance.add_dynamic_partitions``, safe when another process adds some of the same keys
+    at the same moment (commands started at once on a fresh instance): Dagster reads which keys
+    exist and then inserts the rest, so one of the two inserts of a key fails on the table's
+    unique key. Tried again, it reads the other's keys and inserts only what is still missing."""
+    from sqlalchemy.exc import IntegrityError
+
+    for attempt in range(_ADD_TRIES):
+        try:
+            instance.add_dynamic_partitions(name, list(keys))
+            return
+        except IntegrityError:
+            if attempt == _ADD_TRIES - 1:
+                raise
+
+
 def add_part_partitions(instance: DagsterInstance, keys: Sequence[str]) -> None:
     """Add ``keys`` as parts, with the ``base`` variant: every registered part then has a
     ``backtest_results`` partition (part x variant) to run."""
     if keys:
-        instance.add_dynamic_partitions(PARTS_PARTITIONS, list(keys))
+        add_dynamic_keys(instance, PARTS_PARTITIONS, keys)
     if not instance.has_dynamic_partition(VARIANTS_PARTITIONS, BASE_VARIANT_KEY):
-        instance.add_dynamic_partitions(VARIANTS_PARTITIONS, [BASE_VARIANT_KEY])
+        add_dynamic_keys(instance, VARIANTS_PARTITIONS, [BASE_VARIANT_KEY])
 
 
 def unregistered_part_keys(

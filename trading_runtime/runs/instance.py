@@ -17,6 +17,7 @@ from upath import UPath
 from trading_runtime.defs.partitions import (
     BASE_VARIANT_KEY,
     PARTS_PARTITIONS,
+    add_dynamic_keys,
     add_part_partitions,
     result_key,
     result_partitions,
@@ -155,7 +156,7 @@ def register_partitions(instance: DagsterInstance, keys: Sequence[str], name: st
     """Add the keys that are not partitions of ``name`` yet (what the sensors do); the new ones."""
     new_keys = unregistered_part_keys(instance, keys, name)
     if new_keys:
-        instance.add_dynamic_partitions(name, new_keys)
+        add_dynamic_keys(instance, name, new_keys)
     return new_keys
 
 
