@@ -178,7 +178,7 @@ def _backtest(
             # hftbacktest waits forever on a file it cannot read: validate before it opens the
             # part. Validating here, not in the parent, spreads decoding and hashing over workers.
             part, events = _scored_part(private.part)
-            warmup = [_validated_part(path) for path in private.warmup]
+            warmup = [_scored_part(path)[0] for path in private.warmup]
             roi = resolve_roi(config, [*warmup, part])  # the config's, or "auto" over the inputs
             if warmup:
                 check_warmup_fits_config(config, warmup, part, roi)
@@ -217,11 +217,6 @@ def _remember_validated(info: PartInfo) -> None:
     _validated[info.sha256] = info
     while len(_validated) > _VALIDATED_KEPT:
         del _validated[next(iter(_validated))]
-
-
-def _validated_part(path: Path) -> PartInfo:
-    """``validate_part`` of ``path``, from what this worker knows of the same bytes if it can."""
-    return _scored_part(path)[0]
 
 
 def _scored_part(path: Path) -> tuple[PartInfo, np.ndarray | None]:
