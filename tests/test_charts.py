@@ -21,7 +21,7 @@ from upath import UPath
 
 from trading_runtime.adapters import EngineOutput
 from trading_runtime.backtest import execute as execution
-from trading_runtime.backtest.fan_out import backtest_part
+from trading_runtime.backtest.fan_out import backtest_part, prepare_out_dir
 from trading_runtime.backtest.pool import WorkerPool
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.validate import validate_part
@@ -211,7 +211,7 @@ def test_a_chart_change_keeps_the_content_hash_and_readers_check_the_chart(
         "other": lambda curve, name: charts.part_chart_png(curve, f"{name} (another chart)"),
     }.items():
         monkeypatch.setattr(execution, "part_chart_png", draw)
-        out = execution.prepare_out_dir(tmp_path / variant)
+        out = prepare_out_dir(tmp_path / variant)
         documents[variant] = execution.execute_backtest(hft_config, part, out)
     drawn, other = (documents[v]["provenance"] for v in ("drawn", "other"))
     assert drawn["charts"] != other["charts"]  # a different chart ...

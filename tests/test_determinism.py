@@ -27,7 +27,8 @@ import json, sys
 from pathlib import Path
 from trading_runtime.config import parse_config
 from trading_runtime.data.validate import validate_part
-from trading_runtime.backtest.execute import execute_backtest, prepare_out_dir
+from trading_runtime.backtest.execute import execute_backtest
+from trading_runtime.backtest.fan_out import prepare_out_dir
 config = parse_config(json.loads(sys.argv[1]), "config")
 out = prepare_out_dir(Path(sys.argv[3]))
 document = execute_backtest(config, validate_part(Path(sys.argv[2])), out)

@@ -27,8 +27,8 @@ from trading_runtime.adapters.trading_platform import (
     framework_engine_fields,
     import_framework,
 )
-from trading_runtime.backtest.execute import execute_backtest, prepare_out_dir
-from trading_runtime.backtest.fan_out import backtest_part
+from trading_runtime.backtest.execute import execute_backtest
+from trading_runtime.backtest.fan_out import backtest_part, prepare_out_dir
 from trading_runtime.config import (
     FRAMEWORK_FIXES,
     BacktestConfig,

@@ -27,6 +27,7 @@ __all__ = [
     "DOWNLOADS_DIR",
     "ENGINE_STARTED_SUFFIX",
     "EVENT_LOG_FILE",
+    "LINEAGE_DIR",
     "PART_KEY_MAX_LENGTH",
     "PART_KEY_RULE",
     "PART_SUFFIX",
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 PART_SUFFIX = ".npz"
+# Beside ingested parts: each part's lineage (the raw files and windows it came from).
+LINEAGE_DIR = "lineage"
 # The asset's name: Dagster's IO manager and the CLI store results under the same directory.
 RESULTS_DIR = "backtest_results"
 AGGREGATE_FILE = "aggregate_metrics.parquet"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,10 +22,11 @@ from trading_runtime.config.strategy_modules import (
 
 if TYPE_CHECKING:
     from trading_runtime.config import BacktestConfig
-    from trading_runtime.data.validate import PartInfo
+    from trading_runtime.data.part_info import PartInfo
 
 
 __all__ = [
+    "HFTBACKTEST_DISTRIBUTION",
     "EngineAdapter",
     "EngineError",
     "EngineNotInstalledError",
@@ -34,7 +36,10 @@ __all__ = [
     "StrategyLoadError",
     "check_strategy_allowed",
     "import_class_path",
+    "installed_version",
 ]
+
+HFTBACKTEST_DISTRIBUTION = "hftbacktest"
 
 
 class EngineError(RuntimeError):
@@ -118,6 +123,14 @@ def _not_found_hint(exc: ImportError, module_name: str) -> str:
         f" in the worker's environment or its directory on PYTHONPATH) and under a prefix listed"
         f" in {STRATEGY_MODULES_ENV}"
     )
+
+
+def installed_version(distribution: str) -> str:
+    """An installed distribution's version, read from its metadata (never imported)."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def import_class_path(class_path: str) -> Any:

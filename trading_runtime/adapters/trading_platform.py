@@ -18,6 +18,7 @@ from trading_runtime.adapters.base import (
     EngineNotInstalledError,
     EngineOutput,
     check_strategy_allowed,
+    installed_version,
 )
 from trading_runtime.adapters.framework_fixes import applied_framework_fixes
 from trading_runtime.config import (
@@ -27,7 +28,7 @@ from trading_runtime.config import (
     framework_engine_problems,
 )
 from trading_runtime.data.npz import write_npz_deterministic
-from trading_runtime.data.validate import PartInfo
+from trading_runtime.data.part_info import PartInfo
 from trading_runtime.layout import EVENT_LOG_FILE, STATS_FILE
 from trading_runtime.pins import framework_pin
 
@@ -178,10 +179,7 @@ class TradingPlatformAdapter:
     name = "trading-platform"
 
     def version(self) -> str:
-        try:
-            return metadata.version(DISTRIBUTION)
-        except metadata.PackageNotFoundError:
-            return "not installed"
+        return installed_version(DISTRIBUTION)
 
     def framework_sha(self) -> str | None:
         return installed_framework_sha()

@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 from trading_runtime.adapters import EngineError, get_adapter
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.npz import write_npz_deterministic
+from trading_runtime.data.part_info import PartInfo
 from trading_runtime.data.roi import RoiChoice, config_with_roi, resolve_roi
-from trading_runtime.data.validate import PartInfo
 from trading_runtime.layout import CHART_FILE, CURVE_FILE, RESULT_FILE
 from trading_runtime.results import (
     canonical_file_hashes,
@@ -37,20 +37,7 @@ from trading_runtime.results.metrics import compute_metrics, curve_from_record, 
 from trading_runtime.results.provenance import input_entries, inputs_digest
 from trading_runtime.results.result import result_json_bytes
 
-__all__ = ["check_record", "execute_backtest", "prepare_out_dir", "split_record"]
-
-
-def prepare_out_dir(out_dir: Path) -> Path:
-    """A fresh, empty directory: engines append to files they find (trading-platform's events)."""
-    out_dir = Path(out_dir)
-    if out_dir.exists():
-        if any(out_dir.iterdir()):
-            raise EngineError(
-                f"output directory {out_dir} is not empty; each run needs a fresh one"
-            )
-    else:
-        out_dir.mkdir(parents=True)
-    return out_dir
+__all__ = ["check_record", "execute_backtest", "split_record"]
 
 
 def _write_curve(record: np.ndarray, contract_size: float, path: Path) -> pa.Table:

@@ -18,12 +18,11 @@ from pebble import ProcessExpired
 
 from trading_runtime.adapters import EngineError, EngineStartupError, EngineTimeoutError
 from trading_runtime.backtest.engine_pools import pool_for
-from trading_runtime.backtest.execute import prepare_out_dir
 from trading_runtime.backtest.pool import EnginePool, killed_by_alarm, wait_result
 from trading_runtime.backtest.private_inputs import private_inputs_dir
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.files import regular_file_problem
-from trading_runtime.data.validate import PartValidationError
+from trading_runtime.data.part_info import PartValidationError
 from trading_runtime.layout import (
     DEFAULT_STARTUP_TIMEOUT_S,
     DEFAULT_TIMEOUT_S,
@@ -32,7 +31,14 @@ from trading_runtime.layout import (
 )
 from trading_runtime.results import BacktestResult
 
-__all__ = ["BacktestTask", "Outcome", "backtest_part", "backtest_tasks", "refuse_duplicate_keys"]
+__all__ = [
+    "BacktestTask",
+    "Outcome",
+    "backtest_part",
+    "backtest_tasks",
+    "prepare_out_dir",
+    "refuse_duplicate_keys",
+]
 
 Outcome = BacktestResult | Exception
 
@@ -51,6 +57,19 @@ def refuse_duplicate_keys(keys: Sequence[str]) -> None:
     duplicates = sorted(key for key, count in Counter(keys).items() if count > 1)
     if duplicates:
         raise ValueError(f"parts with the same name (partition key): {', '.join(duplicates)}")
+
+
+def prepare_out_dir(out_dir: Path) -> Path:
+    """A fresh, empty directory: engines append to files they find (trading-platform's events)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        if any(out_dir.iterdir()):
+            raise EngineError(
+                f"output directory {out_dir} is not empty; each run needs a fresh one"
+            )
+    else:
+        out_dir.mkdir(parents=True)
+    return out_dir
 
 
 def _precheck(config: BacktestConfig, task: BacktestTask) -> Path:

@@ -17,8 +17,8 @@ from trading_runtime.backtest.engine_pools import pool_for
 from trading_runtime.backtest.fan_out import refuse_duplicate_keys
 from trading_runtime.config import LATENCY_DIR, BacktestConfig
 from trading_runtime.data.order import WarmupError, resolve_warmup
+from trading_runtime.data.part_info import PartInfo, PartValidationError
 from trading_runtime.data.parts_store import localize
-from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.layout import DEFAULT_TIMEOUT_S, part_key
 from trading_runtime.storage import as_upath, is_local
 

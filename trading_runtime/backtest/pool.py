@@ -16,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, wait
 from concurrent.futures import TimeoutError as FutureTimeoutError
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,9 +24,8 @@ from pebble import ProcessExpired, ProcessPool
 
 from trading_runtime.backtest.memory import worker_memory_limit_mb
 from trading_runtime.backtest.spawn import worker_context
-from trading_runtime.backtest.worker import backtest_in_worker, init_worker, validate_in_worker
 from trading_runtime.config import BacktestConfig
-from trading_runtime.data.validate import PartInfo, PartValidationError
+from trading_runtime.data.part_info import PartInfo, PartValidationError
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TIMEOUT_S
 
 __all__ = [
@@ -42,6 +42,25 @@ __all__ = [
 
 # pebble's own timeout only backs the kernel's up (a worker stuck outside both clocks).
 _BACKSTOP_S = 60.0
+
+
+@dataclass(frozen=True)
+class InWorker:
+    """A function of ``worker``, named here and imported only in the worker process: the
+    parent (a run process, the code location) never loads the engine, numba or the chart code,
+    which would add about a second to every run process's start. Picklable by value."""
+
+    name: str
+
+    def __call__(self, *args: Any) -> Any:
+        from trading_runtime.backtest import worker
+
+        return getattr(worker, self.name)(*args)
+
+
+_INIT = InWorker("init_worker")
+_BACKTEST = InWorker("backtest_in_worker")
+_VALIDATE = InWorker("validate_in_worker")
 
 
 def killed_by_alarm(exc: BaseException) -> bool:
@@ -134,7 +153,7 @@ class WorkerPool:
         self._pool = ProcessPool(
             max_workers=self.workers,
             context=worker_context(),
-            initializer=init_worker,
+            initializer=_INIT,
             initargs=(os.getpid(), self.memory_mb),
         )
         # A worker's parent-death signal fires when the *thread* that started it ends. pebble
@@ -176,13 +195,13 @@ class WorkerPool:
         args = backtest_args(
             config, part_path, out_dir, timeout_s, startup_timeout_s, warmup_paths, chart
         )
-        return self.schedule(backtest_in_worker, args, backtest_deadline(args))
+        return self.schedule(_BACKTEST, args, backtest_deadline(args))
 
     def validate(
         self, part_paths: Sequence[Path], *, timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> list[PartInfo | PartValidationError]:
         """Validate parts on the workers, in parallel; each is a PartInfo or its error."""
-        futures = [self.schedule(validate_in_worker, (str(p),), timeout_s) for p in part_paths]
+        futures = [self.schedule(_VALIDATE, (str(p),), timeout_s) for p in part_paths]
         return gather_validations(part_paths, futures)
 
     def close(self) -> None:

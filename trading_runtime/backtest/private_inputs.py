@@ -20,7 +20,7 @@ from pathlib import Path
 
 from trading_runtime.config import LATENCY_DIR, BacktestConfig
 from trading_runtime.data.files import NotRegularFileError, open_regular
-from trading_runtime.data.validate import PartValidationError
+from trading_runtime.data.part_info import PartValidationError
 from trading_runtime.layout import part_key
 
 __all__ = ["PrivateInputs", "copy_inputs", "private_inputs_dir"]

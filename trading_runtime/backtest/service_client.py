@@ -40,7 +40,7 @@ from trading_runtime.backtest.service_identity import (
 )
 from trading_runtime.backtest.service_wire import RequestThreads, connect
 from trading_runtime.config import BacktestConfig
-from trading_runtime.data.validate import PartInfo, PartValidationError
+from trading_runtime.data.part_info import PartInfo, PartValidationError
 from trading_runtime.layout import (
     DEFAULT_STARTUP_TIMEOUT_S,
     DEFAULT_TIMEOUT_S,

@@ -41,16 +41,10 @@ from trading_runtime.backtest.memory import WORKER_MEMORY_ENV, apply_memory_limi
 from trading_runtime.backtest.private_inputs import PrivateInputs, copy_inputs, private_inputs_dir
 from trading_runtime.config import BacktestConfig, parse_config
 from trading_runtime.data.config_fit import check_part_fits_config, check_warmup_fits_config
+from trading_runtime.data.part_info import PartInfo, PartValidationError, sha256_file
 from trading_runtime.data.roi import RoiChoice, config_with_roi, resolve_roi
 from trading_runtime.data.touch import count_depth_outside
-from trading_runtime.data.validate import (
-    PartInfo,
-    PartValidationError,
-    load_part_events,
-    sha256_file,
-    validate_part,
-    validate_part_events,
-)
+from trading_runtime.data.validate import load_part_events, validate_part, validate_part_events
 from trading_runtime.layout import engine_started_marker, part_key
 from trading_runtime.results.charts import part_chart_png
 from trading_runtime.results.metrics import compute_metrics, curve_from_record

@@ -54,7 +54,8 @@ def data_generate(
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def data_validate(paths: tuple[Path, ...]) -> None:
     """Validate part files (content and name); exit 1 if any is invalid."""
-    from trading_runtime.data.validate import PartValidationError, validate_part
+    from trading_runtime.data.part_info import PartValidationError
+    from trading_runtime.data.validate import validate_part
     from trading_runtime.layout import PART_KEY_RULE, PartNameError, part_key
 
     bad = 0

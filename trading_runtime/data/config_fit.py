@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from trading_runtime.config import BacktestConfig, WarmupSection
 from trading_runtime.data.order import WarmupError, seconds
+from trading_runtime.data.part_info import PartInfo, PartValidationError
 from trading_runtime.data.roi import RoiChoice, resolve_roi
-from trading_runtime.data.validate import PartInfo, PartValidationError
 
 __all__ = [
     "ORDER_QTY_PARAMETER",

@@ -22,7 +22,7 @@ from trading_runtime.config import (
     InterpolatedLatency,
 )
 from trading_runtime.data.files import regular_file_problem
-from trading_runtime.data.validate import PartInfo, PartValidationError, sha256_file
+from trading_runtime.data.part_info import PartInfo, PartValidationError, sha256_file
 
 __all__ = [
     "latency_file_path",

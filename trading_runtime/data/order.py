@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hftbacktest.binding import event_dtype
 from upath import UPath
 
 from trading_runtime.config import WarmupSection
+from trading_runtime.data.event_format import EVENT_DTYPE as event_dtype
 from trading_runtime.data.files import NotRegularFileError, open_regular
-from trading_runtime.data.validate import PartValidationError
+from trading_runtime.data.part_info import PartValidationError
 from trading_runtime.layout import PART_SUFFIX, PartNameError, part_key
 from trading_runtime.storage import as_upath, is_local
 

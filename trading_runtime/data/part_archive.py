@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from hftbacktest.binding import event_dtype
 
+from trading_runtime.data.event_format import EVENT_DTYPE as event_dtype
 from trading_runtime.data.files import NotRegularFileError, open_regular, regular_file_problem
+from trading_runtime.data.part_info import PartValidationError
 
 __all__ = ["PartValidationError", "check_dtype_and_shape", "load_part_events"]
 
@@ -39,10 +40,6 @@ _READ_ERRORS = (
     TypeError,
     OverflowError,
 )
-
-
-class PartValidationError(ValueError):
-    """A part file that cannot be backtested; the message names the file and the problem."""
 
 
 def _check_archive_header(path: Path, handle: BinaryIO) -> None:

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trading_runtime.data.ingest.convert import FORMATS
-from trading_runtime.data.ingest.run import LINEAGE_DIR
+from trading_runtime.data.ingest.formats import FORMATS
 from trading_runtime.data.ingest.tardis import tardis_symbol_day
-from trading_runtime.layout import PartNameError, check_part_key
+from trading_runtime.layout import LINEAGE_DIR, PartNameError, check_part_key
 
 __all__ = [
     "RawGroup",

@@ -12,7 +12,7 @@ from typing import Any
 from trading_runtime.config import BacktestConfig
 from trading_runtime.config.engine import RoiVectorDepth
 from trading_runtime.config.rules import check_roi_range
-from trading_runtime.data.validate import PartInfo, PartValidationError
+from trading_runtime.data.part_info import PartInfo, PartValidationError
 
 __all__ = ["RoiChoice", "config_with_roi", "resolve_roi"]
 

@@ -9,9 +9,7 @@ config too (the ROI, the record interval) is checked in ``config_fit``; reading 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
@@ -26,12 +24,8 @@ from hftbacktest import (
 )
 
 from trading_runtime.data.event_scan import EventScan, scan_events
-from trading_runtime.data.files import open_regular
-from trading_runtime.data.part_archive import (
-    PartValidationError,
-    check_dtype_and_shape,
-    load_part_events,
-)
+from trading_runtime.data.part_archive import check_dtype_and_shape, load_part_events
+from trading_runtime.data.part_info import PartInfo, PartValidationError, sha256_file
 from trading_runtime.data.touch import touch_range
 from trading_runtime.layout import part_key
 
@@ -62,33 +56,6 @@ _IS_PRICE_KIND = np.isin(np.arange(256), _PRICE_KINDS)  # by the low byte of ``e
 _COPIED = ("ev", "exch_ts", "local_ts")
 # An event array, or its columns by name.
 _Rows: TypeAlias = np.ndarray | Mapping[str, np.ndarray]
-
-
-@dataclass(frozen=True)
-class PartInfo:
-    """What the runtime records about a valid part. ``min_px``/``max_px`` span the prices of its
-    depth and trade events (None when it has none); ``touch_min_px``/``touch_max_px`` the best
-    bid/ask prices over time and the trade prices (``data.touch``), what the ROI must cover."""
-
-    path: str
-    name: str
-    n_events: int
-    first_exch_ts: int
-    last_exch_ts: int
-    first_local_ts: int
-    last_local_ts: int
-    sha256: str
-    size_bytes: int
-    min_px: float | None = None
-    max_px: float | None = None
-    touch_min_px: float | None = None
-    touch_max_px: float | None = None
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a regular file (``files.open_regular``: a FIFO is refused, never read)."""
-    with open_regular(path) as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _columns(data: np.ndarray) -> dict[str, np.ndarray]:

@@ -19,7 +19,7 @@ from dagster import (
 import trading_runtime
 from trading_runtime.backtest.staging import StagedBacktests
 from trading_runtime.config import ConfigError
-from trading_runtime.data.validate import PartInfo
+from trading_runtime.data.part_info import PartInfo
 from trading_runtime.defs.dagster_compat import add_partition_metadata
 from trading_runtime.defs.lineage import raw_source_metadata
 from trading_runtime.defs.metadata import FAILURES_METADATA

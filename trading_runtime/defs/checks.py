@@ -17,8 +17,8 @@ from dagster import (
     asset_check,
 )
 
+from trading_runtime.data.part_info import sha256_file
 from trading_runtime.data.parts_store import localize
-from trading_runtime.data.validate import sha256_file
 from trading_runtime.defs.assets import parts
 from trading_runtime.defs.partitions import part_partitions, result_partitions
 from trading_runtime.defs.resources import PartsDirectory

@@ -31,7 +31,7 @@ from trading_runtime.data.ingest.feed_latency import (
     write_order_latency,
 )
 from trading_runtime.data.latency import per_part_latency_name
-from trading_runtime.data.validate import sha256_file
+from trading_runtime.data.part_info import sha256_file
 from trading_runtime.defs.metadata import partition_failure
 from trading_runtime.defs.partitions import PARTS_PARTITIONS, part_partitions
 from trading_runtime.defs.resources import BacktestRunner, PartsDirectory

@@ -15,9 +15,8 @@ from typing import Any
 
 from dagster import MetadataValue
 
-from trading_runtime.data.ingest.run import LINEAGE_DIR
 from trading_runtime.data.raw_store import lineage_raw_key
-from trading_runtime.layout import check_part_key
+from trading_runtime.layout import LINEAGE_DIR, check_part_key
 
 __all__ = ["RAW_SOURCE_METADATA", "raw_source_metadata"]
 

@@ -7,7 +7,7 @@ import hashlib
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetExecutionContext,
@@ -21,10 +21,8 @@ from dagster import (
 import trading_runtime
 from trading_runtime.config import ConfigError
 from trading_runtime.data.ingest.errors import RawDataError
-from trading_runtime.data.ingest.publish import GroupConversion, convert_group
-from trading_runtime.data.ingest.run import IngestSpec
+from trading_runtime.data.part_info import sha256_file
 from trading_runtime.data.raw_store import RawGroup, group_digest
-from trading_runtime.data.validate import sha256_file
 from trading_runtime.defs.metadata import partition_failure
 from trading_runtime.defs.partitions import (
     PARTS_PARTITIONS,
@@ -34,6 +32,10 @@ from trading_runtime.defs.partitions import (
     unregistered_part_keys,
 )
 from trading_runtime.defs.resources import BacktestRunner, PartsDirectory, RawDirectory
+
+if TYPE_CHECKING:
+    from trading_runtime.data.ingest.publish import GroupConversion
+    from trading_runtime.data.ingest.run import IngestSpec
 
 __all__ = ["RAW_ASSET", "make_raw_market_data", "raw_code_version", "raw_metadata"]
 
@@ -56,7 +58,7 @@ def _utc(ns: int | None) -> str:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def _parts_table(conversion: GroupConversion) -> str:
+def _parts_table(conversion: "GroupConversion") -> str:
     rows = ["| part | events | window (UTC) | book from |", "|---|---|---|---|"]
     for part in conversion.parts:
         lineage = part.lineage
@@ -71,7 +73,7 @@ def _parts_table(conversion: GroupConversion) -> str:
 
 
 def raw_metadata(
-    group: RawGroup, inputs: dict[str, str], conversion: GroupConversion, spec: IngestSpec
+    group: RawGroup, inputs: dict[str, str], conversion: "GroupConversion", spec: "IngestSpec"
 ) -> dict[str, Any]:
     """What the UI shows of a conversion: the raw files' sha256, the converter and its version,
     the window, what the converter corrected, and the parts it made."""
@@ -133,6 +135,9 @@ def make_raw_market_data(code_version: str) -> AssetsDefinition:
         except ConfigError as exc:
             raise partition_failure(key, str(exc)) from None
         spec = raw_dir.spec(group.format, engine)
+        # The converters load hftbacktest and numba: imported by the run that converts.
+        from trading_runtime.data.ingest.publish import convert_group
+
         try:
             conversion = convert_group(group, spec, Path(parts_dir.path))
         except RawDataError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource, InitResourceContext
 from upath import UPath
@@ -12,12 +12,11 @@ from upath import UPath
 from trading_runtime.backtest.inputs import validate_parts
 from trading_runtime.backtest.staging import StagedBacktests, stage_backtests, staging_base_for
 from trading_runtime.config import BacktestConfig, EngineSection, load_config
-from trading_runtime.data.ingest.run import IngestSpec
 from trading_runtime.data.ingest.window_text import parse_window
 from trading_runtime.data.latency import per_part_latency_name
+from trading_runtime.data.part_info import PartInfo, PartValidationError
 from trading_runtime.data.parts_store import list_part_keys, part_location
 from trading_runtime.data.raw_store import RawListing, scan_raw
-from trading_runtime.data.validate import PartInfo, PartValidationError
 from trading_runtime.defs.io_managers import BacktestResultsStore, ParquetTableStore
 from trading_runtime.layout import DEFAULT_STARTUP_TIMEOUT_S, RESULTS_DIR
 from trading_runtime.runs.run_writes import prepare_run_writes
@@ -25,6 +24,9 @@ from trading_runtime.settings import RuntimeSettings
 from trading_runtime.storage import as_upath
 from trading_runtime.sweeps.registry import CurrentVariants, current_variants, variant_config
 from trading_runtime.sweeps.variants import BASE_VARIANT_KEY
+
+if TYPE_CHECKING:
+    from trading_runtime.data.ingest.run import IngestSpec
 
 __all__ = ["BacktestRunner", "PartsDirectory", "RawDirectory", "build_resources"]
 
@@ -61,6 +63,10 @@ class RawDirectory(ConfigurableResource):
     def spec(self, raw_format: str, engine: EngineSection) -> IngestSpec:
         """How a group converts under the config's engine: its tick and lot size for the
         snapshots, its latency file's name for the order-latency files."""
+        # Imported when a conversion runs: the converters load hftbacktest and numba, which the
+        # code location and the backtest runs never need.
+        from trading_runtime.data.ingest.run import IngestSpec
+
         return IngestSpec(
             raw_format,
             parse_window(self.window),

@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from trading_runtime.adapters import get_adapter
+from trading_runtime.adapters import engine_identity
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.latency import latency_files_in, latency_files_sha256
 from trading_runtime.results.provenance import code_inputs
@@ -17,8 +17,8 @@ __all__ = ["current_code_inputs", "latency_files_hash", "result_code_version"]
 
 def current_code_inputs(config: BacktestConfig) -> dict[str, Any]:
     """``CODE_INPUTS`` for ``config`` run by its engine, as a backtest started now records them."""
-    adapter = get_adapter(config.adapter)
-    return code_inputs(config, adapter.name, adapter.version(), adapter.framework_sha())
+    version, framework_sha = engine_identity(config.adapter)
+    return code_inputs(config, config.adapter, version, framework_sha)
 
 
 # How each code input is spelled in the code version's hash: its labels and order are fixed, so

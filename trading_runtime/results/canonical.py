@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from trading_runtime.config import EngineSection
-from trading_runtime.data.validate import sha256_file
+from trading_runtime.data.part_info import sha256_file
 from trading_runtime.layout import CHART_FILE, CURVE_FILE, RESULT_FILE, STATS_FILE
 
 __all__ = [

@@ -11,14 +11,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from hftbacktest.stats import LinearAssetRecord
-from hftbacktest.stats.metrics import (
-    SR,
-    MaxDrawdown,
-    MaxPositionValue,
-    ReturnOverMDD,
-    Sortino,
-)
 
 __all__ = ["CURVE_SCHEMA", "METRIC_COLUMNS", "compute_metrics", "curve_from_record", "equity"]
 
@@ -139,6 +131,17 @@ def compute_metrics(
         )
     )
     part_days = max(last - first, 1_000_000_000) / 1e9 / SECONDS_PER_DAY
+    # hftbacktest's stats load polars and numba (about half a second): imported by the workers
+    # that compute metrics, not by the code location that only names the columns.
+    from hftbacktest.stats import LinearAssetRecord
+    from hftbacktest.stats.metrics import (
+        SR,
+        MaxDrawdown,
+        MaxPositionValue,
+        ReturnOverMDD,
+        Sortino,
+    )
+
     stats_metrics = [
         SR("sharpe", trading_days_per_year=part_days),
         Sortino("sortino", trading_days_per_year=part_days),

@@ -12,7 +12,7 @@ from typing import Any
 import trading_runtime
 from trading_runtime.config import BacktestConfig
 from trading_runtime.config.strategy_modules import find_module_source, strategy_refusal
-from trading_runtime.data.validate import PartInfo, sha256_file
+from trading_runtime.data.part_info import PartInfo, sha256_file
 
 __all__ = [
     "CODE_INPUTS",

@@ -6,17 +6,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import hftbacktest
 import numba
 import numpy as np
 from hftbacktest import Recorder
 from numba.core.dispatcher import Dispatcher
 
 from trading_runtime.adapters.base import (
+    HFTBACKTEST_DISTRIBUTION,
     EngineError,
     EngineOutput,
     StrategyLoadError,
     import_class_path,
+    installed_version,
 )
 from trading_runtime.adapters.hftbacktest.assets import build_asset, build_backtest
 from trading_runtime.adapters.hftbacktest.binding import StrategyBinding, bind_strategy
@@ -27,7 +28,7 @@ from trading_runtime.adapters.hftbacktest.returns import (
 from trading_runtime.config import BacktestConfig
 from trading_runtime.data.latency import latency_file_path, latency_provenance
 from trading_runtime.data.npz import write_npz_deterministic
-from trading_runtime.data.validate import PartInfo
+from trading_runtime.data.part_info import PartInfo
 from trading_runtime.layout import STATS_FILE
 
 __all__ = ["HftbacktestAdapter"]
@@ -48,7 +49,7 @@ class HftbacktestAdapter:
     name = "hftbacktest"
 
     def version(self) -> str:
-        return str(hftbacktest.__version__)
+        return installed_version(HFTBACKTEST_DISTRIBUTION)
 
     def framework_sha(self) -> str | None:
         return None

@@ -17,6 +17,7 @@ from hftbacktest.data.utils import binancefutures, bybit, tardis
 from trading_runtime.data.ingest import feeds
 from trading_runtime.data.ingest.capture import captured_stdout
 from trading_runtime.data.ingest.errors import RawDataError
+from trading_runtime.data.ingest.formats import FORMATS
 from trading_runtime.data.ingest.tardis import (
     check_tardis_header,
     diagnose_tardis,
@@ -25,7 +26,6 @@ from trading_runtime.data.ingest.tardis import (
 
 __all__ = ["FORMATS", "Conversion", "RawUnit", "convert_unit", "group_raw_files"]
 
-FORMATS: tuple[str, ...] = ("binancefutures", "tardis", "bybit")
 # bybit.convert_depth's default: the 50-level order book topic.
 BYBIT_DEPTH_LEVEL = 50
 _AHEAD = re.compile(r"local_timestamp is ahead of exch_timestamp by (-?\d+)")

@@ -30,7 +30,7 @@ import numpy as np
 
 from trading_runtime.config.engine import latency_file_name
 from trading_runtime.data.npz import write_npz_deterministic
-from trading_runtime.data.validate import PartValidationError, validate_part_events
+from trading_runtime.data.part_info import PartValidationError
 from trading_runtime.storage import already_there
 
 __all__ = [
@@ -140,6 +140,10 @@ def _exact(multiplier: float) -> float | int:
 def order_latency_of_part(part: Path, method: LatencyMethod = DEFAULT_METHOD) -> np.ndarray:
     """``order_latency_from_events`` of a part file, validated first (one-line errors naming
     the file: ``PartValidationError`` or ``FeedLatencyError``)."""
+    # Imported here, as the helper is: validation loads hftbacktest and numba, and this module
+    # is loaded with the code location, which never makes rows.
+    from trading_runtime.data.validate import validate_part_events
+
     _, events = validate_part_events(Path(part))
     try:
         return order_latency_from_events(events, method)

@@ -27,12 +27,11 @@ from trading_runtime.data.ingest.errors import RawDataError
 from trading_runtime.data.ingest.feed_latency import FeedLatencyError, order_latency_from_events
 from trading_runtime.data.ingest.windows import Window, cut_windows, same_day, snapshot_prefix
 from trading_runtime.data.npz import write_npz_deterministic
-from trading_runtime.data.validate import PartValidationError, check_events, sha256_file
-from trading_runtime.layout import part_file_name
+from trading_runtime.data.part_info import PartValidationError, sha256_file
+from trading_runtime.data.validate import check_events
+from trading_runtime.layout import LINEAGE_DIR, part_file_name
 
 __all__ = ["LINEAGE_DIR", "IngestReport", "IngestSpec", "IngestedPart", "ingest_raw"]
-
-LINEAGE_DIR = "lineage"
 
 
 @dataclass(frozen=True)

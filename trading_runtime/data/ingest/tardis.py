@@ -14,8 +14,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hftbacktest.data.utils import tardis
-
 from trading_runtime.data.ingest.errors import RawDataError
 
 __all__ = [
@@ -30,7 +28,6 @@ _NAME = re.compile(
     r"^(?P<exchange>[^_]+)_(?P<kind>trades|incremental_book_L2)_"
     r"(?P<day>\d{4}-\d{2}-\d{2})_(?P<symbol>[A-Za-z0-9._-]+)\.csv(?:\.gz)?$"
 )
-_COLUMNS = {"trades": list(tardis.trade_schema), "incremental_book_L2": list(tardis.depth_schema)}
 
 
 def tardis_symbol_day(name: str) -> str | None:
@@ -105,10 +102,19 @@ def _text_lines(path: Path) -> Iterator[str]:
         raise RawDataError(path, f"truncated or damaged file ({exc})") from None
 
 
+def _converter_columns(kind: str) -> list[str]:
+    """The columns hftbacktest's Tardis converter reads, in its order. Imported here, on a
+    Tardis file's first check: hftbacktest loads numba, which listing raw files never needs."""
+    from hftbacktest.data.utils import tardis
+
+    schema = tardis.trade_schema if kind == "trades" else tardis.depth_schema
+    return list(schema)
+
+
 def check_tardis_header(path: Path, kind: str) -> None:
     """The header holds the converter's columns, in its order."""
     header = next(csv.reader(io.StringIO(next(_text_lines(path), ""))), [])
-    expected = _COLUMNS[kind]
+    expected = _converter_columns(kind)
     missing = [column for column in expected if column not in header]
     if missing:
         raise RawDataError(path, f"missing columns {missing} (expected {expected})", 1)
@@ -119,7 +125,7 @@ def check_tardis_header(path: Path, kind: str) -> None:
 def diagnose_tardis(path: Path, kind: str, error: Exception) -> RawDataError:
     """The first row with the wrong number of fields or a timestamp that is no integer; else
     the converter's own error."""
-    width = len(_COLUMNS[kind])
+    width = len(_converter_columns(kind))
     number = 1
     try:
         for number, row in enumerate(csv.reader(_text_lines(path)), start=1):
