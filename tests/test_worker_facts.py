@@ -55,12 +55,30 @@ def test_the_same_bytes_are_validated_once_and_named_by_their_own_path(
     assert _facts(other) == _facts(validate.validate_part(generated_parts[1]))
 
 
+def test_validating_known_bytes_again_reuses_their_facts(
+    tmp_path: Path, generated_parts: list[Path], replays: list[Path]
+) -> None:
+    """The validation run in a warm process (the engine service, a sweep): known bytes are
+    hashed; bytes that changed at the same path are validated."""
+    part = tmp_path / "part-00000.npz"
+    shutil.copy(generated_parts[0], part)
+    first = worker.validate_in_worker(str(part))
+    again = worker.validate_in_worker(str(part))
+    assert len(replays) == 1
+    assert again == first == validate.validate_part(part)
+    shutil.copy(generated_parts[1], part)  # new bytes under the same name
+    changed = worker.validate_in_worker(str(part))
+    assert len(replays) == 3  # (and once more above, outside the worker)
+    assert changed.sha256 != first.sha256
+    assert _facts(changed) == _facts(validate.validate_part(generated_parts[1]))
+
+
 def test_a_part_that_fails_is_checked_again_every_time(tmp_path: Path, replays: list[Path]) -> None:
     bad = tmp_path / "part-00000.npz"
     bad.write_bytes(b"not a part")
-    for _ in range(2):
+    for check in (worker._scored_part, worker.validate_in_worker) * 2:
         with pytest.raises(validate.PartValidationError):
-            worker._scored_part(bad)
+            check(bad)  # type: ignore[operator]
     assert worker._validated == {}
 
 

@@ -47,8 +47,8 @@ _BACKSTOP_S = 60.0
 @dataclass(frozen=True)
 class InWorker:
     """A function of ``worker``, named here and imported only in the worker process: the
-    parent (a run process, the code location) never loads the engine, numba or the chart code,
-    which would add about a second to every run process's start. Picklable by value."""
+    parent (a run process, the code location) never loads the engine, numba or polars, which
+    added about half a second to every run process's start. Picklable by value."""
 
     name: str
 

@@ -196,9 +196,10 @@ def _backtest(
     return document, time.perf_counter() - started, started - task_started
 
 
-# Parts this worker validated, by sha256: a part backtested again (another variant of a sweep,
-# a warm-up part, a part this worker checked in the validation run moments before) is hashed
-# (~1 ms a 1 MB part) and its facts reused instead of decoding, checking and replaying it again.
+# Parts this worker validated, by sha256: a part validated or backtested again (another variant
+# of a sweep, a warm-up part, a part this worker checked in the validation run moments before) is
+# hashed (~1 ms a 1 MB part) and its facts reused instead of decoding, checking and replaying it
+# again.
 # The facts are a function of the bytes alone, and this process's code computed them.
 _VALIDATED_KEPT = 20_000  # a part's facts are a few hundred bytes
 _validated: dict[str, PartInfo] = {}
@@ -235,9 +236,9 @@ def _depth_outside_roi(part: PartInfo, events: np.ndarray | None, low: float, hi
 
 
 def validate_in_worker(part_path: str) -> PartInfo:
-    info = validate_part(Path(part_path))
-    _remember_validated(info)
-    return info
+    """The validation run's check of a part: bytes this worker already validated (the same
+    parts validated again in a warm process, a sweep's parts) are hashed, not checked again."""
+    return _scored_part(Path(part_path))[0]
 
 
 def prepare_in_worker(config_json: str, part_path: str, startup_timeout_s: float) -> str:
