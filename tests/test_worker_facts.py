@@ -73,6 +73,19 @@ def test_validating_known_bytes_again_reuses_their_facts(
     assert _facts(changed) == _facts(validate.validate_part(generated_parts[1]))
 
 
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_a_path_that_is_no_file_fails_as_validation_says(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "part-00000.npz"
+    if kind == "directory":
+        path.mkdir()
+    with pytest.raises(validate.PartValidationError) as expected:
+        validate.validate_part(path)
+    for check in (worker.validate_in_worker, worker._scored_part):
+        with pytest.raises(validate.PartValidationError) as raised:
+            check(path)  # type: ignore[operator]
+        assert str(raised.value) == str(expected.value)
+
+
 def test_a_part_that_fails_is_checked_again_every_time(tmp_path: Path, replays: list[Path]) -> None:
     bad = tmp_path / "part-00000.npz"
     bad.write_bytes(b"not a part")

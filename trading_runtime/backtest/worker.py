@@ -216,7 +216,10 @@ def _remember_validated(info: PartInfo) -> None:
 
 def _scored_part(path: Path) -> tuple[PartInfo, np.ndarray | None]:
     """``validate_part_events`` of ``path``; no events when this worker knew the bytes."""
-    known = _validated.get(sha256_file(path))
+    try:
+        known = _validated.get(sha256_file(path))
+    except OSError:  # missing, a directory, a FIFO: validation names the problem
+        known = None
     if known is not None:
         return dataclasses.replace(known, path=str(path), name=part_key(path)), None
     info, events = validate_part_events(path)
