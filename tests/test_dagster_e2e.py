@@ -79,8 +79,13 @@ def test_a_dropped_part_is_backtested_and_aggregated_without_a_click(
             time.sleep(1)
         waited = time.monotonic() - dropped
         dropped_at = time.time() - waited
+        # The aggregate is written before the same run's leaderboard step: stop the servers only
+        # once every run is over, or the stop interrupts that step.
+        instance = DagsterInstance.from_config(str(home))
+        while any(not r.is_finished for r in instance.get_runs()):
+            assert time.monotonic() - dropped < AUTOMATION_TIMEOUT_S, server.tail()
+            time.sleep(1)
     assert _aggregated_parts(results) == ["part-00007", "TOTAL"]
-    instance = DagsterInstance.from_config(str(home))
     runs = list(instance.get_runs())
     # What the wait was made of (pytest -s shows it): each run's creation, start and end.
     for record in reversed(instance.get_run_records()):
