@@ -81,10 +81,7 @@ def test_a_dropped_part_is_backtested_and_aggregated_without_a_click(
         dropped_at = time.time() - waited
         # The aggregate is written before the same run's leaderboard step: stop the servers only
         # once every run is over, or the stop interrupts that step.
-        instance = DagsterInstance.from_config(str(home))
-        while any(not r.is_finished for r in instance.get_runs()):
-            assert time.monotonic() - dropped < AUTOMATION_TIMEOUT_S, server.tail()
-            time.sleep(1)
+        instance = _wait_for_runs_to_end(server, home)
     assert _aggregated_parts(results) == ["part-00007", "TOTAL"]
     runs = list(instance.get_runs())
     # What the wait was made of (pytest -s shows it): each run's creation, start and end.
@@ -185,6 +182,16 @@ def test_the_ui_marks_results_stale_after_a_config_edit(tmp_path: Path, parts_di
         ], aggregate["staleCauses"]
 
 
+def _wait_for_runs_to_end(server: Server, home: Path) -> DagsterInstance:
+    """Every run of the instance at ``home`` finished (the servers may stop now)."""
+    instance = DagsterInstance.from_config(str(home))
+    started = time.monotonic()
+    while any(not r.is_finished for r in instance.get_runs()):
+        assert time.monotonic() - started < AUTOMATION_TIMEOUT_S, server.tail()
+        time.sleep(1)
+    return instance
+
+
 def _wait_for_aggregate(server: Server, results: Path, expected: list[str]) -> float:
     started = time.monotonic()
     while _aggregated_parts(results) != expected:
@@ -222,11 +229,7 @@ def test_a_dropped_raw_file_ends_in_the_aggregate_and_a_changed_one_reruns_its_p
         waited = _wait_for_aggregate(server, results, [*hours[:2], "TOTAL"])
         print(f"changed raw file aggregated after {waited:.0f} s")
         # The aggregate may come before the re-run of hour 1 is over: wait for its run too.
-        instance = DagsterInstance.from_config(str(home))
-        started = time.monotonic()
-        while any(not r.is_finished for r in instance.get_runs()):
-            assert time.monotonic() - started < AUTOMATION_TIMEOUT_S, server.tail()
-            time.sleep(1)
+        _wait_for_runs_to_end(server, home)
     runs = list(reversed(DagsterInstance.from_config(str(home)).get_runs()))
     assert {run.status for run in runs} == {DagsterRunStatus.SUCCESS}
     # Automation: the conversion, one backfill of its three parts, the aggregate; then the

@@ -217,12 +217,13 @@ def _remember_validated(info: PartInfo) -> None:
 def _scored_part(path: Path) -> tuple[PartInfo, np.ndarray | None]:
     """``validate_part_events`` of ``path``; no events when this worker knew the bytes."""
     try:
-        known = _validated.get(sha256_file(path))
+        digest: str | None = sha256_file(path)
     except OSError:  # missing, a directory, a FIFO: validation names the problem
-        known = None
+        digest = None
+    known = _validated.get(digest) if digest else None
     if known is not None:
         return dataclasses.replace(known, path=str(path), name=part_key(path)), None
-    info, events = validate_part_events(path)
+    info, events = validate_part_events(path, digest)
     _remember_validated(info)
     return info, events
 

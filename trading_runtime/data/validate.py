@@ -160,8 +160,9 @@ def validate_part(path: Path) -> PartInfo:
     return validate_part_events(path)[0]
 
 
-def validate_part_events(path: Path) -> tuple[PartInfo, np.ndarray]:
-    """``validate_part``, and the part's events (for what needs them and the config too)."""
+def validate_part_events(path: Path, sha256: str | None = None) -> tuple[PartInfo, np.ndarray]:
+    """``validate_part``, and the part's events (for what needs them and the config too).
+    ``sha256``: the file's, when the caller hashed it just before (not read again)."""
     path = Path(path)
     data = load_part_events(path)
     scan = check_events(path, data)
@@ -174,7 +175,7 @@ def validate_part_events(path: Path) -> tuple[PartInfo, np.ndarray]:
         last_exch_ts=scan.last_exch_ts,
         first_local_ts=scan.first_local_ts,
         last_local_ts=scan.last_local_ts,
-        sha256=sha256_file(path),
+        sha256=sha256 or sha256_file(path),
         size_bytes=path.stat().st_size,
         min_px=scan.min_px,  # a valid part has a depth or trade price
         max_px=scan.max_px,
